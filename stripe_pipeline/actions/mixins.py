@@ -1,0 +1,278 @@
+"""The hook pipeline: the one place where a Stripe object becomes a warehouse row.
+
+`sync` runs `pre_set_defualt` (sic: the documented spelling, kept from the Django library
+this project ports), `set_default` and `post_set_default`, then stages the row. Rows are
+written in multi-row upserts every `flush_every` rows and at the end of `sync_all` and
+`sync_by_ids`; outside those, `sync` writes its row at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+from sqlalchemy import DateTime, Table
+
+from ..models import StripeModel
+from ..stripe_api import StripeApiClient
+from ..warehouse import UpsertResult, Warehouse
+
+PROGRESS_EVERY_SECONDS = 5.0
+
+
+@dataclass
+class SyncStats:
+    """What one action did; the Dagster layer turns it into asset metadata."""
+
+    fetched: int = 0
+    pages: int = 0
+    written: UpsertResult = field(default_factory=UpsertResult)
+    missing_ids: list[str] = field(default_factory=list)
+
+
+def _to_utc(value: Any) -> Any:
+    return datetime.fromtimestamp(value, timezone.utc) if isinstance(value, (int, float)) else value
+
+
+def _to_id(value: Any) -> Any:
+    # An expandable reference arrives as an ID or, when expanded, as the object itself.
+    return value.get("id") if isinstance(value, dict) else value
+
+
+class StripeSyncActionMixin:
+    """Sync one Stripe object type into its table. Subclasses declare two class attributes:
+
+    - `model_class`: the SQLAlchemy model of the table (from `stripe_pipeline.models`)
+    - `stripe_object_class`: the `stripe` package's class, e.g. `stripe.Customer`
+
+    and override hooks where the default mapping is not enough.
+    """
+
+    model_class: ClassVar[type[StripeModel]]
+    stripe_object_class: ClassVar[type]
+    # Filters that every full listing needs, e.g. subscriptions hide canceled ones by default.
+    list_params: ClassVar[dict[str, Any]] = {}
+    # Prefixes of this type's IDs, for the ID sync job; empty where users pick IDs (coupons).
+    id_prefixes: ClassVar[tuple[str, ...]] = ()
+    # Fields that must not reach the warehouse, e.g. a PaymentIntent's client_secret.
+    redacted_fields: ClassVar[tuple[str, ...]] = ()
+    flush_every: ClassVar[int] = 500
+
+    def __init__(
+        self,
+        *,
+        client: StripeApiClient | None = None,
+        warehouse: Warehouse | None = None,
+        api_key: str | None = None,
+        api_base: str | None = None,
+        stripe_account: str | None = None,
+        warehouse_url: str | None = None,
+        logger: logging.Logger | Any | None = None,
+        flush_every: int | None = None,
+    ):
+        self._client = client
+        self._client_args = {"api_key": api_key, "api_base": api_base}
+        self._warehouse = warehouse
+        self._warehouse_url = warehouse_url
+        # The Connect account whose data this is; None for the platform account.
+        self.stripe_account = stripe_account or (client.stripe_account if client else None)
+        self.log = logger or logging.getLogger(f"stripe_pipeline.{self.table_name()}")
+        if flush_every is not None:
+            self.flush_every = flush_every
+        self.stats = SyncStats()
+        self._staged: dict[str, dict] = {}
+        self._batch_depth = 0
+
+    # -- what the class declares, derived ------------------------------------------------
+
+    @classmethod
+    def table(cls) -> Table:
+        return cls.model_class.__table__
+
+    @classmethod
+    def table_name(cls) -> str:
+        return cls.model_class.__tablename__
+
+    @classmethod
+    def object_name(cls) -> str:
+        return cls.stripe_object_class.OBJECT_NAME
+
+    @classmethod
+    def api_path(cls) -> str:
+        return cls.stripe_object_class.class_url()
+
+    @property
+    def client(self) -> StripeApiClient:
+        if self._client is None:
+            self._client = StripeApiClient(
+                self._client_args["api_key"], self._client_args["api_base"], stripe_account=self.stripe_account
+            )
+        return self._client
+
+    @property
+    def warehouse(self) -> Warehouse:
+        if self._warehouse is None:
+            self._warehouse = Warehouse(self._warehouse_url)
+        return self._warehouse
+
+    # -- the seed API ----------------------------------------------------------------------
+
+    def sync(self, stripe_data: dict) -> dict:
+        """Run one object through the hooks and stage its row. Returns the row values."""
+        # Hooks get their own top-level copy, so `_raw` stays what the API returned.
+        data = dict(stripe_data)
+        data = self.pre_set_defualt(data) or data
+        defaults = self.set_default(data)
+        defaults["_raw"] = self._redacted(stripe_data)
+        defaults = self.post_set_default(defaults) or defaults
+        self._stage(defaults)
+        return defaults
+
+    def sync_by_ids(self, ids: Iterable[str]) -> SyncStats:
+        """Retrieve the given objects and sync each one; IDs Stripe does not know are listed
+        in `stats.missing_ids` and the rest still sync."""
+        with self._batch():
+            for object_id in dict.fromkeys(ids):  # de-duplicated, order kept
+                stripe_data = self.client.retrieve(self.api_path(), object_id)
+                if stripe_data is None:
+                    self.stats.missing_ids.append(object_id)
+                    self.log.warning(f"{self.table_name()}: Stripe has no {self.object_name()} {object_id!r}")
+                    continue
+                self.stats.fetched += 1
+                self.sync(stripe_data)
+        return self.stats
+
+    def sync_all(self, **list_params: Any) -> SyncStats:
+        """Page through the whole list endpoint (limit=100) and sync every object."""
+        params = {**self.list_params, **list_params, "limit": 100}
+        progress = _Progress(self.log, self.table_name(), self.stats)
+        with self._batch():
+            for page in self.client.list_pages(self.api_path(), params):
+                self.stats.pages += 1
+                self.stats.fetched += len(page)
+                for stripe_data in page:
+                    self.sync(stripe_data)
+                progress.tick()
+        progress.done()
+        return self.stats
+
+    def set_default(self, stripe_data: dict) -> dict:
+        """Map the object to row values: each model column from the top-level field of the same
+        name; timestamps become UTC datetimes, expanded references their ID, nested values JSON."""
+        row = {"id": stripe_data["id"]}
+        for name, convert in self._column_plan():
+            value = stripe_data.get(name)
+            row[name] = convert(value) if convert and value is not None else value
+        row["_raw"] = self._redacted(stripe_data)
+        row["_account"] = self.stripe_account
+        row["_synced_at"] = datetime.now(timezone.utc)
+        row["_deleted_at"] = None
+        return row
+
+    def pre_set_defualt(self, stripe_data: dict) -> dict | None:  # sic: the documented spelling
+        """Hook before the mapping. Change `stripe_data` in place or return a new dict."""
+        return self.pre_set_default(stripe_data)
+
+    def pre_set_default(self, stripe_data: dict) -> dict | None:
+        """The correctly spelled hook, for subclasses that prefer it."""
+        return None
+
+    def post_set_default(self, defaults: dict) -> dict | None:
+        """Hook after the mapping. Change `defaults` in place or return a new dict."""
+        return None
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def flush(self) -> UpsertResult:
+        """Write the staged rows in one multi-row upsert."""
+        if not self._staged:
+            return UpsertResult()
+        rows = list(self._staged.values())
+        self._staged.clear()
+        result = self.warehouse.upsert(self.table(), rows)
+        self.stats.written += result
+        return result
+
+    def _stage(self, row: dict) -> None:
+        unknown = row.keys() - set(self._column_names())
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__} produced values for columns that {self.table_name()} does not have: "
+                f"{sorted(unknown)}. Add them to {self.model_class.__name__} or drop them in post_set_default."
+            )
+        # A multi-row INSERT needs the same keys in every row, and one row per ID.
+        self._staged[row["id"]] = dict.fromkeys(self._column_names()) | row
+        if self._batch_depth == 0 or len(self._staged) >= self.flush_every:
+            self.flush()
+
+    @contextmanager
+    def _batch(self) -> Iterator[None]:
+        if self._batch_depth == 0:
+            # Before any request: a sync that finds nothing still leaves the table for SQL to query.
+            self.warehouse.ensure_tables([self.table()])
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if self._batch_depth == 0:
+                self.flush()  # what was fetched before a failure is kept, not lost
+
+    # -- the mapping plan, computed once per class -----------------------------------------
+
+    @classmethod
+    def _column_plan(cls) -> list[tuple[str, Callable[[Any], Any] | None]]:
+        if "_plan" not in cls.__dict__:
+            plan = []
+            for column in cls.table().columns:
+                if column.name in ("id", "_raw", "_account", "_synced_at", "_deleted_at"):
+                    continue
+                if isinstance(column.type, DateTime):
+                    plan.append((column.name, _to_utc))
+                elif column.type.python_type is str:
+                    plan.append((column.name, _to_id))
+                else:
+                    plan.append((column.name, None))
+            cls._plan = plan
+            cls._columns = tuple(column.name for column in cls.table().columns)
+        return cls._plan
+
+    @classmethod
+    def _column_names(cls) -> tuple[str, ...]:
+        cls._column_plan()
+        return cls._columns
+
+    def _redacted(self, stripe_data: dict) -> dict:
+        if not any(name in stripe_data for name in self.redacted_fields):
+            return stripe_data
+        return {**stripe_data, **{name: None for name in self.redacted_fields if name in stripe_data}}
+
+
+class _Progress:
+    """Logs progress every few seconds, so a long backfill is visibly alive."""
+
+    def __init__(self, log, table: str, stats: SyncStats):
+        self._log, self._table, self._stats = log, table, stats
+        self._started = self._last = time.monotonic()
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now - self._last >= PROGRESS_EVERY_SECONDS:
+            self._last = now
+            self._log.info(f"{self._table}: {self._summary(now)}")
+
+    def done(self) -> None:
+        self._log.info(f"{self._table}: done, {self._summary(time.monotonic())}")
+
+    def _summary(self, now: float) -> str:
+        elapsed = max(now - self._started, 1e-9)
+        stats = self._stats
+        return (
+            f"{stats.pages:,} pages, {stats.fetched:,} objects in {elapsed:.1f} s "
+            f"({stats.fetched / elapsed:,.0f} objects/s)"
+        )

@@ -1,0 +1,51 @@
+"""Build the whole code location from the list of actions."""
+
+from __future__ import annotations
+
+import dagster as dg
+from sqlalchemy.engine import make_url
+
+from .. import settings
+from ..actions import StripeSyncActionMixin
+from .assets import ASSET_GROUP, build_sync_asset
+from .id_sync import build_id_sync_job
+from .resources import StripeResource, WarehouseResource
+
+FULL_SYNC_JOB = "stripe_full_sync"
+# Dagster's kind tags have icons for these names.
+_KIND_BY_DIALECT = {"postgresql": "postgres", "sqlite": "sqlite"}
+
+
+def warehouse_kind(url: str | None = None) -> str:
+    dialect = make_url(settings.warehouse_url(url)).get_backend_name()
+    return _KIND_BY_DIALECT.get(dialect, dialect)
+
+
+def build_assets(actions: list[type[StripeSyncActionMixin]]) -> list[dg.AssetsDefinition]:
+    return [build_sync_asset(action, warehouse_kind()) for action in actions]
+
+
+def build_definitions(actions: list[type[StripeSyncActionMixin]]) -> dg.Definitions:
+    assets = build_assets(actions)
+    full_sync = dg.define_asset_job(
+        FULL_SYNC_JOB,
+        selection=dg.AssetSelection.groups(ASSET_GROUP),
+        description="Relist every supported Stripe object type into the warehouse.",
+    )
+    return dg.Definitions(
+        assets=assets,
+        jobs=[full_sync, build_id_sync_job(actions)],
+        schedules=[
+            dg.ScheduleDefinition(
+                name="stripe_daily_full_sync",
+                job=full_sync,
+                cron_schedule="0 3 * * *",
+                execution_timezone="UTC",
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+            )
+        ],
+        resources={
+            "stripe_api": StripeResource(api_key=dg.EnvVar("STRIPE_API_KEY")),
+            "warehouse": WarehouseResource(),
+        },
+    )

@@ -1,0 +1,87 @@
+"""The ID sync job: sync the Stripe objects whose IDs a user pastes into the launchpad."""
+
+
+from collections import defaultdict
+from typing import Optional
+
+import dagster as dg
+from pydantic import Field
+
+from ..actions import StripeSyncActionMixin
+from ..actions.registry import UnknownObjectType, action_for_id, action_for_type
+from .assets import STRIPE_API_POOL, asset_key, no_retry_on_setup_errors
+from .metadata import sync_metadata
+from .resources import StripeResource, WarehouseResource
+
+ID_SYNC_JOB = "stripe_sync_by_ids"
+
+
+class StripeIdSyncConfig(dg.Config):
+    ids: list[str] = Field(description="Stripe IDs to sync, e.g. ['cus_…', 'sub_…']. The type comes from the prefix.")
+    object_type: Optional[str] = Field(
+        default=None,
+        description="Set it when the prefix cannot tell (coupons), e.g. 'coupon'; it then applies to every ID.",
+    )
+
+
+def plan_id_sync(
+    actions: list[type[StripeSyncActionMixin]], ids: list[str], object_type: str | None
+) -> tuple[dict[type[StripeSyncActionMixin], list[str]], dict[str, str]]:
+    """Group IDs by action; IDs whose type cannot be told are returned with the reason."""
+    groups: dict[type[StripeSyncActionMixin], list[str]] = defaultdict(list)
+    problems: dict[str, str] = {}
+    explicit = action_for_type(actions, object_type) if object_type else None
+    for raw_id in ids:
+        object_id = raw_id.strip()
+        if not object_id:
+            continue
+        try:
+            groups[explicit or action_for_id(actions, object_id)].append(object_id)
+        except UnknownObjectType as error:
+            problems[object_id] = str(error)
+    return dict(groups), problems
+
+
+def build_id_sync_job(actions: list[type[StripeSyncActionMixin]]) -> dg.JobDefinition:
+    @dg.op(pool=STRIPE_API_POOL, tags={"dagster/kind/stripe": ""})
+    def sync_stripe_ids(
+        context: dg.OpExecutionContext,
+        config: StripeIdSyncConfig,
+        stripe_api: StripeResource,
+        warehouse: WarehouseResource,
+    ):
+        # A generator, so each table's materialization is recorded even when the step fails at the end.
+        try:
+            groups, problems = plan_id_sync(actions, config.ids, config.object_type)
+        except UnknownObjectType as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
+        target = warehouse.warehouse()
+        synced: dict[str, list[str]] = {}
+        for action, ids in groups.items():
+            with no_retry_on_setup_errors():
+                client = stripe_api.client()
+                sync = action(client=client, warehouse=target, logger=context.log)
+                stats = sync.sync_by_ids(ids)
+            for object_id in stats.missing_ids:
+                problems[object_id] = f"Stripe has no {action.object_name()} with this ID."
+            synced[action.table_name()] = [i for i in ids if i not in set(stats.missing_ids)]
+            yield dg.AssetMaterialization(
+                asset_key=asset_key(action),
+                description=f"{len(synced[action.table_name()])} objects synced by ID",
+                metadata=sync_metadata(sync, stats, client.stats, target),
+            )
+        for object_id, reason in problems.items():
+            context.log.warning(f"{object_id}: {reason}")
+        if problems:
+            raise dg.Failure(
+                description=f"{len(problems)} of {len(config.ids)} IDs were not synced; the others were.",
+                metadata={"not_synced": dg.MetadataValue.json(problems), "synced": dg.MetadataValue.json(synced)},
+                allow_retries=False,
+            )
+        yield dg.Output(synced)
+
+    @dg.job(name=ID_SYNC_JOB, description="Sync the Stripe objects with the given IDs (any supported type).")
+    def stripe_sync_by_ids():
+        sync_stripe_ids()
+
+    return stripe_sync_by_ids

@@ -1,0 +1,39 @@
+"""Dagster resources that hand the core its Stripe client and its warehouse."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import dagster as dg
+from pydantic import Field
+
+from ..stripe_api import BackoffPolicy, StripeApiClient
+from ..warehouse import Warehouse
+
+
+class StripeResource(dg.ConfigurableResource):
+    """Stripe API access. Bind `api_key` with `dg.EnvVar("STRIPE_API_KEY")` so the key stays
+    out of run config, logs and the UI."""
+
+    api_key: str = Field(description="Secret or restricted key; bind it with dg.EnvVar.")
+    api_base: Optional[str] = Field(default=None, description="Defaults to STRIPE_API_BASE, then https://api.stripe.com.")
+    stripe_account: Optional[str] = Field(default=None, description="A Connect account to read through the platform key.")
+    max_retries: int = Field(default=8, description="Retries per request on 429, 409, 5xx and network errors.")
+
+    def client(self) -> StripeApiClient:
+        return StripeApiClient(
+            self.api_key,
+            self.api_base,
+            stripe_account=self.stripe_account,
+            backoff=BackoffPolicy(max_retries=self.max_retries),
+        )
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The SQL warehouse the tables live in."""
+
+    url: Optional[str] = Field(default=None, description="SQLAlchemy URL; defaults to WAREHOUSE_URL, then a local SQLite file.")
+    schema_name: Optional[str] = Field(default=None, description="Defaults to WAREHOUSE_SCHEMA, then `stripe` on PostgreSQL.")
+
+    def warehouse(self) -> Warehouse:
+        return Warehouse(self.url, self.schema_name)

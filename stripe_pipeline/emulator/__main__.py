@@ -1,0 +1,43 @@
+"""`python -m stripe_pipeline.emulator`: serve a seeded Stripe emulator until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+
+from .objects import SEED_ORDER
+from .server import DEFAULT_API_KEY, Emulator
+
+DEMO_COUNTS = {
+    "product": 20,
+    "price": 40,
+    "coupon": 10,
+    "customer": 500,
+    "subscription": 400,
+    "invoice": 800,
+    "payment_intent": 600,
+    "charge": 600,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=12111)
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the one key the emulator accepts")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    parser.add_argument("--random-seed", type=int, default=42)
+    for object_name in SEED_ORDER:
+        parser.add_argument(f"--{object_name.replace('_', '-')}s", dest=object_name, type=int, default=DEMO_COUNTS[object_name], help=f"{object_name} objects to seed")
+    args = parser.parse_args()
+    counts = {object_name: getattr(args, object_name) for object_name in SEED_ORDER}
+    emulator = Emulator(seed=counts, random_seed=args.random_seed, api_key=args.api_key, host=args.host, port=args.port, latency=args.latency_ms / 1000)
+    print(f"Stripe emulator on {emulator.base_url} (key {args.api_key}), seeded with {emulator.store.counts()}", flush=True)
+    print(f"  export STRIPE_API_BASE={emulator.base_url} STRIPE_API_KEY={args.api_key}", flush=True)
+    try:
+        emulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,251 @@
+"""Stripe's HTTP API over the store: auth, routing, list parameters, expansion, faults."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .collection import parse_created
+from .errors import ApiError, invalid_integer, unknown_parameter
+from .forms import decode_params
+from .resources import RESOURCES
+from .store import Store
+
+API_VERSION = "2026-10-28.endive"
+_LIST_PARAMS = {"limit", "starting_after", "ending_before", "created", "expand"}
+
+
+@dataclass
+class Faults:
+    """Switches tests flip: latency on every request, and errors for the next N requests."""
+
+    latency: float = 0.0
+    _queued: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail_next(self, count: int = 1, status: int = 429, *, retry_after: float | None = None, should_retry: bool | None = None) -> None:
+        headers = {}
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        if should_retry is not None:
+            headers["Stripe-Should-Retry"] = "true" if should_retry else "false"
+        with self._lock:
+            self._queued.extend([(status, headers)] * count)
+
+    def take(self) -> tuple[int, dict[str, str]] | None:
+        with self._lock:
+            return self._queued.pop(0) if self._queued else None
+
+
+@dataclass
+class RequestLog:
+    """What the emulator was asked, so tests can count requests as Stripe would see them."""
+
+    total: int = 0
+    by_route: Counter = field(default_factory=Counter)
+    by_status: Counter = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, route: str, status: int) -> None:
+        with self._lock:
+            self.total += 1
+            self.by_route[route] += 1
+            self.by_status[status] += 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self.total = 0
+            self.by_route.clear()
+            self.by_status.clear()
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {"total": self.total, "by_route": dict(self.by_route), "by_status": {str(k): v for k, v in self.by_status.items()}}
+
+
+class StripeApi:
+    def __init__(self, store: Store, api_key: str):
+        self.store = store
+        self.api_key = api_key
+        self.faults = Faults()
+        self.log = RequestLog()
+
+    def handle(self, method: str, path: str, query: str, body: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        route = "?"
+        try:
+            if self.faults.latency:
+                time.sleep(self.faults.latency)
+            route, handler, args = self._route(method, path)
+            self._authenticate(headers.get("authorization"))
+            fault = self.faults.take()
+            if fault:
+                raise _fault_error(*fault)
+            params = decode_params(body if method == "POST" else query)
+            status, payload = 200, handler(params, *args)
+        except ApiError as error:
+            status, payload, extra = error.status, json.dumps(error.body), error.headers
+        else:
+            extra = {}
+        self.log.record(f"{method} {route}", status)
+        response_headers = {
+            "Content-Type": "application/json",
+            "Request-Id": "req_" + secrets.token_hex(7),
+            "Stripe-Version": headers.get("stripe-version", API_VERSION),
+            **extra,
+        }
+        return status, response_headers, payload.encode()
+
+    # -- routing ---------------------------------------------------------------------------
+
+    def _route(self, method: str, path: str):
+        parts = path.strip("/").split("/")
+        if len(parts) in (2, 3) and parts[0] == "v1" and parts[1] in RESOURCES:
+            resource = parts[1]
+            if len(parts) == 2:
+                handlers = {"GET": self._list, "POST": self._create}
+                route, args = f"/v1/{resource}", (resource,)
+            else:
+                handlers = {"GET": self._retrieve, "POST": self._update, "DELETE": self._delete}
+                route, args = f"/v1/{resource}/:id", (resource, parts[2])
+            if method in handlers:
+                return route, handlers[method], args
+        raise ApiError(404, f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.")
+
+    def _authenticate(self, authorization: str | None) -> None:
+        if not authorization or not authorization.startswith("Bearer ") or not authorization[7:].strip():
+            raise ApiError(
+                401,
+                "You did not provide an API key. You need to provide your API key in the Authorization header, "
+                "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication "
+                "for details, or we can help at https://support.stripe.com/.",
+            )
+        key = authorization[7:].strip()
+        if not secrets.compare_digest(key, self.api_key):
+            raise ApiError(401, f"Invalid API Key provided: {_mask(key)}")
+
+    # -- handlers --------------------------------------------------------------------------
+
+    def _list(self, params: dict, resource: str) -> str:
+        spec = RESOURCES[resource]
+        for name in params:
+            if name not in _LIST_PARAMS and name not in spec.filters:
+                raise unknown_parameter(name)
+        limit = _limit(params.get("limit", "10"))
+        predicates = [spec.filters[name](value) for name, value in params.items() if name in spec.filters]
+        if spec.hidden_by_default and spec.hidden_by_default[0] not in params:
+            predicates.append(spec.hidden_by_default[1])
+        collection = self.store.collections[resource]
+        with self.store.lock:
+            ids, has_more = collection.page(
+                limit=limit,
+                starting_after=params.get("starting_after") or None,
+                ending_before=params.get("ending_before") or None,
+                created=parse_created(params["created"]) if "created" in params else None,
+                predicate=(lambda obj: all(p(obj) for p in predicates)) if predicates else None,
+            )
+            fields = _list_expansions(params)
+            data = ",".join(
+                json.dumps(self._expanded(collection.objects[i], fields)) if fields else collection.json_of(i)
+                for i in ids
+            )
+        return f'{{"object":"list","data":[{data}],"has_more":{"true" if has_more else "false"},"url":"/v1/{resource}"}}'
+
+    def _retrieve(self, params: dict, resource: str, object_id: str) -> str:
+        for name in params:
+            if name != "expand":
+                raise unknown_parameter(name)
+        return json.dumps(self._expanded(self.store.retrieve(resource, object_id), _expand_list(params)))
+
+    def _create(self, params: dict, resource: str) -> str:
+        return json.dumps(self.store.create(RESOURCES[resource].object_name, **_typed(params)))
+
+    def _update(self, params: dict, resource: str, object_id: str) -> str:
+        self.store.collections[resource].get(object_id)  # 404 in the resource's own words
+        return json.dumps(self.store.update(object_id, **_typed(params)))
+
+    def _delete(self, params: dict, resource: str, object_id: str) -> str:
+        self.store.collections[resource].get(object_id)
+        return json.dumps(self.store.delete(object_id))
+
+    def _expanded(self, obj: dict, paths: list[str]) -> dict:
+        if not paths:
+            return obj
+        expanded = dict(obj)
+        for path in paths:
+            value = obj.get(path)
+            found = self.store.find(value) if isinstance(value, str) else None
+            if path not in obj or (value is not None and not isinstance(value, str)):
+                raise ApiError(400, f"This property cannot be expanded ({path}).", param="expand")
+            if found is not None:
+                expanded[path] = found[1]
+        return expanded
+
+
+def _limit(value: object) -> int:
+    try:
+        limit = int(str(value))
+    except ValueError:
+        raise invalid_integer("limit", value) from None
+    if limit < 1:
+        raise ApiError(400, "This value must be greater than or equal to 1.", code="parameter_invalid_integer", param="limit")
+    if limit > 100:
+        raise ApiError(400, "This value must be less than or equal to 100.", code="parameter_invalid_integer", param="limit")
+    return limit
+
+
+def _list_expansions(params: dict) -> list[str]:
+    """Fields to expand on each listed object; a list expands `data.<field>`."""
+    fields = []
+    for path in _expand_list(params):
+        if not path.startswith("data."):
+            raise ApiError(400, f"This property cannot be expanded ({path}).", param="expand")
+        fields.append(path.removeprefix("data."))
+    return fields
+
+
+def _expand_list(params: dict) -> list[str]:
+    expand = params.get("expand", [])
+    return expand if isinstance(expand, list) else [expand]
+
+
+def _typed(params: dict) -> dict:
+    """Form values are strings; give the obvious ones back their JSON types."""
+    def convert(value):
+        if isinstance(value, dict):
+            return {key: convert(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [convert(item) for item in value]
+        if value in ("true", "false"):
+            return value == "true"
+        if isinstance(value, str) and value.lstrip("-").isdigit():
+            return int(value)
+        return value
+
+    return {key: (value if key == "metadata" else convert(value)) for key, value in params.items()}
+
+
+def _mask(key: str) -> str:
+    # Stripe shows a key's mode prefix and last four characters, never the rest.
+    prefix, _, rest = key.rpartition("_")
+    return f"{prefix}_{'*' * max(0, len(rest) - 4)}{rest[-4:]}" if prefix else "*" * max(0, len(key) - 4) + key[-4:]
+
+
+def _fault_error(status: int, headers: dict[str, str]) -> ApiError:
+    if status == 429:
+        return ApiError(
+            429,
+            "Request rate limit exceeded. You can learn more about rate limits here https://stripe.com/docs/rate-limits.",
+            code="rate_limit",
+            headers={"Stripe-Rate-Limited-Reason": "global-rate", **headers},
+        )
+    return ApiError(
+        status,
+        "Sorry! There was an error while talking to one of our backends. We have already been notified of the "
+        "problem, but please contact support@stripe.com with any questions you may have.",
+        type="api_error",
+        headers=headers,
+    )

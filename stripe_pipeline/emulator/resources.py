@@ -1,0 +1,108 @@
+"""The list endpoints the emulator serves, and the filters each one accepts.
+
+A parameter that is not declared here is answered with Stripe's 400 "unknown parameter",
+as the real API does, so code that works here does not send junk to Stripe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .errors import ApiError
+
+Filter = Callable[[object], Callable[[dict], bool]]
+
+
+def _ref_id(value):
+    return value.get("id") if isinstance(value, dict) else value
+
+
+def equals(field_name: str) -> Filter:
+    return lambda wanted: lambda obj: _ref_id(obj.get(field_name)) == wanted
+
+
+def boolean(field_name: str) -> Filter:
+    def build(wanted):
+        if wanted not in ("true", "false"):
+            raise ApiError(400, f"Invalid boolean: {wanted}", code="parameter_invalid_boolean", param=field_name)
+        return lambda obj: obj.get(field_name) is (wanted == "true")
+
+    return build
+
+
+def one_of(field_name: str) -> Filter:
+    return lambda wanted: lambda obj: obj.get(field_name) in (wanted if isinstance(wanted, list) else [wanted])
+
+
+def subscription_status(wanted):
+    if wanted == "all":
+        return lambda obj: True
+    return lambda obj: obj.get("status") == wanted
+
+
+def subscription_price(wanted):
+    return lambda obj: any(item["price"]["id"] == wanted for item in obj["items"]["data"])
+
+
+@dataclass(frozen=True)
+class Resource:
+    object_name: str
+    path: str
+    filters: dict[str, Filter] = field(default_factory=dict)
+    # What a listing without filters leaves out (Stripe hides canceled subscriptions).
+    hidden_by_default: tuple[str, Callable[[dict], bool]] | None = None
+    # What GET returns after DELETE: customers leave a stub, most others a 404.
+    leaves_deleted_stub: bool = False
+
+
+RESOURCES: dict[str, Resource] = {
+    resource.path: resource
+    for resource in (
+        Resource(
+            "customer",
+            "customers",
+            {"email": equals("email"), "test_clock": equals("test_clock")},
+            leaves_deleted_stub=True,
+        ),
+        Resource(
+            "product",
+            "products",
+            {"active": boolean("active"), "shippable": boolean("shippable"), "ids": one_of("id"), "url": equals("url")},
+        ),
+        Resource(
+            "price",
+            "prices",
+            {"active": boolean("active"), "currency": equals("currency"), "product": equals("product"), "type": equals("type")},
+        ),
+        Resource("coupon", "coupons"),
+        Resource(
+            "subscription",
+            "subscriptions",
+            {
+                "customer": equals("customer"),
+                "collection_method": equals("collection_method"),
+                "price": subscription_price,
+                "status": subscription_status,
+            },
+            hidden_by_default=("status", lambda obj: obj.get("status") != "canceled"),
+        ),
+        Resource(
+            "invoice",
+            "invoices",
+            {
+                "customer": equals("customer"),
+                "status": equals("status"),
+                "subscription": equals("subscription"),
+                "collection_method": equals("collection_method"),
+            },
+        ),
+        Resource(
+            "charge",
+            "charges",
+            {"customer": equals("customer"), "payment_intent": equals("payment_intent"), "transfer_group": equals("transfer_group")},
+        ),
+        Resource("payment_intent", "payment_intents", {"customer": equals("customer")}),
+    )
+}
+RESOURCE_BY_OBJECT = {resource.object_name: resource for resource in RESOURCES.values()}

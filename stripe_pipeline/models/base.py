@@ -1,0 +1,41 @@
+"""The columns every Stripe table shares, and how Python types map to SQL types.
+
+Models declare Stripe's top-level fields with plain annotations; the type map below turns
+them into portable SQL types (JSONB on PostgreSQL so rows can be compared for changes).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, DateTime, Double, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        dict: JSONType,
+        list: JSONType,
+        datetime: DateTime(timezone=True),
+        int: BigInteger,  # Stripe amounts in minor units overflow INTEGER for some currencies
+        float: Double,
+        str: Text,  # also expandable references: the referenced object's ID
+    }
+
+
+class StripeModel(Base):
+    """One row per Stripe object. The underscore columns are ours, not Stripe's."""
+
+    __abstract__ = True
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    _raw: Mapped[dict] = mapped_column("_raw", nullable=False)
+    _synced_at: Mapped[datetime] = mapped_column("_synced_at", nullable=False)
+    _deleted_at: Mapped[datetime | None] = mapped_column("_deleted_at")
+    _account: Mapped[str | None] = mapped_column("_account")
+
+
+META_COLUMNS = ("id", "_raw", "_synced_at", "_deleted_at", "_account")

@@ -1,0 +1,41 @@
+"""The environment variables users configure (see CONTRACT.md), read in one place.
+
+Constructor arguments win over the environment, so the same code runs from Dagster
+resources, from tests and from a plain Python shell.
+"""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_API_BASE = "https://api.stripe.com"
+DEFAULT_WAREHOUSE_URL = "sqlite:///stripe_warehouse.db"
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or unusable; the message says which and how to fix it."""
+
+
+def stripe_api_key(override: str | None = None) -> str:
+    key = override or os.environ.get("STRIPE_API_KEY")
+    if not key:
+        raise ConfigurationError(
+            "STRIPE_API_KEY is not set. Export a secret or restricted key "
+            "(sk_live_…, rk_live_…, or sk_test_… for test mode)."
+        )
+    return key
+
+
+def stripe_api_base(override: str | None = None) -> str:
+    return (override or os.environ.get("STRIPE_API_BASE") or DEFAULT_API_BASE).rstrip("/")
+
+
+def warehouse_url(override: str | None = None) -> str:
+    return override or os.environ.get("WAREHOUSE_URL") or DEFAULT_WAREHOUSE_URL
+
+
+def warehouse_schema(dialect: str, override: str | None = None) -> str | None:
+    """`stripe` on dialects with schemas, none on SQLite (it has no schemas to speak of)."""
+    if dialect == "sqlite":
+        return None
+    return override or os.environ.get("WAREHOUSE_SCHEMA") or "stripe"

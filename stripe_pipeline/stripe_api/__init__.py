@@ -1,0 +1,7 @@
+"""Stripe API access: JSON pages through the `stripe` package, with our own backoff."""
+
+from .client import RequestStats, StripeApiClient
+from .errors import StripeAccessError
+from .retry import BackoffPolicy
+
+__all__ = ["BackoffPolicy", "RequestStats", "StripeAccessError", "StripeApiClient"]

@@ -1,0 +1,96 @@
+"""Real parts only: the emulator over HTTP through the `stripe` package, real SQLite files and
+a real PostgreSQL (TEST_POSTGRES_URL, by default the local server on 127.0.0.1:5432)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from stripe_pipeline.emulator import Emulator
+from stripe_pipeline.stripe_api import BackoffPolicy, StripeApiClient
+from stripe_pipeline.warehouse import Warehouse
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# Fast retries keep fault tests short; the policy is the same code users run.
+FAST_BACKOFF = BackoffPolicy(max_retries=5, base_delay=0.01, max_delay=0.1)
+
+
+@pytest.fixture
+def make_emulator():
+    started: list[Emulator] = []
+
+    def make(seed: dict[str, int] | None = None, **options) -> Emulator:
+        emulator = Emulator(seed=seed, **options).start()
+        started.append(emulator)
+        return emulator
+
+    yield make
+    for emulator in started:
+        emulator.stop()
+
+
+@pytest.fixture
+def emulator(make_emulator) -> Emulator:
+    """A small account with every supported type."""
+    return make_emulator(
+        {"product": 3, "price": 5, "coupon": 4, "customer": 30, "subscription": 40, "invoice": 25, "payment_intent": 20, "charge": 20}
+    )
+
+
+@pytest.fixture
+def client_for():
+    def make(emulator: Emulator, **options) -> StripeApiClient:
+        return StripeApiClient(emulator.api_key, emulator.base_url, backoff=options.pop("backoff", FAST_BACKOFF), **options)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def postgres_engine():
+    engine = sa.create_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as error:
+        pytest.fail(f"The tests need PostgreSQL at {POSTGRES_URL} (set TEST_POSTGRES_URL): {error.orig}", pytrace=False)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse_config(request, tmp_path) -> dict[str, str]:
+    """URL and schema of an empty warehouse: a new SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield {"url": f"sqlite:///{tmp_path / 'warehouse.db'}", "schema": ""}
+        return
+    engine = request.getfixturevalue("postgres_engine")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    yield {"url": POSTGRES_URL, "schema": schema}
+    with engine.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def warehouse(warehouse_config) -> Warehouse:
+    warehouse = Warehouse(warehouse_config["url"], warehouse_config["schema"] or None)
+    yield warehouse
+    warehouse.engine.dispose()
+
+
+@pytest.fixture
+def stripe_env(monkeypatch, emulator, warehouse_config):
+    """The environment a user sets: key, API base and warehouse."""
+    monkeypatch.setenv("STRIPE_API_KEY", emulator.api_key)
+    monkeypatch.setenv("STRIPE_API_BASE", emulator.base_url)
+    monkeypatch.setenv("WAREHOUSE_URL", warehouse_config["url"])
+    if warehouse_config["schema"]:
+        monkeypatch.setenv("WAREHOUSE_SCHEMA", warehouse_config["schema"])
+    return emulator
+
+
+def table_rows(warehouse: Warehouse, table: sa.Table) -> dict[str, dict]:
+    with warehouse.engine.connect() as connection:
+        return {row["id"]: dict(row) for row in connection.execute(sa.select(table)).mappings()}

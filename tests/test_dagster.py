@@ -1,0 +1,197 @@
+"""The Dagster layer: definitions, every asset, the ID job, and the code location in the webserver."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import requests
+
+from stripe_pipeline.actions import ALL_ACTIONS, StripeCouponAction, StripeCustomerAction
+from stripe_pipeline.dagster_defs.factory import FULL_SYNC_JOB, build_assets
+from stripe_pipeline.dagster_defs.id_sync import ID_SYNC_JOB, build_id_sync_job
+from stripe_pipeline.dagster_defs.resources import StripeResource, WarehouseResource
+from stripe_pipeline.warehouse import Warehouse
+
+from .conftest import table_rows
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACT_TABLES = {"customers", "products", "prices", "coupons", "subscriptions", "invoices", "charges", "payment_intents"}
+
+
+def _resources(emulator, warehouse_config, api_key=None) -> dict:
+    return {
+        "stripe_api": StripeResource(api_key=api_key or emulator.api_key, api_base=emulator.base_url),
+        "warehouse": WarehouseResource(url=warehouse_config["url"], schema_name=warehouse_config["schema"] or None),
+    }
+
+
+def test_definitions_load_with_the_contracted_names():
+    from stripe_pipeline.definitions import defs
+
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    assert {key.to_user_string() for key in graph.get_all_asset_keys()} == {f"stripe/{t}" for t in CONTRACT_TABLES}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.group_name == "stripe"
+        assert "stripe" in node.kinds and node.pools == {"stripe_api"}
+        assert defs.resolve_assets_def(key).op.retry_policy.max_retries >= 1
+    assert defs.resolve_job_def(FULL_SYNC_JOB) and defs.resolve_job_def(ID_SYNC_JOB)
+    assert defs.resolve_schedule_def("stripe_daily_full_sync").cron_schedule == "0 3 * * *"
+
+
+def test_every_asset_materializes_with_table_metadata(emulator, warehouse_config):
+    assets = build_assets(ALL_ACTIONS)
+    result = dg.materialize(assets, resources=_resources(emulator, warehouse_config))
+    assert result.success
+    warehouse = Warehouse(warehouse_config["url"], warehouse_config["schema"] or None)
+    counts = emulator.store.counts()
+    for action in ALL_ACTIONS:
+        [event] = result.asset_materializations_for_node(assets[ALL_ACTIONS.index(action)].node_def.name)
+        metadata = event.metadata
+        assert metadata["dagster/row_count"].value == counts[action.table_name()] > 0
+        assert metadata["dagster/table_name"].value == warehouse.qualified_name(action.table())
+        assert {c.name for c in metadata["dagster/column_schema"].value.columns} >= {"id", "_raw", "_synced_at", "_deleted_at", "_account"}
+        assert metadata["fetched"].value == metadata["inserted"].value == counts[action.table_name()]
+        assert metadata["api_requests"].value >= 1
+        assert len(table_rows(warehouse, action.table())) == counts[action.table_name()]
+
+
+def test_a_bad_key_fails_once_with_a_clear_message_and_no_key(emulator, warehouse_config):
+    bad_key = "sk_live_51BadKeyThatMustNeverBePrinted4242"
+    [asset] = build_assets([StripeCustomerAction])
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([asset], resources=_resources(emulator, warehouse_config, bad_key), instance=instance, raise_on_error=False)
+        assert not result.success
+        logs = " ".join(str(record.dagster_event or record.user_message) for record in instance.all_logs(result.run_id))
+    assert "rejected the API key" in logs
+    assert bad_key not in logs and bad_key[-4:] not in logs
+    assert emulator.requests.by_status[401] == 1  # allow_retries=False: no retry storm on a bad key
+
+
+def _run_id_job(emulator, warehouse_config, **config):
+    job = build_id_sync_job(ALL_ACTIONS)
+    return job.execute_in_process(
+        run_config={"ops": {"sync_stripe_ids": {"config": config}}},
+        resources=_resources(emulator, warehouse_config),
+        raise_on_error=False,
+    )
+
+
+def test_id_job_syncs_known_ids_and_reports_the_rest_per_id(emulator, warehouse_config):
+    customer = next(iter(emulator.store.collections["customers"].objects))
+    subscription = next(iter(emulator.store.collections["subscriptions"].objects))
+    invoice = next(iter(emulator.store.collections["invoices"].objects))
+    result = _run_id_job(emulator, warehouse_config, ids=[customer, subscription, invoice, "xyz_123", "cus_missing0000"])
+
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    not_synced = failure.step_failure_data.user_failure_data.metadata["not_synced"].value
+    assert set(not_synced) == {"xyz_123", "cus_missing0000"}
+    assert "prefix" in not_synced["xyz_123"] and "no customer" in not_synced["cus_missing0000"]
+    warehouse = Warehouse(warehouse_config["url"], warehouse_config["schema"] or None)
+    for action_table, object_id in (("customers", customer), ("subscriptions", subscription), ("invoices", invoice)):
+        action = next(a for a in ALL_ACTIONS if a.table_name() == action_table)
+        assert set(table_rows(warehouse, action.table())) == {object_id}
+    materialized = {m.asset_key.to_user_string() for m in result.asset_materializations_for_node("sync_stripe_ids")}
+    assert materialized == {"stripe/customers", "stripe/subscriptions", "stripe/invoices"}
+
+
+def test_id_job_with_an_explicit_type(emulator, warehouse_config):
+    coupon = next(iter(emulator.store.collections["coupons"].objects))
+    result = _run_id_job(emulator, warehouse_config, ids=[coupon], object_type="coupon")
+    assert result.success and result.output_for_node("sync_stripe_ids") == {"coupons": [coupon]}
+    warehouse = Warehouse(warehouse_config["url"], warehouse_config["schema"] or None)
+    assert set(table_rows(warehouse, StripeCouponAction.table())) == {coupon}
+
+
+def test_id_job_rejects_an_unknown_type(emulator, warehouse_config):
+    result = _run_id_job(emulator, warehouse_config, ids=["abc"], object_type="spaceship")
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert "Unknown object type 'spaceship'" in failure.step_failure_data.error.message
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cli_env(tmp_path, emulator, **extra) -> dict[str, str]:
+    home = tmp_path / "dagster_home"
+    home.mkdir(exist_ok=True)
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "STRIPE_API_KEY": emulator.api_key,
+        "STRIPE_API_BASE": emulator.base_url,
+        "WAREHOUSE_URL": f"sqlite:///{tmp_path / 'warehouse.db'}",
+        **extra,
+    }
+
+
+def test_full_sync_job_in_separate_processes_into_sqlite(emulator, tmp_path):
+    """The CLI runs the job with Dagster's multiprocess executor: one process per asset, one SQLite file."""
+    env = _cli_env(tmp_path, emulator)
+    bin_dir = Path(sys.executable).parent
+    subprocess.run(
+        [bin_dir / "dagster", "job", "execute", "-m", "stripe_pipeline.definitions", "-j", FULL_SYNC_JOB],
+        cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300,
+    )
+    warehouse = Warehouse(env["WAREHOUSE_URL"])
+    counts = emulator.store.counts()
+    assert {a.table_name(): warehouse.count(a.table()) for a in ALL_ACTIONS} == {a.table_name(): counts[a.table_name()] for a in ALL_ACTIONS}
+
+
+def test_contract_cli_materializes_one_asset(emulator, tmp_path):
+    env = _cli_env(tmp_path, emulator)
+    subprocess.run(
+        [Path(sys.executable).parent / "dagster", "asset", "materialize", "-m", "stripe_pipeline.definitions", "--select", "stripe/customers"],
+        cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300,
+    )
+    assert Warehouse(env["WAREHOUSE_URL"]).count(ALL_ACTIONS[0].table()) == len(emulator.store.collections["customers"])
+
+
+WORKSPACE_QUERY = """
+query { workspaceOrError { __typename
+  ... on Workspace { locationEntries { name loadStatus
+      locationOrLoadError { __typename ... on PythonError { message } } } }
+  ... on PythonError { message } } }
+"""
+
+
+def test_webserver_loads_the_code_location(emulator, tmp_path):
+    port = _free_port()
+    server = subprocess.Popen(
+        [Path(sys.executable).parent / "dagster-webserver", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT, env=_cli_env(tmp_path, emulator), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        entries = None
+        while time.monotonic() < deadline:
+            try:
+                response = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": WORKSPACE_QUERY}, timeout=5)
+                workspace = response.json()["data"]["workspaceOrError"]
+                entries = workspace.get("locationEntries")
+                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                    break
+            except (requests.ConnectionError, ValueError, KeyError):
+                pass
+            time.sleep(1)
+        assert entries, "the webserver never answered"
+        [entry] = entries
+        assert entry["name"] == "stripe_pipeline" and entry["loadStatus"] == "LOADED"
+        assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", json.dumps(entry)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -1,0 +1,118 @@
+"""The emulator keeps the real API's list, retrieve and error semantics (through `stripe`)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import stripe
+
+from stripe_pipeline.emulator import Emulator
+
+
+@pytest.fixture
+def api(make_emulator):
+    emulator = make_emulator({"customer": 250, "subscription": 30})
+    return emulator, stripe.StripeClient(emulator.api_key, base_addresses={"api": emulator.base_url})
+
+
+def _ids(response) -> list[str]:
+    return [obj["id"] for obj in response.data["data"]]
+
+
+def _newest_first(emulator: Emulator, path: str) -> list[str]:
+    objects = emulator.store.collections[path].objects.values()
+    return [o["id"] for o in sorted(objects, key=lambda o: (o["created"], o["id"]), reverse=True)]
+
+
+def test_lists_are_newest_first_and_cursor_pages_meet_exactly(api):
+    emulator, client = api
+    expected = _newest_first(emulator, "customers")
+    first = client.raw_request("get", "/v1/customers", limit=100)
+    second = client.raw_request("get", "/v1/customers", limit=100, starting_after=_ids(first)[-1])
+    third = client.raw_request("get", "/v1/customers", limit=100, starting_after=_ids(second)[-1])
+    assert _ids(first) + _ids(second) + _ids(third) == expected
+    assert [first.data["has_more"], second.data["has_more"], third.data["has_more"]] == [True, True, False]
+    assert first.data["object"] == "list" and first.data["url"] == "/v1/customers"
+    # ending_before walks back to the newer page, still newest first.
+    back = client.raw_request("get", "/v1/customers", limit=100, ending_before=_ids(second)[0])
+    assert _ids(back) == _ids(first) and back.data["has_more"] is False
+
+
+def test_created_filters(api):
+    emulator, client = api
+    objects = list(emulator.store.collections["customers"].objects.values())
+    pivot = sorted(o["created"] for o in objects)[len(objects) // 2]
+    for operator, keep in {
+        "gt": lambda c: c > pivot,
+        "gte": lambda c: c >= pivot,
+        "lt": lambda c: c < pivot,
+        "lte": lambda c: c <= pivot,
+    }.items():
+        listed = [c.id for c in client.v1.customers.list({"limit": 100, "created": {operator: pivot}}).auto_paging_iter()]
+        assert sorted(listed) == sorted(o["id"] for o in objects if keep(o["created"])), operator
+
+
+@pytest.mark.parametrize("limit,message", [(0, "greater than or equal to 1"), (101, "less than or equal to 100")])
+def test_limit_outside_1_to_100_is_a_400(api, limit, message):
+    _, client = api
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.raw_request("get", "/v1/customers", limit=limit)
+    assert raised.value.http_status == 400
+    assert message in raised.value.user_message and raised.value.param == "limit"
+
+
+def test_unknown_parameter_is_a_400(api):
+    _, client = api
+    with pytest.raises(stripe.InvalidRequestError, match="Received unknown parameter: colour") as raised:
+        client.raw_request("get", "/v1/customers", colour="blue")
+    assert raised.value.code == "parameter_unknown"
+
+
+def test_retrieve_unknown_id_is_a_404_in_stripes_format(api):
+    _, client = api
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.customers.retrieve("cus_nope")
+    error = raised.value
+    assert error.http_status == 404 and error.code == "resource_missing" and error.param == "id"
+    assert error.user_message == "No such customer: 'cus_nope'"
+
+
+def test_subscriptions_hide_canceled_unless_status_all(api):
+    emulator, client = api
+    everything = emulator.store.collections["subscriptions"].objects.values()
+    listed = {s.id for s in client.v1.subscriptions.list({"limit": 100}).auto_paging_iter()}
+    listed_all = {s.id for s in client.v1.subscriptions.list({"limit": 100, "status": "all"}).auto_paging_iter()}
+    assert listed == {s["id"] for s in everything if s["status"] != "canceled"}
+    assert listed_all == {s["id"] for s in everything}
+
+
+def test_missing_and_bad_keys_are_401(api):
+    emulator, _ = api
+    response = requests.get(f"{emulator.base_url}/v1/customers")
+    assert response.status_code == 401 and "did not provide an API key" in response.json()["error"]["message"]
+    bad = stripe.StripeClient("sk_test_wrongwrongwrong1234", base_addresses={"api": emulator.base_url})
+    with pytest.raises(stripe.AuthenticationError) as raised:
+        bad.v1.customers.list()
+    # Masked like Stripe does: mode prefix and last four characters only.
+    assert raised.value.user_message == "Invalid API Key provided: sk_test_" + "*" * 15 + "1234"
+
+
+def test_mutations_over_http(api):
+    emulator, client = api
+    created = client.v1.customers.create({"email": "new@example.com", "metadata": {"plan": "pro"}})
+    assert client.v1.customers.list({"limit": 1}).data[0].id == created.id  # newest first
+    updated = client.v1.customers.update(created.id, {"name": "Ada", "metadata": {"plan": ""}})
+    assert updated.name == "Ada" and updated.metadata.to_dict() == {}
+    deleted = client.v1.customers.delete(created.id)
+    assert deleted.deleted is True
+    assert client.v1.customers.retrieve(created.id).deleted is True  # customers leave a stub
+    assert created.id not in {c.id for c in client.v1.customers.list({"limit": 100}).auto_paging_iter()}
+
+
+def test_seeding_is_deterministic():
+    first = Emulator(seed={"customer": 20, "invoice": 5})
+    second = Emulator(seed={"customer": 20, "invoice": 5})
+    assert first.store.collections["customers"].objects == second.store.collections["customers"].objects
+    assert first.store.collections["invoices"].objects == second.store.collections["invoices"].objects
+    first.stop()
+    second.stop()

@@ -1,0 +1,81 @@
+"""Retries, backoff and key errors of the Stripe access layer, against the emulator over HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import stripe
+
+from stripe_pipeline.actions import StripeCustomerAction
+from stripe_pipeline.models import StripeCustomer
+from stripe_pipeline.settings import ConfigurationError
+from stripe_pipeline.stripe_api import BackoffPolicy, StripeAccessError, StripeApiClient
+
+from .conftest import table_rows
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503])
+def test_faults_are_survived_and_nothing_is_lost(status, make_emulator, client_for, warehouse):
+    emulator = make_emulator({"customer": 250})
+    client = client_for(emulator)
+    emulator.faults.fail_next(3, status)
+
+    StripeCustomerAction(client=client, warehouse=warehouse).sync_all()
+
+    assert set(table_rows(warehouse, StripeCustomer.__table__)) == set(emulator.store.collections["customers"].objects)
+    assert client.stats.retries == 3
+    assert client.stats.rate_limited == (3 if status == 429 else 0)
+    assert emulator.requests.by_status[status] == 3
+
+
+def test_retry_after_is_honoured(make_emulator, client_for):
+    emulator = make_emulator({"customer": 5})
+    client = client_for(emulator)  # its own backoff would wait about 0.01 s
+    emulator.faults.fail_next(1, 429, retry_after=0.6)
+    started = time.monotonic()
+    assert len(client.get("/v1/customers", {"limit": 10})["data"]) == 5
+    assert time.monotonic() - started >= 0.6
+
+
+def test_stripe_should_retry_false_is_not_retried(make_emulator, client_for):
+    emulator = make_emulator({"customer": 5})
+    client = client_for(emulator)
+    emulator.faults.fail_next(1, 500, should_retry=False)
+    with pytest.raises(stripe.APIError):
+        client.get("/v1/customers")
+    assert emulator.requests.total == 1
+
+
+def test_retries_are_bounded(make_emulator):
+    emulator = make_emulator({"customer": 5})
+    client = StripeApiClient(emulator.api_key, emulator.base_url, backoff=BackoffPolicy(max_retries=2, base_delay=0.01))
+    emulator.faults.fail_next(10, 503)
+    with pytest.raises(stripe.APIError):
+        client.get("/v1/customers")
+    assert emulator.requests.total == 3
+
+
+def test_a_bad_key_is_a_clear_error_without_the_key(make_emulator, warehouse):
+    emulator = make_emulator({"customer": 5})
+    bad_key = "sk_test_51ThisIsNotTheRightKeyAtAll9876"
+    action = StripeCustomerAction(client=StripeApiClient(bad_key, emulator.base_url), warehouse=warehouse)
+    with pytest.raises(StripeAccessError) as raised:
+        action.sync_all()
+    message = str(raised.value)
+    assert "rejected the API key" in message and "STRIPE_API_KEY" in message
+    assert bad_key not in message and bad_key[-4:] not in message and bad_key[8:20] not in message
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    assert emulator.requests.by_status[401] == 1  # not retried
+
+
+def test_a_missing_key_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="STRIPE_API_KEY is not set"):
+        StripeApiClient()
+
+
+def test_the_client_never_shows_its_key(make_emulator):
+    emulator = make_emulator()
+    client = StripeApiClient(emulator.api_key, emulator.base_url)
+    assert emulator.api_key not in repr(client) and emulator.api_key not in str(vars(client))

@@ -1,0 +1,130 @@
+"""Full syncs through the real `stripe` package over HTTP into SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+import stripe
+
+from stripe_pipeline.actions import ALL_ACTIONS, StripeCustomerAction, StripeSubscriptionAction
+from stripe_pipeline.models import StripeCustomer, StripeSubscription
+
+from .conftest import table_rows
+
+
+@pytest.mark.parametrize("count", [0, 1, 100, 101, 1000])
+def test_pagination_syncs_every_object_once(count, make_emulator, client_for, warehouse):
+    emulator = make_emulator({"customer": count} if count else None)
+    stats = StripeCustomerAction(client=client_for(emulator), warehouse=warehouse).sync_all()
+
+    assert set(table_rows(warehouse, StripeCustomer.__table__)) == set(emulator.store.collections["customers"].objects)
+    assert stats.fetched == count
+    assert stats.written.inserted == count
+    # limit=100 pages: a full last page needs no extra request, an empty account needs one.
+    assert emulator.requests.by_route["GET /v1/customers"] == max(1, math.ceil(count / 100))
+
+
+def test_every_type_syncs_and_raw_equals_the_api_object(emulator, client_for, warehouse):
+    api = stripe.StripeClient(emulator.api_key, base_addresses={"api": emulator.base_url})
+    for action in ALL_ACTIONS:
+        action(client=client_for(emulator), warehouse=warehouse).sync_all()
+        rows = table_rows(warehouse, action.table())
+        assert set(rows) == set(emulator.store.collections[action.table_name()].objects), action.table_name()
+        for object_id, row in rows.items():
+            api_object = api.raw_request("get", f"{action.api_path()}/{object_id}").data
+            for secret in action.redacted_fields:
+                api_object[secret] = None
+            assert row["_raw"] == api_object
+            assert row["_account"] is None and row["_deleted_at"] is None
+            assert row["_synced_at"] is not None
+
+
+def test_payment_intent_client_secrets_never_reach_the_warehouse(emulator, client_for, warehouse):
+    from stripe_pipeline.actions import StripePaymentIntentAction
+
+    StripePaymentIntentAction(client=client_for(emulator), warehouse=warehouse).sync_all()
+    with warehouse.engine.connect() as connection:
+        dump = " ".join(str(row) for row in connection.execute(sa.select(StripePaymentIntentAction.table())))
+    secrets = [obj["client_secret"] for obj in emulator.store.collections["payment_intents"].objects.values()]
+    assert secrets and all(secret and secret not in dump for secret in secrets)
+
+
+def test_default_mapping_converts_timestamps_references_and_nested_values(emulator, client_for, warehouse):
+    # Expanding the customer makes the API nest the whole object; the column keeps its ID.
+    StripeSubscriptionAction(client=client_for(emulator), warehouse=warehouse).sync_all(expand=["data.customer"])
+    rows = table_rows(warehouse, StripeSubscription.__table__)
+    for object_id, api_object in emulator.store.collections["subscriptions"].objects.items():
+        row = rows[object_id]
+        assert isinstance(row["_raw"]["customer"], dict)
+        assert row["customer"] == api_object["customer"]
+        created = row["created"].replace(tzinfo=row["created"].tzinfo or timezone.utc)
+        assert created == datetime.fromtimestamp(api_object["created"], timezone.utc)
+        assert row["items"] == api_object["items"]
+        assert row["metadata"] == api_object["metadata"]
+
+
+def test_canceled_subscriptions_are_kept(emulator, client_for, warehouse):
+    subscriptions = emulator.store.collections["subscriptions"].objects
+    canceled = {i for i, s in subscriptions.items() if s["status"] == "canceled"}
+    assert canceled, "the seed should contain canceled subscriptions"
+    # Stripe's default listing leaves them out; that is the trap this guards against.
+    api = stripe.StripeClient(emulator.api_key, base_addresses={"api": emulator.base_url})
+    default_listing = {s.id for s in api.v1.subscriptions.list({"limit": 100}).auto_paging_iter()}
+    assert default_listing.isdisjoint(canceled)
+
+    StripeSubscriptionAction(client=client_for(emulator), warehouse=warehouse).sync_all()
+    rows = table_rows(warehouse, StripeSubscription.__table__)
+    assert canceled <= set(rows)
+    assert {rows[i]["status"] for i in canceled} == {"canceled"}
+
+
+def test_rerun_changes_nothing_and_an_update_changes_the_row(make_emulator, client_for, warehouse):
+    emulator = make_emulator({"customer": 150})
+    client = client_for(emulator)
+    StripeCustomerAction(client=client, warehouse=warehouse).sync_all()
+    before = table_rows(warehouse, StripeCustomer.__table__)
+
+    rerun = StripeCustomerAction(client=client, warehouse=warehouse).sync_all()
+    assert (rerun.written.inserted, rerun.written.updated, rerun.written.unchanged) == (0, 0, 150)
+    assert table_rows(warehouse, StripeCustomer.__table__) == before
+
+    changed_id = next(iter(before))
+    emulator.store.update(changed_id, email="changed@example.com", metadata={"tier": "gold"})
+    update = StripeCustomerAction(client=client, warehouse=warehouse).sync_all()
+    assert (update.written.inserted, update.written.updated, update.written.unchanged) == (0, 1, 149)
+    after = table_rows(warehouse, StripeCustomer.__table__)
+    assert after[changed_id]["email"] == "changed@example.com"
+    assert after[changed_id]["metadata"]["tier"] == "gold"
+    assert after[changed_id]["_raw"]["email"] == "changed@example.com"
+    assert after[changed_id]["_synced_at"] > before[changed_id]["_synced_at"]
+    assert {i: r for i, r in after.items() if i != changed_id} == {i: r for i, r in before.items() if i != changed_id}
+
+
+def test_sync_by_ids_syncs_known_ids_and_reports_unknown_ones(emulator, client_for, warehouse):
+    known = list(emulator.store.collections["customers"].objects)[:3]
+    stats = StripeCustomerAction(client=client_for(emulator), warehouse=warehouse).sync_by_ids(
+        known + ["cus_doesnotexist", known[0]]
+    )
+    assert stats.missing_ids == ["cus_doesnotexist"]
+    assert set(table_rows(warehouse, StripeCustomer.__table__)) == set(known)
+
+
+def test_writes_are_batched_and_pages_streamed(make_emulator, client_for, warehouse):
+    emulator = make_emulator({"customer": 1000})
+    inserts: list[int] = []
+    requests_at_first_write: list[int] = []
+
+    @sa.event.listens_for(warehouse.engine, "before_cursor_execute")
+    def count_inserts(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT"):
+            inserts.append(1)
+            requests_at_first_write.append(emulator.requests.by_route["GET /v1/customers"])
+
+    StripeCustomerAction(client=client_for(emulator), warehouse=warehouse, flush_every=250).sync_all()
+    # One multi-row upsert per 250 rows, not one round trip per row.
+    assert len(inserts) == 4
+    # The first flush happens after 3 of the 10 pages: pages are streamed, not collected first.
+    assert requests_at_first_write[0] == 3
