@@ -26,7 +26,9 @@ def main() -> None:
 
         warehouse = Warehouse()
         print(f"Syncing the emulator at {emulator.base_url} into {safe_url(warehouse.url)} …", flush=True)
-        result = defs.resolve_job_def(FULL_SYNC_JOB).execute_in_process()
+        result = defs.resolve_job_def(FULL_SYNC_JOB).execute_in_process(
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+        )
         counts = emulator.store.counts()
         report = pd.DataFrame(
             [
@@ -41,6 +43,7 @@ def main() -> None:
     print(report.to_string(index=False))
     if not result.success:
         raise SystemExit("The full sync job failed; see the log above.")
+    print(f"\nThe tables are in {safe_url(warehouse.url)}. Next: `dagster dev -w workspace.yaml` (see the README).")
 
 
 if __name__ == "__main__":

@@ -79,3 +79,15 @@ def test_the_client_never_shows_its_key(make_emulator):
     emulator = make_emulator()
     client = StripeApiClient(emulator.api_key, emulator.base_url)
     assert emulator.api_key not in repr(client) and emulator.api_key not in str(vars(client))
+
+
+def test_connection_errors_are_retried_then_raised():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    client = StripeApiClient("sk_test_x", f"http://127.0.0.1:{closed_port}", backoff=BackoffPolicy(max_retries=2, base_delay=0.01))
+    with pytest.raises(stripe.APIConnectionError):
+        client.get("/v1/customers")
+    assert (client.stats.requests, client.stats.retries) == (3, 2)

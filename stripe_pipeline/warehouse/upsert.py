@@ -6,13 +6,12 @@ rewrites nothing and `_synced_at` keeps telling when the data last changed.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Table, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-# Both drivers cap bound parameters per statement (SQLite 32,766; PostgreSQL 65,535).
-MAX_PARAMETERS = 30_000
 _INSERT_BY_DIALECT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 # Not compared: the key itself, and the write time that the comparison decides on.
 _NOT_COMPARED = {"id", "_synced_at"}
@@ -32,20 +31,23 @@ class UpsertResult:
 
 
 def upsert_rows(connection: Connection, table: Table, rows: list[dict]) -> UpsertResult:
-    """Upsert rows (unique by id) inside the caller's transaction."""
-    result = UpsertResult()
-    chunk = max(1, MAX_PARAMETERS // len(table.columns))
-    for start in range(0, len(rows), chunk):
-        result += _upsert_chunk(connection, table, rows[start : start + chunk])
-    return result
+    """Upsert rows (unique by id) inside the caller's transaction.
 
-
-def _upsert_chunk(connection: Connection, table: Table, rows: list[dict]) -> UpsertResult:
+    Executed as an executemany of one cached statement: SQLAlchemy's "insertmanyvalues" sends it
+    as multi-row INSERTs, without compiling a new statement for every batch of rows.
+    """
     ids = [row["id"] for row in rows]
     existing = set(connection.scalars(select(table.c.id).where(table.c.id.in_(ids))))
-    insert = _INSERT_BY_DIALECT[connection.dialect.name](table).values(rows)
+    written = set(connection.scalars(_upsert_statement(connection.dialect.name, table), rows))
+    inserted = len(written - existing)
+    return UpsertResult(inserted=inserted, updated=len(written) - inserted, unchanged=len(rows) - len(written))
+
+
+@functools.cache
+def _upsert_statement(dialect: str, table: Table):
+    insert = _INSERT_BY_DIALECT[dialect](table)
     excluded = insert.excluded
-    statement = insert.on_conflict_do_update(
+    return insert.on_conflict_do_update(
         index_elements=[table.c.id],
         set_={column.name: excluded[column.name] for column in table.columns if column.name != "id"},
         where=or_(
@@ -56,8 +58,3 @@ def _upsert_chunk(connection: Connection, table: Table, rows: list[dict]) -> Ups
             )
         ),
     ).returning(table.c.id)
-    written = set(connection.scalars(statement))
-    inserted = len(written - existing)
-    return UpsertResult(
-        inserted=inserted, updated=len(written) - inserted, unchanged=len(rows) - len(written)
-    )
