@@ -8,6 +8,7 @@ written in multi-row upserts every `flush_every` rows and at the end of `sync_al
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -18,7 +19,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, Table
 
-from ..models import StripeModel
+from ..models import META_COLUMNS, StripeModel
 from ..stripe_api import StripeApiClient
 from ..warehouse import UpsertResult, Warehouse
 
@@ -42,6 +43,30 @@ def _to_utc(value: Any) -> Any:
 def _to_id(value: Any) -> Any:
     # An expandable reference arrives as an ID or, when expanded, as the object itself.
     return value.get("id") if isinstance(value, dict) else value
+
+
+@dataclass(frozen=True)
+class _MappingPlan:
+    conversions: tuple[tuple[str, Callable[[Any], Any] | None], ...]  # Stripe field -> column value
+    columns: tuple[str, ...]
+    column_set: frozenset[str]
+
+
+@functools.cache
+def _mapping_plan(table: Table) -> _MappingPlan:
+    """Decided once per table from the column types, so the per-object work is a dict walk."""
+    conversions = []
+    for column in table.columns:
+        if column.name in META_COLUMNS:
+            continue
+        if isinstance(column.type, DateTime):
+            conversions.append((column.name, _to_utc))
+        elif column.type.python_type is str:
+            conversions.append((column.name, _to_id))
+        else:
+            conversions.append((column.name, None))
+    names = tuple(column.name for column in table.columns)
+    return _MappingPlan(tuple(conversions), names, frozenset(names))
 
 
 class StripeSyncActionMixin:
@@ -165,7 +190,7 @@ class StripeSyncActionMixin:
         """Map the object to row values: each model column from the top-level field of the same
         name; timestamps become UTC datetimes, expanded references their ID, nested values JSON."""
         row = {"id": stripe_data["id"]}
-        for name, convert in self._column_plan():
+        for name, convert in _mapping_plan(self.table()).conversions:
             value = stripe_data.get(name)
             row[name] = convert(value) if convert and value is not None else value
         row["_raw"] = self._redacted(stripe_data)
@@ -199,14 +224,15 @@ class StripeSyncActionMixin:
         return result
 
     def _stage(self, row: dict) -> None:
-        unknown = row.keys() - set(self._column_names())
+        plan = _mapping_plan(self.table())
+        unknown = row.keys() - plan.column_set
         if unknown:
             raise ValueError(
                 f"{type(self).__name__} produced values for columns that {self.table_name()} does not have: "
                 f"{sorted(unknown)}. Add them to {self.model_class.__name__} or drop them in post_set_default."
             )
         # A multi-row INSERT needs the same keys in every row, and one row per ID.
-        self._staged[row["id"]] = dict.fromkeys(self._column_names()) | row
+        self._staged[row["id"]] = dict.fromkeys(plan.columns) | row
         if self._batch_depth == 0 or len(self._staged) >= self.flush_every:
             self.flush()
 
@@ -222,30 +248,6 @@ class StripeSyncActionMixin:
             self._batch_depth -= 1
             if self._batch_depth == 0:
                 self.flush()  # what was fetched before a failure is kept, not lost
-
-    # -- the mapping plan, computed once per class -----------------------------------------
-
-    @classmethod
-    def _column_plan(cls) -> list[tuple[str, Callable[[Any], Any] | None]]:
-        if "_plan" not in cls.__dict__:
-            plan = []
-            for column in cls.table().columns:
-                if column.name in ("id", "_raw", "_account", "_synced_at", "_deleted_at"):
-                    continue
-                if isinstance(column.type, DateTime):
-                    plan.append((column.name, _to_utc))
-                elif column.type.python_type is str:
-                    plan.append((column.name, _to_id))
-                else:
-                    plan.append((column.name, None))
-            cls._plan = plan
-            cls._columns = tuple(column.name for column in cls.table().columns)
-        return cls._plan
-
-    @classmethod
-    def _column_names(cls) -> tuple[str, ...]:
-        cls._column_plan()
-        return cls._columns
 
     def _redacted(self, stripe_data: dict) -> dict:
         if not any(name in stripe_data for name in self.redacted_fields):
