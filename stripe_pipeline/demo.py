@@ -1,7 +1,8 @@
 """`python -m stripe_pipeline.demo`: the full sync job, end to end, on the embedded default.
 
 Starts the bundled Stripe emulator with a seeded account, runs the `stripe_full_sync` job
-into the SQLite warehouse (WAREHOUSE_URL if you set one) and prints the rows per table.
+into a SQLite warehouse of its own (`stripe_demo.db`) and prints the rows per table. It never
+writes to WAREHOUSE_URL: emulator data must not mix with a real account's rows.
 """
 
 from __future__ import annotations
@@ -16,10 +17,15 @@ from .emulator.__main__ import DEMO_COUNTS
 from .warehouse import Warehouse, safe_url
 
 
+DEMO_WAREHOUSE_URL = "sqlite:///stripe_demo.db"
+
+
 def main() -> None:
     with Emulator(seed=DEMO_COUNTS) as emulator:
         os.environ["STRIPE_API_KEY"] = emulator.api_key
         os.environ["STRIPE_API_BASE"] = emulator.base_url
+        os.environ["WAREHOUSE_URL"] = DEMO_WAREHOUSE_URL
+        os.environ.pop("WAREHOUSE_SCHEMA", None)
         # Imported late: the code location reads the environment when it is built.
         from .dagster_defs.factory import FULL_SYNC_JOB
         from .definitions import defs

@@ -116,3 +116,28 @@ def test_seeding_is_deterministic():
     assert first.store.collections["invoices"].objects == second.store.collections["invoices"].objects
     first.stop()
     second.stop()
+
+
+def test_deleting_follows_each_type(api):
+    emulator, client = api
+    subscription = next(s for s in emulator.store.collections["subscriptions"].objects.values() if s["status"] != "canceled")
+    canceled = client.v1.subscriptions.cancel(subscription["id"])
+    assert canceled.status == "canceled" and canceled.canceled_at and canceled.ended_at
+    assert client.v1.subscriptions.retrieve(subscription["id"]).status == "canceled"  # still there
+    price = client.v1.prices.list({"limit": 1}).data[0]
+    response = requests.delete(f"{emulator.base_url}/v1/prices/{price.id}", headers={"Authorization": f"Bearer {emulator.api_key}"})
+    assert response.status_code == 404 and "Unrecognized request URL" in response.json()["error"]["message"]
+
+
+def test_posts_check_parameters_and_keep_types(api):
+    _, client = api
+    with pytest.raises(stripe.InvalidRequestError, match="Received unknown parameter: bogus"):
+        client.v1.customers.create({"bogus": "1"})
+    customer = client.v1.customers.create({"name": "123", "description": "true", "balance": 500})
+    assert customer.name == "123" and customer.description == "true" and customer.balance == 500
+
+
+def test_ids_in_paths_are_url_decoded(api):
+    emulator, client = api
+    coupon = emulator.store.create("coupon", id="25 OFF/x")
+    assert client.v1.coupons.retrieve("25 OFF/x").id == coupon["id"]

@@ -38,6 +38,22 @@ def test_retry_after_is_honoured(make_emulator, client_for):
     assert time.monotonic() - started >= 0.6
 
 
+def test_a_long_retry_after_is_bounded(make_emulator):
+    emulator = make_emulator({"customer": 5})
+    client = StripeApiClient(emulator.api_key, emulator.base_url, backoff=BackoffPolicy(base_delay=0.01, max_retry_after=0.2))
+    emulator.faults.fail_next(1, 429, retry_after=3600)
+    started = time.monotonic()
+    client.get("/v1/customers")
+    assert 0.2 <= time.monotonic() - started < 2
+
+
+def test_a_404_from_a_wrong_url_is_not_a_missing_object(make_emulator):
+    emulator = make_emulator({"customer": 1})
+    client = StripeApiClient(emulator.api_key, emulator.base_url + "/wrong-prefix", backoff=BackoffPolicy(max_retries=0))
+    with pytest.raises(stripe.InvalidRequestError, match="Unrecognized request URL"):
+        client.retrieve("/v1/customers", "cus_whatever")
+
+
 def test_stripe_should_retry_false_is_not_retried(make_emulator, client_for):
     emulator = make_emulator({"customer": 5})
     client = client_for(emulator)

@@ -128,3 +128,57 @@ def test_writes_are_batched_and_pages_streamed(make_emulator, client_for, wareho
     assert len(inserts) == 4
     # The first flush happens after 3 of the 10 pages: pages are streamed, not collected first.
     assert requests_at_first_write[0] == 3
+
+
+def test_a_deleted_object_keeps_its_row_and_gets_deleted_at(emulator, client_for, warehouse):
+    client = client_for(emulator)
+    StripeCustomerAction(client=client, warehouse=warehouse).sync_all()
+    gone = next(iter(emulator.store.collections["customers"].objects))
+    before = table_rows(warehouse, StripeCustomer.__table__)[gone]
+    emulator.store.delete(gone)
+
+    action = StripeCustomerAction(client=client, warehouse=warehouse)
+    stats = action.sync_by_ids([gone])
+    row = table_rows(warehouse, StripeCustomer.__table__)[gone]
+    assert stats.deleted == 1 and stats.missing_ids == []
+    assert row["_deleted_at"] is not None
+    assert {k: v for k, v in row.items() if k not in ("_deleted_at", "_synced_at")} == {
+        k: v for k, v in before.items() if k not in ("_deleted_at", "_synced_at")
+    }
+    # Seeing the deletion again changes nothing; an ID never synced before is recorded too.
+    assert action.sync_by_ids([gone]).deleted == 0
+    assert table_rows(warehouse, StripeCustomer.__table__)[gone]["_deleted_at"] == row["_deleted_at"]
+    new = emulator.store.create("customer")
+    emulator.store.delete(new["id"])
+    assert action.sync_by_ids([new["id"]]).deleted == 1
+    tombstone = table_rows(warehouse, StripeCustomer.__table__)[new["id"]]
+    assert tombstone["_raw"] == {"id": new["id"], "object": "customer", "deleted": True} and tombstone["_deleted_at"]
+
+
+def test_hooks_cannot_change_raw_even_through_nested_values(make_emulator, client_for, warehouse):
+    emulator = make_emulator({"customer": 5})
+    for object_id in emulator.store.collections["customers"].objects:
+        emulator.store.update(object_id, metadata={"crm": "42"})
+
+    class Nested(StripeCustomerAction):
+        def pre_set_defualt(self, stripe_data):
+            stripe_data["invoice_settings"]["footer"] = "changed by a hook"
+
+        def post_set_default(self, defaults):
+            defaults["metadata"].pop("crm")
+
+    Nested(client=client_for(emulator), warehouse=warehouse).sync_all()
+    for object_id, row in table_rows(warehouse, StripeCustomer.__table__).items():
+        assert "crm" not in row["metadata"] and row["invoice_settings"]["footer"] == "changed by a hook"
+        assert row["_raw"] == emulator.store.collections["customers"].objects[object_id]
+
+
+def test_stats_describe_one_call_and_sync_takes_stripe_objects(make_emulator, client_for, warehouse):
+    emulator = make_emulator({"customer": 3})
+    client = client_for(emulator)
+    action = StripeCustomerAction(client=client, warehouse=warehouse)
+    assert action.sync_all().fetched == 3
+    assert action.sync_all().fetched == 3
+    api = stripe.StripeClient(emulator.api_key, base_addresses={"api": emulator.base_url})
+    customer = api.v1.customers.retrieve(next(iter(emulator.store.collections["customers"].objects)))
+    assert action.sync(customer)["id"] == customer.id

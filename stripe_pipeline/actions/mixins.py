@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
+import stripe
 from sqlalchemy import DateTime, Table
 
 from ..models import META_COLUMNS, StripeModel
@@ -33,6 +34,7 @@ class SyncStats:
     fetched: int = 0
     pages: int = 0
     written: UpsertResult = field(default_factory=UpsertResult)
+    deleted: int = 0  # rows newly marked with _deleted_at
     missing_ids: list[str] = field(default_factory=list)
 
 
@@ -67,6 +69,23 @@ def _mapping_plan(table: Table) -> _MappingPlan:
             conversions.append((column.name, None))
     names = tuple(column.name for column in table.columns)
     return _MappingPlan(tuple(conversions), names, frozenset(names))
+
+
+_HOOKS = ("pre_set_defualt", "pre_set_default", "set_default", "post_set_default")
+
+
+@functools.cache
+def _has_hooks(action: type) -> bool:
+    return any(getattr(action, hook) is not getattr(StripeSyncActionMixin, hook) for hook in _HOOKS)
+
+
+def _json_copy(value: Any) -> Any:
+    # JSON holds only dicts, lists and immutable scalars: a few times faster than copy.deepcopy.
+    if isinstance(value, dict):
+        return {key: _json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(item) for item in value]
+    return value
 
 
 class StripeSyncActionMixin:
@@ -111,6 +130,7 @@ class StripeSyncActionMixin:
             self.flush_every = flush_every
         self.stats = SyncStats()
         self._staged: dict[str, dict] = {}
+        self._staged_deletions: dict[str, dict] = {}
         self._batch_depth = 0
 
     # -- what the class declares, derived ------------------------------------------------
@@ -135,7 +155,10 @@ class StripeSyncActionMixin:
     def client(self) -> StripeApiClient:
         if self._client is None:
             self._client = StripeApiClient(
-                self._client_args["api_key"], self._client_args["api_base"], stripe_account=self.stripe_account
+                self._client_args["api_key"],
+                self._client_args["api_base"],
+                stripe_account=self.stripe_account,
+                logger=self.log,
             )
         return self._client
 
@@ -148,9 +171,18 @@ class StripeSyncActionMixin:
     # -- the seed API ----------------------------------------------------------------------
 
     def sync(self, stripe_data: dict) -> dict:
-        """Run one object through the hooks and stage its row. Returns the row values."""
-        # Hooks get their own top-level copy, so `_raw` stays what the API returned.
-        data = dict(stripe_data)
+        """Run one object through the hooks and stage its row. Returns the row values.
+
+        A deleted object (Stripe answers `{"id": …, "deleted": true}`) skips the hooks: its row
+        keeps the last known data and gets `_deleted_at`.
+        """
+        if isinstance(stripe_data, stripe.StripeObject):
+            stripe_data = stripe_data.to_dict()
+        if stripe_data.get("deleted") is True:
+            return self._stage_deletion(stripe_data)
+        # Hooks may change what they are given, nested values included; `_raw` keeps what the API
+        # returned. Actions without hooks skip the copy, it is most of their per-object cost.
+        data = _json_copy(stripe_data) if _has_hooks(type(self)) else stripe_data
         data = self.pre_set_defualt(data) or data
         defaults = self.set_default(data)
         defaults["_raw"] = self._redacted(stripe_data)
@@ -214,14 +246,25 @@ class StripeSyncActionMixin:
     # -- writing ---------------------------------------------------------------------------
 
     def flush(self) -> UpsertResult:
-        """Write the staged rows in one multi-row upsert."""
-        if not self._staged:
-            return UpsertResult()
-        rows = list(self._staged.values())
-        self._staged.clear()
+        """Write the staged rows in one multi-row upsert, then the staged deletions."""
+        rows, self._staged = list(self._staged.values()), {}
+        tombstones, self._staged_deletions = list(self._staged_deletions.values()), {}
         result = self.warehouse.upsert(self.table(), rows)
         self.stats.written += result
+        self.stats.deleted += self.warehouse.mark_deleted(self.table(), tombstones)
         return result
+
+    def _stage_deletion(self, stub: dict) -> dict:
+        now = datetime.now(timezone.utc)
+        tombstone = {"id": stub["id"], "_raw": stub, "_synced_at": now, "_deleted_at": now, "_account": self.stripe_account}
+        self._staged.pop(stub["id"], None)
+        self._staged_deletions[stub["id"]] = tombstone
+        self._flush_if_due()
+        return dict.fromkeys(_mapping_plan(self.table()).columns) | tombstone
+
+    def _flush_if_due(self) -> None:
+        if self._batch_depth == 0 or len(self._staged) + len(self._staged_deletions) >= self.flush_every:
+            self.flush()
 
     def _stage(self, row: dict) -> None:
         plan = _mapping_plan(self.table())
@@ -233,12 +276,13 @@ class StripeSyncActionMixin:
             )
         # A multi-row INSERT needs the same keys in every row, and one row per ID.
         self._staged[row["id"]] = dict.fromkeys(plan.columns) | row
-        if self._batch_depth == 0 or len(self._staged) >= self.flush_every:
-            self.flush()
+        self._staged_deletions.pop(row["id"], None)
+        self._flush_if_due()
 
     @contextmanager
     def _batch(self) -> Iterator[None]:
         if self._batch_depth == 0:
+            self.stats = SyncStats()
             # Before any request: a sync that finds nothing still leaves the table for SQL to query.
             self.warehouse.ensure_tables([self.table()])
         self._batch_depth += 1

@@ -46,7 +46,7 @@ def build_sync_asset(action: type[StripeSyncActionMixin], warehouse_kind: str) -
         context: dg.AssetExecutionContext, stripe_api: StripeResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
         with no_retry_on_setup_errors():
-            client = stripe_api.client()
+            client = stripe_api.client(logger=context.log)
             target = warehouse.warehouse()
             sync = action(client=client, warehouse=target, logger=context.log)
             stats = sync.sync_all()

@@ -29,6 +29,7 @@ def sync_metadata(action: StripeSyncActionMixin, stats: SyncStats, requests: Req
         "inserted": stats.written.inserted,
         "updated": stats.written.updated,
         "unchanged": stats.written.unchanged,
+        "deleted": stats.deleted,
         "api_requests": requests.requests,
         "api_retries": requests.retries,
         "api_rate_limited": requests.rate_limited,

@@ -20,12 +20,13 @@ class StripeResource(dg.ConfigurableResource):
     stripe_account: Optional[str] = Field(default=None, description="A Connect account to read through the platform key.")
     max_retries: int = Field(default=8, description="Retries per request on 429, 409, 5xx and network errors.")
 
-    def client(self) -> StripeApiClient:
+    def client(self, logger=None) -> StripeApiClient:
         return StripeApiClient(
             self.api_key,
             self.api_base,
             stripe_account=self.stripe_account,
             backoff=BackoffPolicy(max_retries=self.max_retries),
+            logger=logger,
         )
 
 

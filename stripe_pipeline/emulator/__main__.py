@@ -26,11 +26,19 @@ def main() -> None:
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the one key the emulator accepts")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
     parser.add_argument("--random-seed", type=int, default=42)
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="STATUS:SHARE",
+        help="answer this share of requests with this error, e.g. --fault 429:0.05 --fault 503:0.01",
+    )
     for object_name in SEED_ORDER:
         parser.add_argument(f"--{object_name.replace('_', '-')}s", dest=object_name, type=int, default=DEMO_COUNTS[object_name], help=f"{object_name} objects to seed")
     args = parser.parse_args()
     counts = {object_name: getattr(args, object_name) for object_name in SEED_ORDER}
     emulator = Emulator(seed=counts, random_seed=args.random_seed, api_key=args.api_key, host=args.host, port=args.port, latency=args.latency_ms / 1000)
+    emulator.faults.rates = {int(status): float(share) for status, share in (f.split(":") for f in args.fault)}
     print(f"Stripe emulator on {emulator.base_url} (key {args.api_key}), seeded with {emulator.store.counts()}", flush=True)
     print(f"  export STRIPE_API_BASE={emulator.base_url} STRIPE_API_KEY={args.api_key}", flush=True)
     try:

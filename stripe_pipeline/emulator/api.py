@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import threading
 import time
+from urllib.parse import unquote_plus
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -24,8 +26,11 @@ class Faults:
     """Switches tests flip: latency on every request, and errors for the next N requests."""
 
     latency: float = 0.0
+    # Random faults: HTTP status -> share of requests, e.g. {429: 0.05, 503: 0.01}.
+    rates: dict[int, float] = field(default_factory=dict)
     _queued: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _rng: random.Random = field(default_factory=lambda: random.Random(7))
 
     def fail_next(self, count: int = 1, status: int = 429, *, retry_after: float | None = None, should_retry: bool | None = None) -> None:
         headers = {}
@@ -38,7 +43,14 @@ class Faults:
 
     def take(self) -> tuple[int, dict[str, str]] | None:
         with self._lock:
-            return self._queued.pop(0) if self._queued else None
+            if self._queued:
+                return self._queued.pop(0)
+            draw = self._rng.random()
+            for status, rate in self.rates.items():
+                if draw < rate:
+                    return status, {}
+                draw -= rate
+            return None
 
 
 @dataclass
@@ -109,8 +121,10 @@ class StripeApi:
                 handlers = {"GET": self._list, "POST": self._create}
                 route, args = f"/v1/{resource}", (resource,)
             else:
-                handlers = {"GET": self._retrieve, "POST": self._update, "DELETE": self._delete}
-                route, args = f"/v1/{resource}/:id", (resource, parts[2])
+                handlers = {"GET": self._retrieve, "POST": self._update}
+                if RESOURCES[resource].on_delete:
+                    handlers["DELETE"] = self._delete
+                route, args = f"/v1/{resource}/:id", (resource, unquote_plus(parts[2]))  # stripe-python quotes IDs with quote_plus
             if method in handlers:
                 return route, handlers[method], args
         raise ApiError(404, f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.")
@@ -161,11 +175,11 @@ class StripeApi:
         return json.dumps(self._expanded(self.store.retrieve(resource, object_id), _expand_list(params)))
 
     def _create(self, params: dict, resource: str) -> str:
-        return json.dumps(self.store.create(RESOURCES[resource].object_name, **_typed(params)))
+        return json.dumps(self.store.create(RESOURCES[resource].object_name, coerce=_typed_like, **params))
 
     def _update(self, params: dict, resource: str, object_id: str) -> str:
-        self.store.collections[resource].get(object_id)  # 404 in the resource's own words
-        return json.dumps(self.store.update(object_id, **_typed(params)))
+        current = self.store.collections[resource].get(object_id)  # 404 in the resource's own words
+        return json.dumps(self.store.update(object_id, **_typed_like(current, params)))
 
     def _delete(self, params: dict, resource: str, object_id: str) -> str:
         self.store.collections[resource].get(object_id)
@@ -185,11 +199,15 @@ class StripeApi:
         return expanded
 
 
-def _limit(value: object) -> int:
+def _integer(param: str, value: object) -> int:
     try:
-        limit = int(str(value))
+        return int(str(value))
     except ValueError:
-        raise invalid_integer("limit", value) from None
+        raise invalid_integer(param, value) from None
+
+
+def _limit(value: object) -> int:
+    limit = _integer("limit", value)
     if limit < 1:
         raise ApiError(400, "This value must be greater than or equal to 1.", code="parameter_invalid_integer", param="limit")
     if limit > 100:
@@ -212,20 +230,30 @@ def _expand_list(params: dict) -> list[str]:
     return expand if isinstance(expand, list) else [expand]
 
 
-def _typed(params: dict) -> dict:
-    """Form values are strings; give the obvious ones back their JSON types."""
-    def convert(value):
-        if isinstance(value, dict):
-            return {key: convert(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [convert(item) for item in value]
-        if value in ("true", "false"):
-            return value == "true"
-        if isinstance(value, str) and value.lstrip("-").isdigit():
-            return int(value)
-        return value
+def _typed_like(shape: dict, params: dict) -> dict:
+    """Form values arrive as strings; give them the type the object's field has.
 
-    return {key: (value if key == "metadata" else convert(value)) for key, value in params.items()}
+    Only the object's own top-level fields can be set; anything else is Stripe's 400.
+    """
+    typed = {}
+    for name, value in params.items():
+        if name in _READ_ONLY or name not in shape:
+            raise unknown_parameter(name)
+        current = shape[name]
+        if name == "metadata" or isinstance(current, (dict, list)) or not isinstance(value, str):
+            typed[name] = value
+        elif isinstance(current, bool):
+            if value not in ("true", "false"):
+                raise ApiError(400, f"Invalid boolean: {value}", code="parameter_invalid_boolean", param=name)
+            typed[name] = value == "true"
+        elif isinstance(current, int):
+            typed[name] = _integer(name, value)
+        else:
+            typed[name] = value or None  # Stripe unsets a field given an empty string
+    return typed
+
+
+_READ_ONLY = {"id", "object", "created", "livemode"}
 
 
 def _mask(key: str) -> str:

@@ -52,8 +52,10 @@ class Resource:
     filters: dict[str, Filter] = field(default_factory=dict)
     # What a listing without filters leaves out (Stripe hides canceled subscriptions).
     hidden_by_default: tuple[str, Callable[[dict], bool]] | None = None
-    # What GET returns after DELETE: customers leave a stub, most others a 404.
-    leaves_deleted_stub: bool = False
+    # What DELETE does: "stub" (GET then returns {"id", "deleted": true}, as for customers),
+    # "gone" (GET then 404s), "cancel" (subscriptions: the object stays, canceled), or None
+    # (the API has no DELETE for it).
+    on_delete: str | None = "gone"
 
 
 RESOURCES: dict[str, Resource] = {
@@ -63,7 +65,7 @@ RESOURCES: dict[str, Resource] = {
             "customer",
             "customers",
             {"email": equals("email"), "test_clock": equals("test_clock")},
-            leaves_deleted_stub=True,
+            on_delete="stub",
         ),
         Resource(
             "product",
@@ -74,6 +76,7 @@ RESOURCES: dict[str, Resource] = {
             "price",
             "prices",
             {"active": boolean("active"), "currency": equals("currency"), "product": equals("product"), "type": equals("type")},
+            on_delete=None,  # prices are archived (active=false), never deleted
         ),
         Resource("coupon", "coupons"),
         Resource(
@@ -86,6 +89,7 @@ RESOURCES: dict[str, Resource] = {
                 "status": subscription_status,
             },
             hidden_by_default=("status", lambda obj: obj.get("status") != "canceled"),
+            on_delete="cancel",
         ),
         Resource(
             "invoice",
@@ -101,8 +105,9 @@ RESOURCES: dict[str, Resource] = {
             "charge",
             "charges",
             {"customer": equals("customer"), "payment_intent": equals("payment_intent"), "transfer_group": equals("transfer_group")},
+            on_delete=None,
         ),
-        Resource("payment_intent", "payment_intents", {"customer": equals("customer")}),
+        Resource("payment_intent", "payment_intents", {"customer": equals("customer")}, on_delete=None),
     )
 }
 RESOURCE_BY_OBJECT = {resource.object_name: resource for resource in RESOURCES.values()}

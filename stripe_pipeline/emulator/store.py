@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from . import objects
 from .collection import Collection
-from .errors import no_such
+from .errors import ApiError, no_such
 from .resources import RESOURCE_BY_OBJECT, RESOURCES
 
 # Emulator time starts here so seeded data is the same on every run and machine.
@@ -67,18 +67,19 @@ class Store:
             if object_id in collection.objects:
                 return collection.objects[object_id]
             stub = self._deleted_stubs.get(object_id)
-            if stub is not None and RESOURCES[path].leaves_deleted_stub:
+            if stub is not None and RESOURCES[path].on_delete == "stub":
                 return stub
         raise no_such(collection.object_name, object_id)
 
     # -- mutations, for tests and for users trying their hooks offline -------------------------
 
-    def create(self, object_name: str, **fields) -> dict:
-        """A new object of the type, created now, with `fields` over the generated defaults."""
+    def create(self, object_name: str, *, coerce: Callable[[dict, dict], dict] | None = None, **fields) -> dict:
+        """A new object of the type, created now, with `fields` over the generated defaults.
+        `coerce(new_object, fields)` may check and convert the fields first (the HTTP API does)."""
         build = getattr(objects, f"build_{object_name}")
         with self.lock:
             obj = build(self._rng, id=objects.new_id(self._rng, object_name), created=self.clock.now(), **self._parents(object_name))
-            obj.update(fields)
+            obj.update(coerce(obj, fields) if coerce else fields)
             self.collection_for(object_name).put(obj)
             return obj
 
@@ -93,11 +94,18 @@ class Store:
             return updated
 
     def delete(self, object_id: str) -> dict:
+        """What DELETE does to the object's type (see Resource.on_delete)."""
         with self.lock:
             found = self.find(object_id)
             if found is None:
                 raise no_such("object", object_id)
             collection, _ = found
+            on_delete = RESOURCES[collection.path].on_delete
+            if on_delete is None:
+                raise ApiError(400, f"A {collection.object_name} cannot be deleted.")
+            if on_delete == "cancel":
+                now = self.clock.now()
+                return self.update(object_id, status="canceled", canceled_at=now, ended_at=now)
             collection.remove(object_id)
             stub = {"id": object_id, "object": collection.object_name, "deleted": True}
             self._deleted_stubs[object_id] = stub

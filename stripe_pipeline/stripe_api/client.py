@@ -6,11 +6,13 @@ parsed JSON, so hooks receive plain dicts exactly as the API sent them.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 import stripe
@@ -55,12 +57,14 @@ class StripeApiClient:
         stripe_account: str | None = None,
         backoff: BackoffPolicy | None = None,
         timeout: float = 80.0,
+        logger: logging.Logger | Any | None = None,
     ):
         api_key = settings.stripe_api_key(api_key)
         self.api_base = settings.stripe_api_base(api_base)
         self.stripe_account = stripe_account
         self.backoff = backoff or BackoffPolicy()
         self.stats = RequestStats()
+        self.log = logger or logging.getLogger("stripe_pipeline.stripe_api")
         self._client = stripe.StripeClient(
             api_key,
             stripe_account=stripe_account,
@@ -86,8 +90,12 @@ class StripeApiClient:
                     self.stats.count(rate_limited=1)
                 if not self.backoff.should_retry(error, attempt):
                     raise
-                time.sleep(self.backoff.delay(error, attempt))
+                delay = self.backoff.delay(error, attempt)
                 attempt += 1
+                self.log.warning(
+                    f"GET {path}: {_describe(error)}; retry {attempt}/{self.backoff.max_retries} in {delay:.1f} s"
+                )
+                time.sleep(delay)
                 self.stats.count(retries=1)
 
     def list_pages(self, path: str, params: dict | None = None) -> Iterator[list[dict]]:
@@ -107,9 +115,16 @@ class StripeApiClient:
         try:
             return self.get(f"{path}/{quote(object_id, safe='')}")
         except stripe.InvalidRequestError as error:
-            if error.http_status == 404:
+            # Only Stripe's "no such object"; a 404 for a wrong URL or proxy must not look like one.
+            if error.http_status == 404 and error.code == "resource_missing":
                 return None
             raise
+
+
+def _describe(error: stripe.StripeError) -> str:
+    if isinstance(error, stripe.APIConnectionError):
+        return "connection failed"
+    return f"HTTP {error.http_status}"
 
 
 def _access_error(error: stripe.StripeError, path: str) -> StripeAccessError:

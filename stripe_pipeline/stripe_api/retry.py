@@ -21,6 +21,8 @@ class BackoffPolicy:
     max_retries: int = 8
     base_delay: float = 0.5
     max_delay: float = 30.0
+    # A server may ask for longer; waiting more than this per attempt would look like a hang.
+    max_retry_after: float = 60.0
 
     def should_retry(self, error: stripe.StripeError, attempt: int) -> bool:
         if attempt >= self.max_retries:
@@ -34,11 +36,11 @@ class BackoffPolicy:
         return status in RETRIED_STATUSES or status >= 500
 
     def delay(self, error: stripe.StripeError, attempt: int) -> float:
-        """Exponential with equal jitter, never shorter than the server's Retry-After."""
+        """Exponential with equal jitter, never shorter than the server's Retry-After (up to a bound)."""
         ceiling = min(self.max_delay, self.base_delay * 2**attempt)
         wait = ceiling / 2 + random.uniform(0, ceiling / 2)
         retry_after = _retry_after_seconds(error.headers)
-        return max(wait, retry_after) if retry_after is not None else wait
+        return max(wait, min(retry_after, self.max_retry_after)) if retry_after is not None else wait
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:

@@ -36,6 +36,8 @@ def upsert_rows(connection: Connection, table: Table, rows: list[dict]) -> Upser
     Executed as an executemany of one cached statement: SQLAlchemy's "insertmanyvalues" sends it
     as multi-row INSERTs, without compiling a new statement for every batch of rows.
     """
+    # The same lock order in every writer: overlapping upserts wait for each other instead of deadlocking.
+    rows = sorted(rows, key=lambda row: row["id"])
     ids = [row["id"] for row in rows]
     existing = set(connection.scalars(select(table.c.id).where(table.c.id.in_(ids))))
     written = set(connection.scalars(_upsert_statement(connection.dialect.name, table), rows))
@@ -57,4 +59,24 @@ def _upsert_statement(dialect: str, table: Table):
                 if column.name not in _NOT_COMPARED
             )
         ),
+    ).returning(table.c.id)
+
+
+def mark_deleted_rows(connection: Connection, table: Table, tombstones: list[dict]) -> int:
+    """Set `_deleted_at` where it is still NULL, leaving the last known data in place.
+
+    A tombstone for an ID the table has never seen becomes a row of its own, so the deletion is
+    recorded rather than lost. Returns how many rows were newly marked.
+    """
+    tombstones = sorted(tombstones, key=lambda row: row["id"])
+    return len(list(connection.scalars(_tombstone_statement(connection.dialect.name, table), tombstones)))
+
+
+@functools.cache
+def _tombstone_statement(dialect: str, table: Table):
+    insert = _INSERT_BY_DIALECT[dialect](table)
+    return insert.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={"_deleted_at": insert.excluded["_deleted_at"], "_synced_at": insert.excluded["_synced_at"]},
+        where=table.c._deleted_at.is_(None),
     ).returning(table.c.id)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import random
+import time
 import zlib
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from sqlalchemy import Connection, Table, func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.schema import CreateSchema
 
 from .. import settings
 from ..models import Base
 from .engine import WarehouseError, create_warehouse_engine, safe_url
-from .upsert import UpsertResult, upsert_rows
+from .upsert import UpsertResult, mark_deleted_rows, upsert_rows
+
+T = TypeVar("T")
+TRANSIENT_RETRIES = 5
 
 # Any constant works; it only has to be the same in every process that creates tables.
 _DDL_LOCK_KEY = zlib.crc32(b"stripe_pipeline.ddl")
@@ -43,38 +48,71 @@ class Warehouse:
         missing = [table for table in tables if table.name not in self._ready]
         if not missing:
             return
-        with self._connect("create tables") as connection:
+
+        def create(connection: Connection) -> None:
             if self.dialect == "postgresql":
                 connection.execute(select(func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))
                 connection.execute(CreateSchema(self.schema, if_not_exists=True))
             Base.metadata.create_all(connection, tables=missing)
+
+        self._run("create tables", create)
         self._ready.update(table.name for table in missing)
 
     def upsert(self, table: Table, rows: list[dict]) -> UpsertResult:
         if not rows:
             return UpsertResult()
         self.ensure_tables([table])
-        with self._connect(f"write {table.name}") as connection:
-            return upsert_rows(connection, table, rows)
+        return self._run(f"write {table.name}", lambda connection: upsert_rows(connection, table, rows))
+
+    def mark_deleted(self, table: Table, tombstones: list[dict]) -> int:
+        """Set `_deleted_at` on rows whose objects Stripe reports deleted; returns how many were newly marked."""
+        if not tombstones:
+            return 0
+        self.ensure_tables([table])
+        return self._run(f"mark deletions in {table.name}", lambda connection: mark_deleted_rows(connection, table, tombstones))
 
     def count(self, table: Table) -> int:
         self.ensure_tables([table])
-        with self._connect(f"count {table.name}") as connection:
-            return connection.scalar(select(func.count()).select_from(table))
+        return self._run(f"count {table.name}", lambda connection: connection.scalar(select(func.count()).select_from(table)))
 
     def ping(self) -> None:
-        with self._connect("connect") as connection:
-            connection.execute(text("SELECT 1"))
+        self._run("connect", lambda connection: connection.execute(text("SELECT 1")))
 
-    @contextmanager
-    def _connect(self, doing: str) -> Iterator[Connection]:
-        """A transaction; a database that cannot be reached becomes a WarehouseError that says so."""
-        try:
-            with self.engine.begin() as connection:
-                yield connection
-        except OperationalError as error:
-            reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-            raise WarehouseError(
+    def _run(self, doing: str, work: Callable[[Connection], T]) -> T:
+        """Run `work` in a transaction, again when the database asks for it (deadlock, lock wait)."""
+        for attempt in range(TRANSIENT_RETRIES + 1):
+            try:
+                with self.engine.begin() as connection:
+                    return work(connection)
+            except DBAPIError as error:
+                if not _is_transient(error) or attempt == TRANSIENT_RETRIES:
+                    raise self._explain(error, doing) from error
+                time.sleep(0.05 * 2**attempt * (1 + random.random()))
+        raise AssertionError("unreachable")
+
+    def _explain(self, error: DBAPIError, doing: str) -> WarehouseError:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        if _is_unreachable(error):
+            return WarehouseError(
                 f"Cannot reach the warehouse {safe_url(self.url)} to {doing}: {reason}. "
                 "Check WAREHOUSE_URL and that the database is running."
-            ) from error
+            )
+        return WarehouseError(f"The warehouse {safe_url(self.url)} failed to {doing}: {reason}")
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    return getattr(error.orig, "sqlstate", None)
+
+
+def _is_transient(error: DBAPIError) -> bool:
+    # 40P01 deadlock, 40001 serialization failure; SQLite gives up after its busy timeout.
+    return _sqlstate(error) in ("40P01", "40001") or "database is locked" in str(error.orig)
+
+
+def _is_unreachable(error: DBAPIError) -> bool:
+    if not isinstance(error, OperationalError):
+        return False
+    state = _sqlstate(error)
+    # No SQLSTATE: the connection never got that far. 08: connection exceptions, 28: bad login,
+    # 3D000: no such database, 57P: the server is shutting down.
+    return state is None or state.startswith(("08", "28", "3D000", "57P"))
