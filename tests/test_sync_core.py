@@ -182,3 +182,15 @@ def test_stats_describe_one_call_and_sync_takes_stripe_objects(make_emulator, cl
     api = stripe.StripeClient(emulator.api_key, base_addresses={"api": emulator.base_url})
     customer = api.v1.customers.retrieve(next(iter(emulator.store.collections["customers"].objects)))
     assert action.sync(customer)["id"] == customer.id
+
+
+def test_progress_is_logged(make_emulator, client_for, warehouse, caplog, monkeypatch):
+    from stripe_pipeline.actions import mixins
+
+    monkeypatch.setattr(mixins, "PROGRESS_EVERY_SECONDS", 0.0)
+    emulator = make_emulator({"customer": 250})
+    with caplog.at_level("INFO", logger="stripe_pipeline.customers"):
+        StripeCustomerAction(client=client_for(emulator), warehouse=warehouse).sync_all()
+    messages = [record.getMessage() for record in caplog.records]
+    assert "customers: 1 pages, 100 objects" in messages[0]
+    assert messages[-1].startswith("customers: done, 3 pages, 250 objects")

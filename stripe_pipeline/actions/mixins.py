@@ -202,13 +202,14 @@ class StripeSyncActionMixin:
                     continue
                 self.stats.fetched += 1
                 self.sync(stripe_data)
+        self.log.info(f"{self.table_name()}: synced {self.stats.fetched:,} of {len(self.stats.missing_ids) + self.stats.fetched:,} IDs")
         return self.stats
 
     def sync_all(self, **list_params: Any) -> SyncStats:
         """Page through the whole list endpoint (limit=100) and sync every object."""
         params = {**self.list_params, **list_params, "limit": 100}
-        progress = _Progress(self.log, self.table_name(), self.stats)
         with self._batch():
+            progress = _Progress(self.log, self.table_name(), self.stats)
             for page in self.client.list_pages(self.api_path(), params):
                 self.stats.pages += 1
                 self.stats.fetched += len(page)

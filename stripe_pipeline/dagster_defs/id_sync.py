@@ -62,9 +62,10 @@ def build_id_sync_job(actions: list[type[StripeSyncActionMixin]]) -> dg.JobDefin
                 client = stripe_api.client(logger=context.log)
                 sync = action(client=client, warehouse=target, logger=context.log)
                 stats = sync.sync_by_ids(ids)
+            missing = set(stats.missing_ids)
             for object_id in stats.missing_ids:
                 problems[object_id] = f"Stripe has no {action.object_name()} with this ID."
-            synced[action.table_name()] = [i for i in ids if i not in set(stats.missing_ids)]
+            synced[action.table_name()] = [i for i in ids if i not in missing]
             yield dg.AssetMaterialization(
                 asset_key=asset_key(action),
                 description=f"{len(synced[action.table_name()])} objects synced by ID",
