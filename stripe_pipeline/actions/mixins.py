@@ -23,6 +23,7 @@ from sqlalchemy import DateTime, Table
 from ..models import META_COLUMNS, StripeModel
 from ..stripe_api import StripeApiClient
 from ..warehouse import UpsertResult, Warehouse
+from .incremental import IncrementalSyncMixin
 
 PROGRESS_EVERY_SECONDS = 5.0
 
@@ -35,6 +36,9 @@ class SyncStats:
     pages: int = 0
     written: UpsertResult = field(default_factory=UpsertResult)
     deleted: int = 0  # rows newly marked with _deleted_at
+    restored: int = 0  # rows flagged deleted that Stripe still lists (reconcile)
+    events: int = 0  # events read
+    modes: list[str] = field(default_factory=list)  # backfill, incremental, reconcile
     missing_ids: list[str] = field(default_factory=list)
 
 
@@ -88,13 +92,14 @@ def _json_copy(value: Any) -> Any:
     return value
 
 
-class StripeSyncActionMixin:
+class StripeSyncActionMixin(IncrementalSyncMixin):
     """Sync one Stripe object type into its table. Subclasses declare two class attributes:
 
     - `model_class`: the SQLAlchemy model of the table (from `stripe_pipeline.models`)
     - `stripe_object_class`: the `stripe` package's class, e.g. `stripe.Customer`
 
-    and override hooks where the default mapping is not enough.
+    and override hooks where the default mapping is not enough. The run modes that keep a
+    table current (backfill, events, reconcile) are in incremental.py.
     """
 
     model_class: ClassVar[type[StripeModel]]
@@ -106,6 +111,10 @@ class StripeSyncActionMixin:
     # Fields that must not reach the warehouse, e.g. a PaymentIntent's client_secret.
     redacted_fields: ClassVar[tuple[str, ...]] = ()
     flush_every: ClassVar[int] = 500
+    # Events whose `data.object` is this type's object; None: `<object>.created|updated|deleted`.
+    event_types: ClassVar[tuple[str, ...] | None] = None
+    # Which of them mean the object is gone; None: those ending in `.deleted`.
+    deletion_event_types: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(
         self,
@@ -132,6 +141,7 @@ class StripeSyncActionMixin:
         self._staged: dict[str, dict] = {}
         self._staged_deletions: dict[str, dict] = {}
         self._batch_depth = 0
+        self._on_flushed: Callable[[], None] | None = None  # the backfill's checkpoint
 
     # -- what the class declares, derived ------------------------------------------------
 
@@ -194,29 +204,29 @@ class StripeSyncActionMixin:
         """Retrieve the given objects and sync each one; IDs Stripe does not know are listed
         in `stats.missing_ids` and the rest still sync."""
         with self._batch():
-            for object_id in dict.fromkeys(ids):  # de-duplicated, order kept
-                stripe_data = self.client.retrieve(self.api_path(), object_id)
+            for object_id, stripe_data in self._retrieve_each(dict.fromkeys(ids)):  # de-duplicated, order kept
                 if stripe_data is None:
                     self.stats.missing_ids.append(object_id)
                     self.log.warning(f"{self.table_name()}: Stripe has no {self.object_name()} {object_id!r}")
                     continue
-                self.stats.fetched += 1
                 self.sync(stripe_data)
         self.log.info(f"{self.table_name()}: synced {self.stats.fetched:,} of {len(self.stats.missing_ids) + self.stats.fetched:,} IDs")
         return self.stats
 
     def sync_all(self, **list_params: Any) -> SyncStats:
-        """Page through the whole list endpoint (limit=100) and sync every object."""
-        params = {**self.list_params, **list_params, "limit": 100}
+        """Page through the whole list endpoint (limit=100) and sync every object.
+
+        Without filters this is the checkpointed backfill: a run that dies resumes where its
+        last flush left off, and a finished one hands over to the events (`sync_incremental`).
+        Filters (`sync_all(created={"gte": …})`) make it a plain listing that keeps no state.
+        """
         with self._batch():
-            progress = _Progress(self.log, self.table_name(), self.stats)
-            for page in self.client.list_pages(self.api_path(), params):
-                self.stats.pages += 1
-                self.stats.fetched += len(page)
-                for stripe_data in page:
-                    self.sync(stripe_data)
-                progress.tick()
-        progress.done()
+            if list_params:
+                for _ in self._list({**self.list_params, **list_params}):
+                    pass
+            else:
+                state = self._load_state()
+                self._backfill(resume=state.get("backfill") if state else None)
         return self.stats
 
     def set_default(self, stripe_data: dict) -> dict:
@@ -244,6 +254,29 @@ class StripeSyncActionMixin:
         """Hook after the mapping. Change `defaults` in place or return a new dict."""
         return None
 
+    # -- reading ---------------------------------------------------------------------------
+
+    def _list(self, params: dict) -> Iterator[list[dict]]:
+        """Page through the list endpoint, syncing each object; yields each page once its
+        objects are staged."""
+        progress = _Progress(self.log, self.table_name(), self.stats)
+        for page in self.client.list_pages(self.api_path(), {**params, "limit": 100}):
+            self.stats.pages += 1
+            self.stats.fetched += len(page)
+            for stripe_data in page:
+                self.sync(stripe_data)
+            progress.tick()
+            yield page
+        progress.done()
+
+    def _retrieve_each(self, ids: Iterable[str]) -> Iterator[tuple[str, dict | None]]:
+        """(ID, object) for each ID; None where Stripe has no such object."""
+        for object_id in ids:
+            stripe_data = self.client.retrieve(self.api_path(), object_id)
+            if stripe_data is not None:
+                self.stats.fetched += 1
+            yield object_id, stripe_data
+
     # -- writing ---------------------------------------------------------------------------
 
     def flush(self) -> UpsertResult:
@@ -253,6 +286,8 @@ class StripeSyncActionMixin:
         result = self.warehouse.upsert(self.table(), rows)
         self.stats.written += result
         self.stats.deleted += self.warehouse.mark_deleted(self.table(), tombstones)
+        if self._on_flushed is not None:
+            self._on_flushed()
         return result
 
     def _stage_deletion(self, stub: dict) -> dict:

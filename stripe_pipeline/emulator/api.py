@@ -15,9 +15,8 @@ from .collection import parse_created
 from .errors import ApiError, invalid_integer, unknown_parameter
 from .forms import decode_params
 from .resources import RESOURCES
-from .store import Store
+from .store import API_VERSION, Store
 
-API_VERSION = "2026-10-28.endive"
 _LIST_PARAMS = {"limit", "starting_after", "ending_before", "created", "expand"}
 
 
@@ -117,11 +116,12 @@ class StripeApi:
         parts = path.strip("/").split("/")
         if len(parts) in (2, 3) and parts[0] == "v1" and parts[1] in RESOURCES:
             resource = parts[1]
+            writable = RESOURCES[resource].writable
             if len(parts) == 2:
-                handlers = {"GET": self._list, "POST": self._create}
+                handlers = {"GET": self._list, "POST": self._create} if writable else {"GET": self._list}
                 route, args = f"/v1/{resource}", (resource,)
             else:
-                handlers = {"GET": self._retrieve, "POST": self._update}
+                handlers = {"GET": self._retrieve, "POST": self._update} if writable else {"GET": self._retrieve}
                 if RESOURCES[resource].on_delete:
                     handlers["DELETE"] = self._delete
                 route, args = f"/v1/{resource}/:id", (resource, unquote_plus(parts[2]))  # stripe-python quotes IDs with quote_plus
@@ -154,6 +154,8 @@ class StripeApi:
             predicates.append(spec.hidden_by_default[1])
         collection = self.store.collections[resource]
         with self.store.lock:
+            if resource == "events":
+                self.store.expire_events()
             ids, has_more = collection.page(
                 limit=limit,
                 starting_after=params.get("starting_after") or None,
@@ -172,6 +174,8 @@ class StripeApi:
         for name in params:
             if name != "expand":
                 raise unknown_parameter(name)
+        if resource == "events":
+            self.store.expire_events()
         return json.dumps(self._expanded(self.store.retrieve(resource, object_id), _expand_list(params)))
 
     def _create(self, params: dict, resource: str) -> str:

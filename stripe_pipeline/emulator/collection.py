@@ -52,6 +52,15 @@ class Collection:
         self._json.pop(object_id, None)
         return obj
 
+    def remove_older_than(self, created: float) -> None:
+        """Drop every object created before `created`, cursors included (expired events)."""
+        cut = bisect.bisect_left(self._keys, (created, ""))
+        for _, object_id in self._keys[:cut]:
+            self.objects.pop(object_id, None)
+            self._known_keys.pop(object_id, None)
+            self._json.pop(object_id, None)
+        del self._keys[:cut]
+
     def get(self, object_id: str) -> dict:
         try:
             return self.objects[object_id]

@@ -6,11 +6,13 @@ as the real API does, so code that works here does not send junk to Stripe.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import ApiError
 
+MAX_EVENT_TYPES = 20
 Filter = Callable[[object], Callable[[dict], bool]]
 
 
@@ -35,6 +37,20 @@ def one_of(field_name: str) -> Filter:
     return lambda wanted: lambda obj: obj.get(field_name) in (wanted if isinstance(wanted, list) else [wanted])
 
 
+def event_type(wanted):
+    # `type` takes one event name or a group with `*` wildcards, e.g. `customer.*`.
+    pattern = re.compile("^" + ".*".join(map(re.escape, str(wanted).split("*"))) + "$")
+    return lambda obj: pattern.match(obj["type"]) is not None
+
+
+def event_types(wanted):
+    wanted = wanted if isinstance(wanted, list) else [wanted]
+    if len(wanted) > MAX_EVENT_TYPES:
+        raise ApiError(400, f"Invalid array: types can have at most {MAX_EVENT_TYPES} elements.", code="parameter_invalid_array", param="types")
+    names = set(wanted)
+    return lambda obj: obj["type"] in names
+
+
 def subscription_status(wanted):
     if wanted == "all":
         return lambda obj: True
@@ -56,6 +72,30 @@ class Resource:
     # "gone" (GET then 404s), "cancel" (subscriptions: the object stays, canceled), or None
     # (the API has no DELETE for it).
     on_delete: str | None = "gone"
+    # Events are named `<event_prefix>.created` and so on; subscriptions' are `customer.subscription.*`.
+    event_prefix: str | None = None
+    # Stripe announces some objects' creation by their outcome, e.g. `charge.succeeded`.
+    created_event: str = "created"
+    # `<prefix>.updated`, or None where Stripe has no such event (PaymentIntents announce only
+    # status transitions, through `status_events`: new status -> event suffix).
+    updated_event: str | None = "updated"
+    status_events: dict[str, str] = field(default_factory=dict)
+    # Whether POST /v1/<path> may choose the ID (coupons and products take an `id` parameter).
+    custom_ids: bool = False
+    # Events are read-only: no POST, no DELETE, no event about events.
+    writable: bool = True
+
+    def event_type(self, change: str, previous: dict | None = None, current: dict | None = None) -> str | None:
+        """The event Stripe emits for a change ("created", "updated", "deleted"), or None."""
+        if change == "created":
+            suffix = self.created_event
+        elif change == "updated":
+            status_changed = previous is not None and "status" in previous
+            suffix = self.status_events.get(current["status"]) if status_changed else None
+            suffix = suffix or self.updated_event
+        else:
+            suffix = change
+        return f"{self.event_prefix or self.object_name}.{suffix}" if suffix else None
 
 
 RESOURCES: dict[str, Resource] = {
@@ -71,6 +111,7 @@ RESOURCES: dict[str, Resource] = {
             "product",
             "products",
             {"active": boolean("active"), "shippable": boolean("shippable"), "ids": one_of("id"), "url": equals("url")},
+            custom_ids=True,
         ),
         Resource(
             "price",
@@ -78,7 +119,7 @@ RESOURCES: dict[str, Resource] = {
             {"active": boolean("active"), "currency": equals("currency"), "product": equals("product"), "type": equals("type")},
             on_delete=None,  # prices are archived (active=false), never deleted
         ),
-        Resource("coupon", "coupons"),
+        Resource("coupon", "coupons", custom_ids=True),
         Resource(
             "subscription",
             "subscriptions",
@@ -90,6 +131,7 @@ RESOURCES: dict[str, Resource] = {
             },
             hidden_by_default=("status", lambda obj: obj.get("status") != "canceled"),
             on_delete="cancel",
+            event_prefix="customer.subscription",
         ),
         Resource(
             "invoice",
@@ -106,8 +148,29 @@ RESOURCES: dict[str, Resource] = {
             "charges",
             {"customer": equals("customer"), "payment_intent": equals("payment_intent"), "transfer_group": equals("transfer_group")},
             on_delete=None,
+            created_event="succeeded",
         ),
-        Resource("payment_intent", "payment_intents", {"customer": equals("customer")}, on_delete=None),
+        Resource(
+            "payment_intent",
+            "payment_intents",
+            {"customer": equals("customer")},
+            on_delete=None,
+            updated_event=None,
+            status_events={
+                "succeeded": "succeeded",
+                "canceled": "canceled",
+                "processing": "processing",
+                "requires_action": "requires_action",
+                "requires_capture": "amount_capturable_updated",
+            },
+        ),
+        Resource(
+            "event",
+            "events",
+            {"type": event_type, "types": event_types},
+            on_delete=None,
+            writable=False,
+        ),
     )
 }
 RESOURCE_BY_OBJECT = {resource.object_name: resource for resource in RESOURCES.values()}

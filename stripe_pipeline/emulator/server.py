@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import email.utils
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Mapping
 
 from .api import StripeApi
-from .store import Clock, Store
+from .store import EVENT_RETENTION_SECONDS, Clock, Store
 
 DEFAULT_API_KEY = "sk_test_emulator"
 
@@ -28,9 +29,10 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         latency: float = 0.0,
+        event_retention: float = EVENT_RETENTION_SECONDS,
     ):
         self.api_key = api_key
-        self.store = Store(Clock(), seed=random_seed)
+        self.store = Store(Clock(), seed=random_seed, event_retention=event_retention)
         if seed:
             self.store.seed(seed, seed=random_seed)
         self.api = StripeApi(self.store, api_key)
@@ -51,6 +53,11 @@ class Emulator:
     @property
     def requests(self):
         return self.api.log
+
+    @property
+    def clock(self) -> Clock:
+        """Emulator time; `emulator.clock.advance(seconds)` moves it, e.g. past event retention."""
+        return self.store.clock
 
     def start(self) -> Emulator:
         self._thread = threading.Thread(target=self._server.serve_forever, name="stripe-emulator", daemon=True)
@@ -91,6 +98,10 @@ def _handler_for(api: StripeApi) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(payload)
 
         do_GET = do_POST = do_DELETE = _serve
+
+        def date_time_string(self, timestamp=None):
+            # The Date header tells emulator time, as Stripe's tells Stripe's: clients read "now" from it.
+            return email.utils.formatdate(api.store.clock.now() if timestamp is None else timestamp, usegmt=True)
 
         def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
             pass  # request lines would flood test output; the RequestLog counts them instead

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import string
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -14,6 +15,10 @@ from .resources import RESOURCE_BY_OBJECT, RESOURCES
 
 # Emulator time starts here so seeded data is the same on every run and machine.
 EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z
+# Stripe keeps events for 30 days.
+EVENT_RETENTION_SECONDS = 30 * 86_400
+API_VERSION = "2026-10-28.endive"
+_BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 
 
 class Clock:
@@ -32,12 +37,21 @@ class Clock:
 
 
 class Store:
-    def __init__(self, clock: Clock | None = None, seed: int = 42):
+    """Objects by type, and an event for every create, update and delete.
+
+    Seeded objects are history from before the events window: they have no events, as an
+    account's objects older than 30 days have none on the real API.
+    """
+
+    def __init__(self, clock: Clock | None = None, seed: int = 42, event_retention: float = EVENT_RETENTION_SECONDS):
         self.clock = clock or Clock()
         self.lock = threading.RLock()
         self.collections = {path: Collection(r.object_name, path) for path, r in RESOURCES.items()}
+        self.events = self.collections["events"]
+        self.event_retention = event_retention
         self._deleted_stubs: dict[str, dict] = {}
         self._rng = random.Random(seed)
+        self._event_sequence = 0
 
     def collection_for(self, object_name: str) -> Collection:
         return self.collections[RESOURCE_BY_OBJECT[object_name].path]
@@ -52,7 +66,12 @@ class Store:
                 self.collection_for(object_name).add_many(batch)
 
     def counts(self) -> dict[str, int]:
-        return {path: len(collection) for path, collection in self.collections.items()}
+        return {path: len(collection) for path, collection in self.collections.items() if path != "events"}
+
+    def expire_events(self) -> None:
+        """Forget events older than the retention window, as Stripe does after 30 days."""
+        with self.lock:
+            self.events.remove_older_than(self.clock.now() - self.event_retention)
 
     def find(self, object_id: str) -> tuple[Collection, dict] | None:
         for collection in self.collections.values():
@@ -75,12 +94,23 @@ class Store:
 
     def create(self, object_name: str, *, coerce: Callable[[dict, dict], dict] | None = None, **fields) -> dict:
         """A new object of the type, created now, with `fields` over the generated defaults.
-        `coerce(new_object, fields)` may check and convert the fields first (the HTTP API does)."""
+        `coerce(new_object, fields)` may check and convert the fields first (the HTTP API does).
+        `id` picks the ID where Stripe lets the caller choose it (coupons, products)."""
         build = getattr(objects, f"build_{object_name}")
+        resource = RESOURCE_BY_OBJECT[object_name]
         with self.lock:
-            obj = build(self._rng, id=objects.new_id(self._rng, object_name), created=self.clock.now(), **self._parents(object_name))
+            object_id = fields.pop("id", None)
+            if object_id is not None and not resource.custom_ids:
+                raise ApiError(400, "Received unknown parameter: id", code="parameter_unknown", param="id")
+            collection = self.collection_for(object_name)
+            if object_id in collection.objects:
+                raise ApiError(400, f"{object_name.capitalize()} already exists.", code="resource_already_exists", param="id")
+            object_id = object_id or objects.new_id(self._rng, object_name)
+            obj = build(self._rng, id=object_id, created=self.clock.now(), **self._parents(object_name))
             obj.update(coerce(obj, fields) if coerce else fields)
-            self.collection_for(object_name).put(obj)
+            collection.put(obj)
+            self._deleted_stubs.pop(object_id, None)
+            self._record(resource.event_type("created"), obj)
             return obj
 
     def update(self, object_id: str, **fields) -> dict:
@@ -91,6 +121,10 @@ class Store:
             collection, obj = found
             updated = _merge(obj, fields)
             collection.put(updated)
+            previous = {name: obj.get(name) for name in updated if updated[name] != obj.get(name)}
+            event_type = RESOURCES[collection.path].event_type("updated", previous, updated) if previous else None
+            if event_type:
+                self._record(event_type, updated, previous)
             return updated
 
     def delete(self, object_id: str) -> dict:
@@ -103,13 +137,47 @@ class Store:
             on_delete = RESOURCES[collection.path].on_delete
             if on_delete is None:
                 raise ApiError(400, f"A {collection.object_name} cannot be deleted.")
+            resource = RESOURCES[collection.path]
             if on_delete == "cancel":
+                # A canceled subscription stays; Stripe still calls the event `….deleted`.
                 now = self.clock.now()
-                return self.update(object_id, status="canceled", canceled_at=now, ended_at=now)
-            collection.remove(object_id)
+                canceled = _merge(collection.objects[object_id], {"status": "canceled", "canceled_at": now, "ended_at": now})
+                collection.put(canceled)
+                self._record(resource.event_type("deleted"), canceled)
+                return canceled
+            last_state = collection.remove(object_id)
             stub = {"id": object_id, "object": collection.object_name, "deleted": True}
             self._deleted_stubs[object_id] = stub
+            self._record(resource.event_type("deleted"), last_state)
             return stub
+
+    def _record(self, event_type: str, obj: dict, previous_attributes: dict | None = None) -> dict:
+        """Append the event Stripe would emit for this change, in Stripe's event shape."""
+        self._event_sequence += 1
+        data = {"object": obj}
+        if previous_attributes is not None:
+            data["previous_attributes"] = previous_attributes
+        event = {
+            "id": self._event_id(),
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": self.clock.now(),
+            "data": data,
+            "livemode": False,
+            "pending_webhooks": 0,
+            "request": {"id": None, "idempotency_key": None},
+            "type": event_type,
+        }
+        self.events.put(event)
+        return event
+
+    def _event_id(self) -> str:
+        # A growing sequence first: events of the same second list in the order they happened.
+        sequence, digits = self._event_sequence, []
+        for _ in range(9):
+            sequence, digit = divmod(sequence, 62)
+            digits.append(_BASE62[digit])
+        return "evt_1" + "".join(reversed(digits)) + "".join(self._rng.choices(_BASE62, k=14))
 
     def _parents(self, object_name: str) -> dict:
         """References a new object needs, picked among existing objects (made when missing)."""

@@ -6,6 +6,7 @@ parsed JSON, so hooks receive plain dicts exactly as the API sent them.
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import re
 import threading
@@ -64,6 +65,7 @@ class StripeApiClient:
         self.stripe_account = stripe_account
         self.backoff = backoff or BackoffPolicy()
         self.stats = RequestStats()
+        self._server_time: int | None = None
         self.log = logger or logging.getLogger("stripe_pipeline.stripe_api")
         self._client = stripe.StripeClient(
             api_key,
@@ -82,7 +84,9 @@ class StripeApiClient:
         while True:
             self.stats.count(requests=1)
             try:
-                return self._client.raw_request("get", path, **(params or {})).data
+                response = self._client.raw_request("get", path, **(params or {}))
+                self._note_server_time(response.headers)
+                return response.data
             except (stripe.AuthenticationError, stripe.PermissionError) as error:
                 raise _access_error(error, path) from None
             except stripe.StripeError as error:
@@ -97,6 +101,21 @@ class StripeApiClient:
                 )
                 time.sleep(delay)
                 self.stats.count(retries=1)
+
+    def server_now(self) -> int:
+        """Stripe's clock as of the last response (its Date header), else this machine's.
+
+        Event retention is measured in Stripe's time; the emulator's clock runs apart from ours.
+        """
+        return self._server_time if self._server_time is not None else int(time.time())
+
+    def _note_server_time(self, headers) -> None:
+        date = headers.get("date") or headers.get("Date")
+        if date:
+            try:
+                self._server_time = int(email.utils.parsedate_to_datetime(date).timestamp())
+            except (TypeError, ValueError):
+                pass  # a proxy's odd Date header must not fail the sync
 
     def list_pages(self, path: str, params: dict | None = None) -> Iterator[list[dict]]:
         """Walk a list endpoint newest first, one page of dicts at a time (memory stays flat)."""

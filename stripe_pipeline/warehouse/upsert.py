@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Table, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-_INSERT_BY_DIALECT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+INSERT_BY_DIALECT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 # Not compared: the key itself, and the write time that the comparison decides on.
 _NOT_COMPARED = {"id", "_synced_at"}
 
@@ -47,7 +47,7 @@ def upsert_rows(connection: Connection, table: Table, rows: list[dict]) -> Upser
 
 @functools.cache
 def _upsert_statement(dialect: str, table: Table):
-    insert = _INSERT_BY_DIALECT[dialect](table)
+    insert = INSERT_BY_DIALECT[dialect](table)
     excluded = insert.excluded
     return insert.on_conflict_do_update(
         index_elements=[table.c.id],
@@ -74,7 +74,7 @@ def mark_deleted_rows(connection: Connection, table: Table, tombstones: list[dic
 
 @functools.cache
 def _tombstone_statement(dialect: str, table: Table):
-    insert = _INSERT_BY_DIALECT[dialect](table)
+    insert = INSERT_BY_DIALECT[dialect](table)
     return insert.on_conflict_do_update(
         index_elements=[table.c.id],
         set_={"_deleted_at": insert.excluded["_deleted_at"], "_synced_at": insert.excluded["_synced_at"]},

@@ -6,6 +6,7 @@ import random
 import time
 import zlib
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Connection, Table, func, select, text
@@ -14,6 +15,8 @@ from sqlalchemy.schema import CreateSchema
 
 from .. import settings
 from ..models import Base
+from ..models.sync_state import SyncState
+from .state import load_state, save_state
 from .engine import WarehouseError, create_warehouse_engine, safe_url
 from .upsert import UpsertResult, mark_deleted_rows, upsert_rows
 
@@ -70,6 +73,23 @@ class Warehouse:
             return 0
         self.ensure_tables([table])
         return self._run(f"mark deletions in {table.name}", lambda connection: mark_deleted_rows(connection, table, tombstones))
+
+    def ids(self, table: Table, *, deleted: bool, created_before: datetime | None = None) -> set[str]:
+        """IDs of rows flagged deleted (or not), optionally only objects created before a time."""
+        self.ensure_tables([table])
+        query = select(table.c.id).where(table.c._deleted_at.is_not(None) if deleted else table.c._deleted_at.is_(None))
+        if created_before is not None:
+            query = query.where(table.c.created < created_before)
+        return self._run(f"read the IDs in {table.name}", lambda connection: set(connection.scalars(query)))
+
+    def load_state(self, object_type: str, account: str | None) -> dict | None:
+        """The sync-state row of one object type and account (see models/sync_state.py)."""
+        self.ensure_tables([SyncState.__table__])
+        return self._run("read the sync state", lambda connection: load_state(connection, object_type, account))
+
+    def save_state(self, object_type: str, account: str | None, **values) -> None:
+        self.ensure_tables([SyncState.__table__])
+        self._run("save the sync state", lambda connection: save_state(connection, object_type, account, values))
 
     def count(self, table: Table) -> int:
         self.ensure_tables([table])

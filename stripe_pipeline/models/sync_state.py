@@ -1,0 +1,34 @@
+"""The sync's own bookkeeping, kept in the warehouse beside the data it describes.
+
+In the warehouse rather than in Dagster's instance: the state moves with the data, survives a
+new Dagster deployment, and is one SQL query away when someone asks how fresh a table is.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+SYNC_STATE_TABLE = "_stripe_sync_state"
+
+
+class SyncState(Base):
+    """One row per (object type, account)."""
+
+    __tablename__ = SYNC_STATE_TABLE
+
+    object_type: Mapped[str] = mapped_column(primary_key=True, comment="the table, e.g. customers")
+    account: Mapped[str] = mapped_column(primary_key=True, comment="Connect account ID; '' for the platform")
+    backfill: Mapped[dict | None] = mapped_column(
+        comment="the running backfill's checkpoint: where it resumes, and the events cursor it hands over"
+    )
+    backfill_completed_at: Mapped[datetime | None] = mapped_column(comment="when the last full backfill finished")
+    events_cursor_created: Mapped[int | None] = mapped_column(comment="created (Unix time) of the last event applied")
+    events_cursor_id: Mapped[str | None] = mapped_column(comment="ID of the last event applied")
+    events_read_at: Mapped[datetime | None] = mapped_column(
+        comment="Stripe's time when events were last read completely; older than 29 days forces a backfill"
+    )
+    updated_at: Mapped[datetime] = mapped_column()

@@ -1,0 +1,29 @@
+"""Reading and writing the sync-state rows (see models/sync_state.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, select
+
+from ..models.sync_state import SyncState
+from .upsert import INSERT_BY_DIALECT
+
+_TABLE = SyncState.__table__
+PLATFORM_ACCOUNT = ""  # a primary key cannot be NULL
+
+
+def load_state(connection: Connection, object_type: str, account: str | None) -> dict | None:
+    row = connection.execute(
+        select(_TABLE).where(_TABLE.c.object_type == object_type, _TABLE.c.account == (account or PLATFORM_ACCOUNT))
+    ).mappings().first()
+    return dict(row) if row else None
+
+
+def save_state(connection: Connection, object_type: str, account: str | None, values: dict) -> None:
+    """Set the given columns of the row, creating it if needed; other columns keep their values."""
+    values = {**values, "updated_at": datetime.now(timezone.utc)}
+    insert = INSERT_BY_DIALECT[connection.dialect.name](_TABLE).values(
+        object_type=object_type, account=account or PLATFORM_ACCOUNT, **values
+    )
+    connection.execute(insert.on_conflict_do_update(index_elements=[_TABLE.c.object_type, _TABLE.c.account], set_=values))
