@@ -39,3 +39,15 @@ def warehouse_schema(dialect: str, override: str | None = None) -> str | None:
     if dialect == "sqlite":
         return None
     return override or os.environ.get("WAREHOUSE_SCHEMA") or "stripe"
+
+
+def events_poll_seconds(override: int | None = None) -> int:
+    """How often the events sensor polls Stripe (STRIPE_EVENTS_POLL_SECONDS, default 60)."""
+    raw = override if override is not None else os.environ.get("STRIPE_EVENTS_POLL_SECONDS", "60")
+    try:
+        seconds = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"STRIPE_EVENTS_POLL_SECONDS must be a whole number of seconds, not {raw!r}.") from None
+    if seconds < 1:
+        raise ConfigurationError(f"STRIPE_EVENTS_POLL_SECONDS must be at least 1, not {seconds}.")
+    return seconds

@@ -141,3 +141,72 @@ def test_ids_in_paths_are_url_decoded(api):
     emulator, client = api
     coupon = emulator.store.create("coupon", id="25 OFF/x")
     assert client.v1.coupons.retrieve("25 OFF/x").id == coupon["id"]
+
+
+def _events(client, **params) -> list[dict]:
+    return client.raw_request("get", "/v1/events", **params).data["data"]
+
+
+def test_every_mutation_records_an_event_in_stripes_shape(api):
+    emulator, client = api
+    customer = client.v1.customers.create(params={"name": "Ada", "metadata": {"plan": "a"}})
+    client.v1.customers.update(customer.id, params={"name": "Ada L."})
+    client.v1.customers.delete(customer.id)
+    subscription = next(s for s, o in emulator.store.collections["subscriptions"].objects.items() if o["status"] == "active")
+    client.v1.subscriptions.cancel(subscription)  # DELETE /v1/subscriptions/:id
+
+    created, updated, deleted = reversed(_events(client, types=["customer.created", "customer.updated", "customer.deleted"]))
+    # `type` takes wildcards; `customer.*` includes the subscription events.
+    assert [e["type"] for e in _events(client, type="customer.*")][0] == "customer.subscription.deleted"
+    assert [created["type"], updated["type"], deleted["type"]] == ["customer.created", "customer.updated", "customer.deleted"]
+    assert list(created) == ["id", "object", "api_version", "created", "data", "livemode", "pending_webhooks", "request", "type"]
+    assert created["id"].startswith("evt_") and created["object"] == "event" and created["api_version"]
+    assert created["data"]["object"]["name"] == "Ada" and "previous_attributes" not in created["data"]
+    assert updated["data"]["object"]["name"] == "Ada L." and updated["data"]["previous_attributes"] == {"name": "Ada"}
+    assert deleted["data"]["object"]["id"] == customer.id
+    # A canceled subscription is `customer.subscription.deleted`, and the object stays.
+    [canceled] = _events(client, type="customer.subscription.deleted")
+    assert canceled["data"]["object"]["id"] == subscription and canceled["data"]["object"]["status"] == "canceled"
+    assert client.v1.subscriptions.retrieve(subscription).status == "canceled"
+
+
+def test_events_filter_by_types_and_created_and_page_like_other_lists(api):
+    emulator, client = api
+    ids = list(emulator.store.collections["customers"].objects)[:150]
+    for object_id in ids:
+        emulator.store.update(object_id, name="x")
+    emulator.clock.advance(60)
+    emulator.store.create("product", name="later")
+    everything = _events(client, limit=100) + _events(client, limit=100, starting_after=_events(client, limit=100)[-1]["id"])
+    assert [e["type"] for e in everything] == ["product.created"] + ["customer.updated"] * 150
+    assert [e["data"]["object"]["id"] for e in everything[1:]] == list(reversed(ids))  # newest first
+    assert len(_events(client, types=["product.created", "price.created"])) == 1
+    later = everything[0]["created"]
+    assert len(_events(client, created={"gte": later})) == 1 and len(_events(client, created={"lt": later}, limit=100)) == 100
+    with pytest.raises(stripe.InvalidRequestError, match="at most 20"):
+        _events(client, types=[f"customer.t{i}" for i in range(21)])
+    with pytest.raises(stripe.InvalidRequestError, match="Unrecognized request URL"):
+        client.raw_request("post", "/v1/events")
+
+
+def test_events_older_than_the_retention_window_disappear(make_emulator):
+    emulator = make_emulator({"customer": 3}, event_retention=3_600)
+    client = stripe.StripeClient(emulator.api_key, base_addresses={"api": emulator.base_url})
+    old = emulator.store.create("customer")
+    emulator.clock.advance(1_800)
+    emulator.store.create("customer")
+    assert len(_events(client)) == 2
+    emulator.clock.advance(1_801)
+    [remaining] = _events(client)
+    assert remaining["data"]["object"]["id"] != old["id"]
+    with pytest.raises(stripe.InvalidRequestError, match="No such event"):
+        client.v1.events.retrieve(client.raw_request("get", "/v1/events").data["data"][0]["id"][:-1] + "x")
+
+
+def test_responses_tell_emulator_time_in_the_date_header(api):
+    emulator, client = api
+    emulator.clock.advance(40 * 86_400)
+    response = client.raw_request("get", "/v1/customers", limit=1)
+    from email.utils import parsedate_to_datetime
+
+    assert abs(parsedate_to_datetime(response.headers["date"]).timestamp() - emulator.clock.now()) <= 1

@@ -336,11 +336,13 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
 
 
 class _Progress:
-    """Logs progress every few seconds, so a long backfill is visibly alive."""
+    """Logs progress every few seconds, so a long backfill is visibly alive. Counts one listing:
+    a run that backfills and then reconciles logs each on its own."""
 
     def __init__(self, log, table: str, stats: SyncStats):
         self._log, self._table, self._stats = log, table, stats
         self._started = self._last = time.monotonic()
+        self._pages_before, self._fetched_before = stats.pages, stats.fetched
 
     def tick(self) -> None:
         now = time.monotonic()
@@ -353,8 +355,6 @@ class _Progress:
 
     def _summary(self, now: float) -> str:
         elapsed = max(now - self._started, 1e-9)
-        stats = self._stats
-        return (
-            f"{stats.pages:,} pages, {stats.fetched:,} objects in {elapsed:.1f} s "
-            f"({stats.fetched / elapsed:,.0f} objects/s)"
-        )
+        pages = self._stats.pages - self._pages_before
+        fetched = self._stats.fetched - self._fetched_before
+        return f"{pages:,} pages, {fetched:,} objects in {elapsed:.1f} s ({fetched / elapsed:,.0f} objects/s)"

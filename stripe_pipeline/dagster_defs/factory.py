@@ -8,10 +8,12 @@ from sqlalchemy.engine import make_url
 from .. import settings
 from ..actions import StripeSyncActionMixin
 from .assets import ASSET_GROUP, build_sync_asset
+from .events_sensor import build_events_sensor
 from .id_sync import build_id_sync_job
 from .resources import StripeResource, WarehouseResource
 
 FULL_SYNC_JOB = "stripe_full_sync"
+RECONCILE_JOB = "stripe_reconcile"
 # Dagster's kind tags have icons for these names.
 _KIND_BY_DIALECT = {"postgresql": "postgres", "sqlite": "sqlite"}
 
@@ -25,16 +27,22 @@ def build_assets(actions: list[type[StripeSyncActionMixin]]) -> list[dg.AssetsDe
     return [build_sync_asset(action, warehouse_kind()) for action in actions]
 
 
-def build_definitions(actions: list[type[StripeSyncActionMixin]]) -> dg.Definitions:
+def build_definitions(actions: list[type[StripeSyncActionMixin]], events_poll_seconds: int | None = None) -> dg.Definitions:
     assets = build_assets(actions)
     full_sync = dg.define_asset_job(
         FULL_SYNC_JOB,
         selection=dg.AssetSelection.groups(ASSET_GROUP),
-        description="Relist every supported Stripe object type into the warehouse.",
+        description="Bring every Stripe table up to date: a backfill the first time, then the events since the last run.",
+    )
+    reconcile = dg.define_asset_job(
+        RECONCILE_JOB,
+        selection=dg.AssetSelection.groups(ASSET_GROUP),
+        config={"ops": {asset.op.name: {"config": {"reconcile": True}} for asset in assets}},
+        description="Bring every table up to date, then relist all IDs to catch deletions that no event reported.",
     )
     return dg.Definitions(
         assets=assets,
-        jobs=[full_sync, build_id_sync_job(actions)],
+        jobs=[full_sync, reconcile, build_id_sync_job(actions)],
         schedules=[
             dg.ScheduleDefinition(
                 name="stripe_daily_full_sync",
@@ -42,8 +50,16 @@ def build_definitions(actions: list[type[StripeSyncActionMixin]]) -> dg.Definiti
                 cron_schedule="0 3 * * *",
                 execution_timezone="UTC",
                 default_status=dg.DefaultScheduleStatus.RUNNING,
-            )
+            ),
+            dg.ScheduleDefinition(
+                name="stripe_weekly_reconcile",
+                job=reconcile,
+                cron_schedule="0 4 * * 0",
+                execution_timezone="UTC",
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+            ),
         ],
+        sensors=[build_events_sensor(actions, full_sync, settings.events_poll_seconds(events_poll_seconds))],
         resources={
             "stripe_api": StripeResource(api_key=dg.EnvVar("STRIPE_API_KEY")),
             "warehouse": WarehouseResource(),

@@ -1,0 +1,90 @@
+"""The Dagster layer over incremental sync: run modes in metadata, the reconcile job, the events sensor."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from stripe_pipeline.actions import ALL_ACTIONS, StripeCustomerAction
+from stripe_pipeline.dagster_defs.events_sensor import EVENTS_SENSOR, build_events_sensor
+from stripe_pipeline.dagster_defs.factory import FULL_SYNC_JOB, RECONCILE_JOB, build_assets, build_definitions
+from stripe_pipeline.dagster_defs.resources import StripeResource, WarehouseResource
+
+
+def _resources(emulator, warehouse_config) -> dict:
+    return {
+        "stripe_api": StripeResource(api_key=emulator.api_key, api_base=emulator.base_url),
+        "warehouse": WarehouseResource(url=warehouse_config["url"], schema_name=warehouse_config["schema"] or None),
+    }
+
+
+def _metadata(result, asset) -> dict:
+    [materialization] = result.asset_materializations_for_node(asset.op.name)
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def test_the_asset_backfills_then_reads_events_and_says_which_mode_ran(emulator, warehouse_config):
+    [asset] = build_assets([StripeCustomerAction])
+    resources = _resources(emulator, warehouse_config)
+    first = _metadata(dg.materialize([asset], resources=resources), asset)
+    assert first["mode"] == "backfill" and first["inserted"] == first["dagster/row_count"] == 30
+
+    emulator.store.create("customer", name="New")
+    emulator.store.delete(next(iter(emulator.store.collections["customers"].objects)))
+    second = _metadata(dg.materialize([asset], resources=resources), asset)
+    assert second["mode"] == "incremental"
+    assert (second["events"], second["inserted"], second["deleted"], second["api_requests"]) == (2, 1, 1, 2)
+    assert second["dagster/row_count"] == 31
+
+    emulator.store.collections["customers"].remove(next(iter(emulator.store.collections["customers"].objects)))
+    reconciled = dg.materialize(
+        [asset], resources=resources, run_config={"ops": {asset.op.name: {"config": {"reconcile": True}}}}
+    )
+    third = _metadata(reconciled, asset)
+    assert third["mode"] == "incremental, reconcile" and third["deleted"] == 1
+
+
+def test_the_weekly_reconcile_job_reconciles_every_asset(stripe_env, monkeypatch):
+    monkeypatch.setenv("STRIPE_EVENTS_POLL_SECONDS", "15")
+    defs = build_definitions(ALL_ACTIONS)
+    assert defs.resolve_schedule_def("stripe_weekly_reconcile").cron_schedule == "0 4 * * 0"
+    sensor = defs.resolve_sensor_def(EVENTS_SENSOR)
+    assert sensor.minimum_interval_seconds == 15 and sensor.default_status == dg.DefaultSensorStatus.STOPPED
+
+    result = defs.resolve_job_def(RECONCILE_JOB).execute_in_process()
+    modes = {
+        event.asset_key.to_user_string(): event.step_materialization_data.materialization.metadata["mode"].value
+        for event in result.all_events
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+    }
+    assert modes == {f"stripe/{action.table_name()}": "backfill, reconcile" for action in ALL_ACTIONS}
+
+
+def _tick(sensor, emulator, cursor):
+    context = dg.build_sensor_context(
+        cursor=cursor, resources={"stripe_api": StripeResource(api_key=emulator.api_key, api_base=emulator.base_url)}
+    )
+    return sensor.evaluate_tick(context)
+
+
+def test_the_events_sensor_runs_only_the_changed_assets_and_never_the_same_run_twice(emulator):
+    job = dg.define_asset_job(FULL_SYNC_JOB, selection=dg.AssetSelection.groups("stripe"))
+    sensor = build_events_sensor(ALL_ACTIONS, job, interval_seconds=30)
+
+    started = _tick(sensor, emulator, None)
+    assert not started.run_requests and started.cursor
+
+    emulator.store.update(next(iter(emulator.store.collections["customers"].objects)), name="Changed")
+    emulator.store.create("product", name="New product")
+    emulator.store.create("product", name="Another")
+    changed = _tick(sensor, emulator, started.cursor)
+    [request] = changed.run_requests
+    assert {key.to_user_string() for key in request.asset_selection} == {"stripe/customers", "stripe/products"}
+
+    emulator.requests.reset()
+    quiet = _tick(sensor, emulator, changed.cursor)
+    assert not quiet.run_requests and quiet.cursor == changed.cursor
+    assert emulator.requests.total == 1  # a quiet tick is one request
+
+    # A tick that repeats (its cursor update lost) asks for the very same run key: Dagster launches it once.
+    [repeated] = _tick(sensor, emulator, started.cursor).run_requests
+    assert repeated.run_key == request.run_key
