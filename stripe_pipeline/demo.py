@@ -1,8 +1,10 @@
 """`python -m stripe_pipeline.demo`: the full sync job, end to end, on the embedded default.
 
-Starts the bundled Stripe emulator with a seeded account, runs the `stripe_full_sync` job
-into a SQLite warehouse of its own (`stripe_demo.db`) and prints the rows per table. It never
-writes to WAREHOUSE_URL: emulator data must not mix with a real account's rows.
+Starts the bundled Stripe emulator with a seeded account and runs the `stripe_full_sync` job
+into a SQLite warehouse of its own (`stripe_demo.db`). Then it changes the account (new,
+updated and deleted customers, a canceled subscription) and runs the job again, which now
+reads only the events. It prints the rows per table. It never writes to WAREHOUSE_URL:
+emulator data must not mix with a real account's rows.
 """
 
 from __future__ import annotations
@@ -31,25 +33,48 @@ def main() -> None:
         from .definitions import defs
 
         warehouse = Warehouse()
+        job = defs.resolve_job_def(FULL_SYNC_JOB)
+        run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
         print(f"Syncing the emulator at {emulator.base_url} into {safe_url(warehouse.url)} …", flush=True)
-        result = defs.resolve_job_def(FULL_SYNC_JOB).execute_in_process(
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-        )
+        first = job.execute_in_process(run_config=run_config)
+        _change_the_account(emulator)
+        print("Changed the account; syncing again, from the events …", flush=True)
+        second = job.execute_in_process(run_config=run_config)
         counts = emulator.store.counts()
+        modes = {
+            event.asset_key.path[-1]: event.step_materialization_data.materialization.metadata["mode"].value
+            for event in second.all_events
+            if event.event_type_value == "ASSET_MATERIALIZATION"
+        }
         report = pd.DataFrame(
             [
                 {
                     "table": warehouse.qualified_name(action.table()),
                     "rows": warehouse.count(action.table()),
+                    "deleted rows": len(warehouse.ids(action.table(), deleted=True)),
                     "objects in the emulator": counts[action.table_name()],
+                    "second run": modes.get(action.table_name()),
                 }
                 for action in ALL_ACTIONS
             ]
         )
     print(report.to_string(index=False))
-    if not result.success:
+    if not (first.success and second.success):
         raise SystemExit("The full sync job failed; see the log above.")
     print(f"\nThe tables are in {safe_url(warehouse.url)}. Next: `dagster dev -w workspace.yaml` (see the README).")
+
+
+def _change_the_account(emulator: Emulator) -> None:
+    store = emulator.store
+    customers = list(store.collections["customers"].objects)
+    for index in range(5):
+        store.create("customer", name=f"New customer {index}")
+    for customer in customers[:3]:
+        store.update(customer, metadata={"segment": "enterprise"})
+    for customer in customers[3:5]:
+        store.delete(customer)
+    active = next(s for s, obj in store.collections["subscriptions"].objects.items() if obj["status"] == "active")
+    store.delete(active)  # cancels it
 
 
 if __name__ == "__main__":

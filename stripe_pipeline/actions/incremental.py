@@ -142,7 +142,7 @@ class IncrementalSyncMixin:
             cursor = EventCursor.of(newest)
         self.flush()  # the rows before the cursor that says they are there
         self._save_state(events_cursor_created=cursor.created, events_cursor_id=cursor.id, events_read_at=_utc(read_at))
-        self.log.info(f"{self.table_name()}: {self.stats.events:,} events applied, cursor at {cursor.id or cursor.created}")
+        self.log.info(f"{self.table_name()}: {self.stats.events:,} new events; events cursor at {cursor.id or cursor.created}")
         return None
 
     def _apply_newest_per_object(self, events: Iterable[dict], trust_event_payloads: bool) -> None:
