@@ -132,6 +132,25 @@ def test_changed_objects_are_retrieved_once_each_in_their_current_shape(emulator
     assert emulator.requests.by_route == {"GET /v1/events": 1, "GET /v1/customers/:id": 3}
 
 
+class ShoutingCustomerAction(StripeCustomerAction):
+    def post_set_default(self, defaults):
+        defaults["name"] = (defaults["name"] or "").upper()
+
+
+def test_hooks_apply_to_objects_that_arrive_through_events(emulator, client_for, warehouse):
+    client = client_for(emulator)
+    ShoutingCustomerAction(client=client, warehouse=warehouse).sync_incremental()
+    changed = next(iter(emulator.store.collections["customers"].objects))
+    emulator.store.update(changed, name="Quiet Name")
+    created = emulator.store.create("customer", name="New And Quiet")
+    for trust_event_payloads in (False, True):
+        emulator.store.update(changed, name=f"Quiet {trust_event_payloads}")
+        ShoutingCustomerAction(client=client, warehouse=warehouse).sync_incremental(trust_event_payloads=trust_event_payloads)
+        rows = table_rows(warehouse, StripeCustomer.__table__)
+        assert rows[changed]["name"] == f"QUIET {trust_event_payloads}".upper()
+    assert rows[created["id"]]["name"] == "NEW AND QUIET"
+
+
 def test_a_run_with_nothing_new_makes_exactly_one_events_request(emulator, client_for, warehouse):
     client = client_for(emulator)
     StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental()

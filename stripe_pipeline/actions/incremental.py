@@ -20,6 +20,11 @@ def _utc(unix_time: int) -> datetime:
     return datetime.fromtimestamp(unix_time, timezone.utc)
 
 
+def _unix(moment: datetime) -> int:
+    # SQLite hands timestamps back without a zone; they were written in UTC.
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp())
+
+
 class IncrementalSyncMixin:
     """The run modes of `StripeSyncActionMixin` (which supplies `client`, `warehouse`, `sync`,
     `flush`, `stats` and the class declarations used here)."""
@@ -130,7 +135,7 @@ class IncrementalSyncMixin:
         events = EventReader(self.client, self.watched_events()).since(cursor)
         newest = next(events, None)  # the first request; its Date header tells Stripe's time
         read_at = self.client.server_now()
-        age = read_at - int(state["events_read_at"].timestamp())
+        age = read_at - _unix(state["events_read_at"])
         if age > SAFE_EVENT_AGE_SECONDS:
             return (
                 f"events were last read {age / 86_400:.1f} days ago and Stripe keeps them for 30 days: "

@@ -27,6 +27,17 @@ def build_assets(actions: list[type[StripeSyncActionMixin]]) -> list[dg.AssetsDe
     return [build_sync_asset(action, warehouse_kind()) for action in actions]
 
 
+def _running_schedule(name: str, job, cron_schedule: str) -> dg.ScheduleDefinition:
+    # On by default: a data tool that only syncs when someone remembers to switch it on goes stale.
+    return dg.ScheduleDefinition(
+        name=name,
+        job=job,
+        cron_schedule=cron_schedule,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
+
+
 def build_definitions(actions: list[type[StripeSyncActionMixin]], events_poll_seconds: int | None = None) -> dg.Definitions:
     assets = build_assets(actions)
     full_sync = dg.define_asset_job(
@@ -44,20 +55,8 @@ def build_definitions(actions: list[type[StripeSyncActionMixin]], events_poll_se
         assets=assets,
         jobs=[full_sync, reconcile, build_id_sync_job(actions)],
         schedules=[
-            dg.ScheduleDefinition(
-                name="stripe_daily_full_sync",
-                job=full_sync,
-                cron_schedule="0 3 * * *",
-                execution_timezone="UTC",
-                default_status=dg.DefaultScheduleStatus.RUNNING,
-            ),
-            dg.ScheduleDefinition(
-                name="stripe_weekly_reconcile",
-                job=reconcile,
-                cron_schedule="0 4 * * 0",
-                execution_timezone="UTC",
-                default_status=dg.DefaultScheduleStatus.RUNNING,
-            ),
+            _running_schedule("stripe_daily_full_sync", full_sync, "0 3 * * *"),
+            _running_schedule("stripe_weekly_reconcile", reconcile, "0 4 * * 0"),
         ],
         sensors=[build_events_sensor(actions, full_sync, settings.events_poll_seconds(events_poll_seconds))],
         resources={
