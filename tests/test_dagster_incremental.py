@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+
 import dagster as dg
 
 from stripe_pipeline.actions import ALL_ACTIONS, StripeCustomerAction
@@ -59,17 +62,27 @@ def test_the_weekly_reconcile_job_reconciles_every_asset(stripe_env, monkeypatch
     assert modes == {f"stripe/{action.table_name()}": "backfill, reconcile" for action in ALL_ACTIONS}
 
 
-def _tick(sensor, emulator, cursor):
+def _tick(sensor, emulator, cursor, instance=None):
     context = dg.build_sensor_context(
-        cursor=cursor, resources={"stripe_api": StripeResource(api_key=emulator.api_key, api_base=emulator.base_url)}
+        cursor=cursor,
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        resources={"stripe_api": StripeResource(api_key=emulator.api_key, api_base=emulator.base_url)},
     )
     return sensor.evaluate_tick(context)
 
 
-def test_the_events_sensor_runs_only_the_changed_assets_and_never_the_same_run_twice(emulator):
-    job = dg.define_asset_job(FULL_SYNC_JOB, selection=dg.AssetSelection.groups("stripe"))
-    sensor = build_events_sensor(ALL_ACTIONS, job, interval_seconds=30)
+def _selection(result) -> set[str]:
+    [request] = result.run_requests
+    return {key.to_user_string() for key in request.asset_selection}
 
+
+def _sensor():
+    job = dg.define_asset_job(FULL_SYNC_JOB, selection=dg.AssetSelection.groups("stripe"))
+    return build_events_sensor(ALL_ACTIONS, job, interval_seconds=30)
+
+
+def test_the_events_sensor_runs_only_the_changed_assets_and_never_the_same_run_twice(emulator):
+    sensor = _sensor()
     started = _tick(sensor, emulator, None)
     assert not started.run_requests and started.cursor
 
@@ -77,8 +90,7 @@ def test_the_events_sensor_runs_only_the_changed_assets_and_never_the_same_run_t
     emulator.store.create("product", name="New product")
     emulator.store.create("product", name="Another")
     changed = _tick(sensor, emulator, started.cursor)
-    [request] = changed.run_requests
-    assert {key.to_user_string() for key in request.asset_selection} == {"stripe/customers", "stripe/products"}
+    assert _selection(changed) == {"stripe/customers", "stripe/products"}
 
     emulator.requests.reset()
     quiet = _tick(sensor, emulator, changed.cursor)
@@ -87,4 +99,39 @@ def test_the_events_sensor_runs_only_the_changed_assets_and_never_the_same_run_t
 
     # A tick that repeats (its cursor update lost) asks for the very same run key: Dagster launches it once.
     [repeated] = _tick(sensor, emulator, started.cursor).run_requests
-    assert repeated.run_key == request.run_key
+    assert repeated.run_key == changed.run_requests[0].run_key
+
+
+def test_the_sensor_holds_back_assets_with_a_run_on_its_way_until_it_is_done(emulator):
+    sensor = _sensor()
+    instance = dg.DagsterInstance.ephemeral()
+    started = _tick(sensor, emulator, None, instance)
+    # A run of customers that is under way, as the daemon would have started it.
+    run = instance.add_run(
+        dg.DagsterRun(
+            job_name=FULL_SYNC_JOB,
+            run_id=str(uuid.uuid4()),
+            status=dg.DagsterRunStatus.STARTED,
+            asset_selection=frozenset({dg.AssetKey(["stripe", "customers"])}),
+        )
+    )
+    emulator.store.update(next(iter(emulator.store.collections["customers"].objects)), name="Changed")
+    emulator.store.create("product", name="New product")
+
+    held = _tick(sensor, emulator, started.cursor, instance)
+    assert _selection(held) == {"stripe/products"}  # customers has a run on its way
+    instance.report_run_failed(instance.get_run_by_id(run.run_id))
+    released = _tick(sensor, emulator, held.cursor, instance)
+    assert _selection(released) == {"stripe/customers"}  # pending in the cursor, now asked for
+
+
+def test_a_tick_with_too_many_events_runs_every_asset(emulator, monkeypatch):
+    from stripe_pipeline.dagster_defs import events_sensor
+
+    monkeypatch.setattr(events_sensor, "MAX_PAGES_PER_TICK", 1)
+    sensor = _sensor()
+    started = _tick(sensor, emulator, None)
+    for customer in list(emulator.store.collections["customers"].objects) * 4:
+        emulator.store.update(customer, metadata={"n": str(time.monotonic_ns())})
+    assert _selection(_tick(sensor, emulator, started.cursor)) == {f"stripe/{a.table_name()}" for a in ALL_ACTIONS}
+

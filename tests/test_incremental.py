@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
@@ -171,13 +173,17 @@ def test_a_cursor_past_event_retention_falls_back_to_a_full_backfill(emulator, c
     emulator.clock.advance(28 * DAY)
     assert StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental().modes == ["incremental"]
 
-    emulator.store.update(next(iter(emulator.store.collections["customers"].objects)), name="Changed, event expires")
-    emulator.clock.advance(31 * DAY)  # the event of that change is gone
+    changed, deleted = list(emulator.store.collections["customers"].objects)[:2]
+    emulator.store.update(changed, name="Changed, event expires")
+    emulator.store.delete(deleted)
+    emulator.clock.advance(31 * DAY)  # the events of those changes are gone
     with caplog.at_level(logging.INFO):
         stats = StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental()
     assert stats.modes == ["backfill"]
     assert "full backfill, because events were last read" in caplog.text and "30 days" in caplog.text
     _assert_table_matches(emulator, warehouse, StripeCustomerAction)
+    # The deletion that no event can tell any more is found by the backfill itself.
+    assert stats.deleted == 1 and table_rows(warehouse, StripeCustomer.__table__)[deleted]["_deleted_at"] is not None
     assert StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental().modes == ["incremental"]
 
 
@@ -245,7 +251,70 @@ def test_a_backfill_killed_mid_way_resumes_from_its_checkpoint(make_emulator, cl
     assert pages_before_kill + pages_after - pages_needed <= 500 // 100 + 2
     # What was written before the kill is not fetched again (the last flush may lack its checkpoint).
     assert pages_after <= pages_needed - rows_before // 100 + 500 // 100 + 1
-    assert emulator.requests.by_route["GET /v1/events"] == 0  # the events cursor was taken when it started
+    # One request for Stripe's time: a checkpoint older than event retention would start over.
+    assert emulator.requests.by_route["GET /v1/events"] == 1
     _assert_table_matches(emulator, warehouse, StripeCustomerAction)
     with warehouse.engine.connect() as connection:
         assert connection.scalar(sa.select(sa.func.count()).select_from(StripeCustomer.__table__)) == 3_000
+
+
+def test_a_late_event_is_applied_and_a_late_older_event_overwrites_nothing(emulator, client_for, warehouse):
+    client = client_for(emulator)
+    store = emulator.store
+    StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental()
+    late, kept = list(store.collections["customers"].objects)[:2]
+    store.update(kept, name="Newest")
+    StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental(trust_event_payloads=True)
+    cursor_created = max(e["created"] for e in store.events.objects.values())
+
+    # Two events become visible after the run, dated before its cursor: a change nobody has seen
+    # yet, and an older version of `kept`, whose newest event was applied already.
+    changed = store.collections["customers"].objects[late] | {"name": "Seen late"}
+    store.collections["customers"].put(changed)
+    store.emit_event("customer.updated", changed, created=cursor_created - 10)
+    stale = store.collections["customers"].objects[kept] | {"name": "Stale"}
+    store.emit_event("customer.updated", stale, created=cursor_created - 5)
+
+    stats = StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental(trust_event_payloads=True)
+    rows = table_rows(warehouse, StripeCustomer.__table__)
+    assert rows[late]["name"] == "Seen late" and rows[kept]["name"] == "Newest"
+    assert stats.events == 2
+
+
+def test_reconcile_judges_only_its_own_accounts_rows(emulator, client_for, warehouse):
+    client = client_for(emulator)
+    StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental()
+    table = StripeCustomer.__table__
+    # A connected account's customer, synced by another action with `stripe_account`.
+    other_account = {
+        "id": "cus_ConnectedAccount0001",
+        "_raw": {"id": "cus_ConnectedAccount0001"},
+        "_account": "acct_1Other",
+        "_synced_at": datetime(2025, 1, 1, tzinfo=timezone.utc),
+        "created": datetime(2025, 1, 1, tzinfo=timezone.utc),
+    }
+    with warehouse.engine.begin() as connection:
+        connection.execute(table.insert().values(**other_account))
+    stats = StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental(reconcile=True)
+    assert stats.deleted == 0
+    assert table_rows(warehouse, table)["cus_ConnectedAccount0001"]["_deleted_at"] is None
+
+
+def test_a_second_run_of_the_same_type_waits_for_the_first(emulator, client_for, warehouse):
+    client = client_for(emulator)
+    finished = threading.Event()
+
+    def second_run():
+        StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental()
+        finished.set()
+
+    with warehouse.sync_lock("customers", None, on_wait=lambda seconds: None):
+        thread = threading.Thread(target=second_run)
+        thread.start()
+        time.sleep(1.5)
+        assert not finished.is_set() and emulator.requests.total == 0
+        # Another type, or another account, does not wait.
+        StripeProductAction(client=client, warehouse=warehouse).sync_incremental()
+    thread.join(timeout=30)
+    assert finished.is_set()
+    _assert_table_matches(emulator, warehouse, StripeCustomerAction)

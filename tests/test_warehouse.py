@@ -61,6 +61,8 @@ def test_sqlite_is_in_wal_mode(tmp_path):
 
 def test_postgres_tables_live_in_schema_stripe(postgres_engine, monkeypatch, make_emulator, client_for):
     monkeypatch.delenv("WAREHOUSE_SCHEMA", raising=False)
+    with postgres_engine.begin() as connection:  # tables of an earlier run may have an older shape
+        connection.exec_driver_sql("DROP SCHEMA IF EXISTS stripe CASCADE")
     emulator = make_emulator({"customer": 3})
     warehouse = Warehouse(postgres_engine.url.render_as_string(hide_password=False))
     StripeCustomerAction(client=client_for(emulator), warehouse=warehouse).sync_all()

@@ -2,18 +2,26 @@
 
 Every run mode ends in the same `sync` per object, so users' hooks apply to all of them.
 The state that makes runs resumable and incremental is a row in the warehouse
-(`_stripe_sync_state`), written after each flush, never before the rows it describes.
+(`_stripe_sync_state`), written after each flush, never before the rows it describes. One
+run at a time holds a type's state (the warehouse's sync lock), so overlapping runs queue up
+instead of overwriting each other's cursors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from typing import Any
 
 from ..stripe_api.events import SAFE_EVENT_AGE_SECONDS, EventCursor, EventReader
 
 RETRIEVE_BATCH = 100
+# Events are read again this far behind the cursor: Stripe does not promise that events become
+# visible in `created` order, so a late one must still be found. Already applied ones are
+# recognised by ID (state column `events_recent_ids`) and cost nothing but the reading.
+EVENT_OVERLAP_SECONDS = 300
+MAX_RECENT_EVENT_IDS = 5_000
 
 
 def _utc(unix_time: int) -> datetime:
@@ -51,33 +59,60 @@ class IncrementalSyncMixin:
     def sync_incremental(self, *, reconcile: bool = False, trust_event_payloads: bool = False, full_refresh: bool = False):
         """Bring the table up to date at the lowest cost that is still correct.
 
-        - no state yet, an unfinished backfill, `full_refresh`, or an events cursor older than
-          Stripe's 30-day event retention: a (resumed) full backfill, checkpointed;
+        - no state yet, an unfinished backfill, `full_refresh`, or events last read longer ago
+          than Stripe keeps them (30 days): a (resumed) full backfill, checkpointed;
         - otherwise: the events since the cursor, each changed object once, from its newest event;
         - `reconcile`: afterwards, relist every ID and flag rows Stripe no longer has.
 
         Changed objects are retrieved again by default, so rows hold the current API version's
         shape; `trust_event_payloads` takes them from the events instead and saves the requests.
         """
-        with self._batch():
-            state = None if full_refresh else self._load_state()
+        with self._exclusive(), self._batch():
+            state = self._load_state()
             reason = "a full refresh was asked for" if full_refresh else self._why_backfill(state)
             if reason is None:
                 reason = self._apply_events(state, trust_event_payloads)
             if reason is not None:
                 self.log.info(f"{self.table_name()}: full backfill, because {reason}")
-                self._backfill(resume=state.get("backfill") if state else None)
+                self._backfill(resume=None if full_refresh or not state else state["backfill"])
             if reconcile:
                 self.reconcile()
         return self.stats
+
+    @contextmanager
+    def _exclusive(self):
+        """Hold this type's sync lock (re-entrant within one action)."""
+        if self._exclusive_depth == 0:
+            wait = lambda seconds: self.log.info(  # noqa: E731
+                f"{self.table_name()}: waiting {seconds:.0f} s for another run of this type to finish"
+            )
+            lock = self.warehouse.sync_lock(self.table_name(), self.stripe_account, wait)
+        else:
+            lock = nullcontext()
+        self._exclusive_depth += 1
+        try:
+            with lock:
+                yield
+        finally:
+            self._exclusive_depth -= 1
 
     # -- backfill --------------------------------------------------------------------------
 
     def _backfill(self, resume: dict | None) -> None:
         """List everything created up to the backfill's start, newest first, checkpointing the
         `created` bound after every flush. A restart lists from that bound again, so at most one
-        flush interval of pages is fetched twice, and nothing is skipped."""
+        flush interval of pages is fetched twice, and nothing is skipped.
+
+        When the table already had rows (a refresh, a retention fallback, a state row someone
+        deleted), rows that the listing does not return are flagged deleted: their deletions may
+        have happened where no event can tell any more.
+        """
         self.stats.modes.append("backfill")
+        newest = EventReader(self.client, self.watched_events()).newest()  # where the events take over
+        now = self.client.server_now()
+        if resume and now - resume["started_at"] > SAFE_EVENT_AGE_SECONDS:
+            self.log.info(f"{self.table_name()}: the unfinished backfill is older than Stripe's events; starting over")
+            resume = None
         if resume:
             checkpoint = dict(resume)
             self.log.info(
@@ -85,29 +120,30 @@ class IncrementalSyncMixin:
                 f"(objects created at or before {_utc(checkpoint['created_lte']).isoformat()})"
             )
         else:
-            # Where the events take over when the listing is done: the newest event now.
-            newest = EventReader(self.client, self.watched_events()).newest()
-            started_at = self.client.server_now()
             checkpoint = {
-                "started_at": started_at,
-                "created_lte": started_at,
-                "events_cursor": {"created": newest.created, "id": newest.id} if newest else {"created": started_at, "id": None},
+                "started_at": now,
+                "created_lte": now,
+                "events_cursor": {"created": newest.created, "id": newest.id} if newest else {"created": now, "id": None},
             }
+        # Rows the listing must account for: live rows created before what this process lists.
+        unlisted = self.warehouse.ids(
+            self.table(), self.stripe_account, deleted=False, created_before=_utc(checkpoint["created_lte"])
+        )
+        if resume and unlisted:
+            self.log.info(
+                f"{self.table_name()}: deletions among objects created after "
+                f"{_utc(checkpoint['created_lte']).isoformat()} are left to the next reconcile"
+            )
+        self._save_state(backfill=checkpoint)
+
+        def save_checkpoint(listed_through: int) -> None:
+            checkpoint["created_lte"] = listed_through
             self._save_state(backfill=checkpoint)
+
         params = {**self.list_params, "created": {"lte": checkpoint["created_lte"]}}
-        listed_through: list[int] = []  # `created` of the last object of the last fully staged page
-
-        def save_checkpoint() -> None:
-            if listed_through and listed_through[-1] != checkpoint["created_lte"]:
-                checkpoint["created_lte"] = listed_through[-1]
-                self._save_state(backfill=checkpoint)
-
-        self._on_flushed = save_checkpoint
-        try:
-            for page in self._list(params):
-                listed_through.append(page[-1]["created"])
-        finally:
-            self._on_flushed = None
+        for page in self._list_and_sync(params, checkpoint=save_checkpoint):
+            unlisted.difference_update(obj["id"] for obj in page)
+        self._flag_deleted(unlisted)
         self.flush()
         cursor = checkpoint["events_cursor"]
         self._save_state(
@@ -115,8 +151,11 @@ class IncrementalSyncMixin:
             backfill_completed_at=datetime.now(timezone.utc),
             events_cursor_created=cursor["created"],
             events_cursor_id=cursor["id"],
+            events_recent_ids=[],
             events_read_at=_utc(checkpoint["started_at"]),
         )
+        if unlisted:
+            self.log.info(f"{self.table_name()}: {len(unlisted):,} rows that Stripe no longer lists flagged deleted")
 
     # -- events ----------------------------------------------------------------------------
 
@@ -132,7 +171,8 @@ class IncrementalSyncMixin:
     def _apply_events(self, state: dict, trust_event_payloads: bool) -> str | None:
         """Apply the events after the cursor; returns why a backfill is needed instead, if it is."""
         cursor = EventCursor(state["events_cursor_created"], state["events_cursor_id"])
-        events = EventReader(self.client, self.watched_events()).since(cursor)
+        applied = set(state["events_recent_ids"] or ())
+        events = EventReader(self.client, self.watched_events()).since(cursor.created - EVENT_OVERLAP_SECONDS)
         newest = next(events, None)  # the first request; its Date header tells Stripe's time
         read_at = self.client.server_now()
         age = read_at - _unix(state["events_read_at"])
@@ -142,26 +182,44 @@ class IncrementalSyncMixin:
                 "changes in the gap can only be found by listing everything again"
             )
         self.stats.modes.append("incremental")
+        recent: list[str] = []
         if newest is not None:
-            self._apply_newest_per_object(_prepend(newest, events), trust_event_payloads)
             cursor = EventCursor.of(newest)
+            read = self._apply_newest_per_object(_chain(newest, events), applied, trust_event_payloads)
+            recent = [event_id for event_id, created in read if created >= cursor.created - EVENT_OVERLAP_SECONDS]
         self.flush()  # the rows before the cursor that says they are there
-        self._save_state(events_cursor_created=cursor.created, events_cursor_id=cursor.id, events_read_at=_utc(read_at))
+        self._save_state(
+            events_cursor_created=cursor.created,
+            events_cursor_id=cursor.id,
+            events_recent_ids=recent[:MAX_RECENT_EVENT_IDS],
+            events_read_at=_utc(read_at),
+        )
         self.log.info(f"{self.table_name()}: {self.stats.events:,} new events; events cursor at {cursor.id or cursor.created}")
         return None
 
-    def _apply_newest_per_object(self, events: Iterable[dict], trust_event_payloads: bool) -> None:
-        # Events arrive newest first, so an object's first event is its newest; older ones are
-        # skipped and can never overwrite it.
+    def _apply_newest_per_object(
+        self, events: Iterable[dict], applied: set[str], trust_event_payloads: bool
+    ) -> list[tuple[str, int]]:
+        """Apply each object's newest event unless it was applied before; returns (ID, created)
+        of every event read.
+
+        Events arrive newest first, so an object's first event is its newest: older ones are
+        skipped and can never overwrite it, even when they show up late.
+        """
+        read: list[tuple[str, int]] = []
         seen: set[str] = set()
         to_retrieve: list[str] = []
         deletions = self.deletion_events()
         for event in events:
-            self.stats.events += 1
+            read.append((event["id"], event["created"]))
+            if event["id"] not in applied:
+                self.stats.events += 1
             obj = event["data"]["object"]
             if obj["id"] in seen:
                 continue
             seen.add(obj["id"])
+            if event["id"] in applied:
+                continue  # this object's newest state is in the table already
             if event["type"] in deletions:
                 self._stage_deletion({"id": obj["id"], "object": obj.get("object"), "deleted": True})
             elif trust_event_payloads:
@@ -172,6 +230,7 @@ class IncrementalSyncMixin:
                     self._sync_current(to_retrieve)
                     to_retrieve = []
         self._sync_current(to_retrieve)
+        return read
 
     def _sync_current(self, ids: list[str]) -> None:
         """Sync the objects as the API renders them now; one that is gone gets `_deleted_at`."""
@@ -183,26 +242,34 @@ class IncrementalSyncMixin:
     def reconcile(self):
         """Relist every object and compare IDs with the table: rows Stripe no longer lists get
         `_deleted_at` (deletes no event reported), flagged rows that Stripe lists are restored."""
-        with self._batch():
+        with self._exclusive(), self._batch():
             self.stats.modes.append("reconcile")
-            flagged = self.warehouse.ids(self.table(), deleted=True)
-            listed: set[str] = set()
-            started_at = None
-            for page in self._list(dict(self.list_params)):
-                started_at = started_at or self.client.server_now()
-                listed.update(obj["id"] for obj in page)
-            self.flush()
-            # Objects created after the listing began may be missing from it without being gone.
-            cutoff = _utc(started_at or self.client.server_now())
-            gone = self.warehouse.ids(self.table(), deleted=False, created_before=cutoff) - listed
-            for object_id in gone:
-                self._stage_deletion({"id": object_id, "object": self.object_name(), "deleted": True})
-            self.stats.restored += len(flagged & listed)
+            flagged = self.warehouse.ids(self.table(), self.stripe_account, deleted=True)
+            unlisted: set[str] | None = None
+            restored = listed = 0
+            for page in self._list_and_sync(dict(self.list_params)):
+                if unlisted is None:
+                    # Objects created after the listing began may be missing from it without being gone.
+                    cutoff = _utc(self.client.server_now())
+                    unlisted = self.warehouse.ids(self.table(), self.stripe_account, deleted=False, created_before=cutoff)
+                ids = {obj["id"] for obj in page}
+                unlisted -= ids
+                restored += len(flagged & ids)
+                listed += len(ids)
+            if unlisted is None:  # Stripe lists nothing: every row created before now is gone
+                cutoff = _utc(self.client.server_now())
+                unlisted = self.warehouse.ids(self.table(), self.stripe_account, deleted=False, created_before=cutoff)
+            self._flag_deleted(unlisted)
+            self.stats.restored += restored
         self.log.info(
-            f"{self.table_name()}: reconciled {len(listed):,} listed objects: "
-            f"{len(gone):,} rows Stripe no longer has flagged deleted, {len(flagged & listed):,} restored"
+            f"{self.table_name()}: reconciled {listed:,} listed objects: "
+            f"{len(unlisted):,} rows Stripe no longer has flagged deleted, {restored:,} restored"
         )
         return self.stats
+
+    def _flag_deleted(self, ids: Iterable[str]) -> None:
+        for object_id in ids:
+            self._stage_deletion({"id": object_id, "object": self.object_name(), "deleted": True})
 
     # -- state -----------------------------------------------------------------------------
 
@@ -213,6 +280,7 @@ class IncrementalSyncMixin:
         self.warehouse.save_state(self.table_name(), self.stripe_account, **values)
 
 
-def _prepend(first: dict, rest: Iterator[dict]) -> Iterator[dict]:
+def _chain(first: dict, rest: Iterable[dict]) -> Iterable[dict]:
     yield first
     yield from rest
+

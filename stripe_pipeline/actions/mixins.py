@@ -142,6 +142,7 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         self._staged_deletions: dict[str, dict] = {}
         self._batch_depth = 0
         self._on_flushed: Callable[[], None] | None = None  # the backfill's checkpoint
+        self._exclusive_depth = 0
 
     # -- what the class declares, derived ------------------------------------------------
 
@@ -220,13 +221,14 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         last flush left off, and a finished one hands over to the events (`sync_incremental`).
         Filters (`sync_all(created={"gte": …})`) make it a plain listing that keeps no state.
         """
-        with self._batch():
-            if list_params:
-                for _ in self._list({**self.list_params, **list_params}):
+        if list_params:
+            with self._batch():
+                for _ in self._list_and_sync({**self.list_params, **list_params}):
                     pass
-            else:
-                state = self._load_state()
-                self._backfill(resume=state.get("backfill") if state else None)
+            return self.stats
+        with self._exclusive(), self._batch():
+            state = self._load_state()
+            self._backfill(resume=state["backfill"] if state else None)
         return self.stats
 
     def set_default(self, stripe_data: dict) -> dict:
@@ -256,17 +258,36 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _list(self, params: dict) -> Iterator[list[dict]]:
+    def _list_and_sync(self, params: dict, checkpoint: Callable[[int], None] | None = None) -> Iterator[list[dict]]:
         """Page through the list endpoint, syncing each object; yields each page once its
-        objects are staged."""
+        objects are staged.
+
+        `checkpoint(created)` is called after each flush with the `created` of the last object
+        of the last page that was completely staged before it: everything listed down to there
+        is in the table.
+        """
         progress = _Progress(self.log, self.table_name(), self.stats)
-        for page in self.client.list_pages(self.api_path(), {**params, "limit": 100}):
-            self.stats.pages += 1
-            self.stats.fetched += len(page)
-            for stripe_data in page:
-                self.sync(stripe_data)
-            progress.tick()
-            yield page
+        staged_through: int | None = None
+        saved: int | None = None
+
+        def on_flushed() -> None:
+            nonlocal saved
+            if staged_through is not None and staged_through != saved:
+                checkpoint(staged_through)
+                saved = staged_through
+
+        self._on_flushed = on_flushed if checkpoint else None
+        try:
+            for page in self.client.list_pages(self.api_path(), {**params, "limit": 100}):
+                self.stats.pages += 1
+                self.stats.fetched += len(page)
+                for stripe_data in page:
+                    self.sync(stripe_data)
+                staged_through = page[-1]["created"]
+                progress.tick()
+                yield page
+        finally:
+            self._on_flushed = None
         progress.done()
 
     def _retrieve_each(self, ids: Iterable[str]) -> Iterator[tuple[str, dict | None]]:

@@ -15,12 +15,19 @@ from .assets import asset_key, no_retry_on_setup_errors
 from .resources import StripeResource
 
 EVENTS_SENSOR = "stripe_events_sensor"
+# A tick must end well within Dagster's sensor timeout; past this many pages every asset runs.
+MAX_PAGES_PER_TICK = 20
+_UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
-def build_events_sensor(
-    actions: list[type[StripeSyncActionMixin]], job, interval_seconds: int
-) -> dg.SensorDefinition:
+def build_events_sensor(actions: list[type[StripeSyncActionMixin]], job, interval_seconds: int) -> dg.SensorDefinition:
     asset_by_event_type = {event_type: asset_key(action) for action in actions for event_type in action.watched_events()}
+    all_assets = {asset_key(action) for action in actions}
 
     @dg.sensor(
         name=EVENTS_SENSOR,
@@ -30,26 +37,42 @@ def build_events_sensor(
         description="Polls Stripe's Events API and runs the assets whose objects changed.",
     )
     def stripe_events_sensor(context: dg.SensorEvaluationContext, stripe_api: StripeResource):
+        cursor = json.loads(context.cursor) if context.cursor else None
         with no_retry_on_setup_errors():
             # Unfiltered: one request per quiet tick, where `types[]` (20 at most) would need several.
             reader = EventReader(stripe_api.client(logger=context.log))
-            if not context.cursor:
-                newest = reader.newest() or EventCursor(reader.client.server_now())
-                context.update_cursor(json.dumps(newest.__dict__))
-                return dg.SkipReason(f"Watching Stripe events from {newest.id or newest.created} on.")
-            newest, changed, count = None, set(), 0
-            for event in reader.since(EventCursor(**json.loads(context.cursor))):
+            if cursor is None:
+                start = reader.newest() or EventCursor(reader.client.server_now())
+                context.update_cursor(json.dumps({"created": start.created, "id": start.id, "pending": []}))
+                return dg.SkipReason(f"Watching Stripe events from {start.id or start.created} on.")
+            newest, changed = None, {dg.AssetKey.from_user_string(key) for key in cursor["pending"]}
+            for event in reader.since(cursor["created"], stop_at=cursor["id"], max_pages=MAX_PAGES_PER_TICK):
                 newest = newest or event
-                count += 1
                 if event["type"] in asset_by_event_type:
                     changed.add(asset_by_event_type[event["type"]])
-        if newest is None:
-            return dg.SkipReason("No new Stripe events.")
-        context.update_cursor(json.dumps(EventCursor.of(newest).__dict__))
-        if not changed:
-            return dg.SkipReason(f"{count} new Stripe events, none about a synced object type.")
-        # The key comes from the cursor: a tick that repeats asks for the same run, and Dagster
-        # launches a run key only once.
-        return dg.RunRequest(run_key=f"stripe-events-{newest['id']}", asset_selection=sorted(changed, key=str))
+            if reader.truncated:
+                changed = set(all_assets)  # too much happened to sort through: bring everything up to date
+        # An asset with a run on its way catches up in that run or the next: asking for another
+        # now would only queue runs behind its sync lock. It stays pending in the cursor.
+        busy = _assets_with_unfinished_runs(context.instance, job.name, all_assets) & changed
+        position = EventCursor.of(newest) if newest else EventCursor(cursor["created"], cursor["id"])
+        context.update_cursor(
+            json.dumps({"created": position.created, "id": position.id, "pending": sorted(key.to_user_string() for key in busy)})
+        )
+        wanted = sorted(changed - busy, key=lambda key: key.to_user_string())
+        if not wanted:
+            return dg.SkipReason("No new Stripe events for assets without a run on its way." if newest or busy else "No new Stripe events.")
+        # The key comes from the cursor and the assets: a tick that repeats asks for the same run,
+        # and Dagster launches a run key only once.
+        tables = ",".join(key.path[-1] for key in wanted)
+        return dg.RunRequest(run_key=f"stripe-events-{position.id or position.created}-{tables}", asset_selection=wanted)
 
     return stripe_events_sensor
+
+
+def _assets_with_unfinished_runs(instance: dg.DagsterInstance, job_name: str, all_assets: set[dg.AssetKey]) -> set[dg.AssetKey]:
+    busy: set[dg.AssetKey] = set()
+    for record in instance.get_run_records(filters=dg.RunsFilter(job_name=job_name, statuses=_UNFINISHED)):
+        selection = record.dagster_run.asset_selection
+        busy |= set(selection) if selection else all_assets
+    return busy

@@ -151,7 +151,13 @@ class Store:
             self._record(resource.event_type("deleted"), last_state)
             return stub
 
-    def _record(self, event_type: str, obj: dict, previous_attributes: dict | None = None) -> dict:
+    def emit_event(self, event_type: str, obj: dict, *, created: int | None = None, previous_attributes: dict | None = None) -> dict:
+        """Record an event without changing any object, e.g. one that shows up late with an
+        older `created`, as Stripe does not promise events appear in order."""
+        with self.lock:
+            return self._record(event_type, obj, previous_attributes, created=created)
+
+    def _record(self, event_type: str, obj: dict, previous_attributes: dict | None = None, created: int | None = None) -> dict:
         """Append the event Stripe would emit for this change, in Stripe's event shape."""
         self._event_sequence += 1
         data = {"object": obj}
@@ -161,7 +167,7 @@ class Store:
             "id": self._event_id(),
             "object": "event",
             "api_version": API_VERSION,
-            "created": self.clock.now(),
+            "created": self.clock.now() if created is None else created,
             "data": data,
             "livemode": False,
             "pending_webhooks": 0,

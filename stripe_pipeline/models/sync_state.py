@@ -28,6 +28,9 @@ class SyncState(Base):
     backfill_completed_at: Mapped[datetime | None] = mapped_column(comment="when the last full backfill finished")
     events_cursor_created: Mapped[int | None] = mapped_column(comment="created (Unix time) of the last event applied")
     events_cursor_id: Mapped[str | None] = mapped_column(comment="ID of the last event applied")
+    events_recent_ids: Mapped[list | None] = mapped_column(
+        comment="IDs of the events applied in the last minutes before the cursor: re-read, but not applied twice"
+    )
     events_read_at: Mapped[datetime | None] = mapped_column(
         comment="Stripe's time when events were last read completely; older than 29 days forces a backfill"
     )

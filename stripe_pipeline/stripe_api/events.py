@@ -1,7 +1,7 @@
-"""Reading Stripe's Events API: what changed since a cursor, newest first.
+"""Reading Stripe's Events API: what changed since a point in time, newest first.
 
-Events list newest first. A walk starts at the newest event and stops at the cursor event, so a
-run with nothing new costs one request, and the first event seen for an object is its newest.
+Events list newest first, so the first event a walk meets for an object is its newest. A
+walk back to the last cursor costs one request when nothing happened.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class EventReader:
         self.client = client
         self._filter = {"types": list(types)} if types else {}
         self.pages = 0
+        self.truncated = False  # `since` stopped at `max_pages` with more events to read
 
     def newest(self) -> EventCursor | None:
         """The newest event of these types, as a cursor: where a backfill's events begin."""
@@ -45,19 +46,25 @@ class EventReader:
         self.pages += 1
         return EventCursor.of(page["data"][0]) if page["data"] else None
 
-    def since(self, cursor: EventCursor | None) -> Iterator[dict]:
-        """Events after the cursor, newest first. With no cursor, every event Stripe still keeps."""
+    def since(self, created_gte: int | None, stop_at: str | None = None, max_pages: int | None = None) -> Iterator[dict]:
+        """Events created at or after `created_gte`, newest first, ending before the event
+        `stop_at` if it is met, or after `max_pages` pages. With neither bound, every event
+        Stripe still keeps."""
         params = {**self._filter, "limit": 100}
-        if cursor is not None:
-            # Events of the cursor's second that came before it are skipped by ID below.
-            params["created"] = {"gte": cursor.created}
+        if created_gte is not None:
+            params["created"] = {"gte": created_gte}
+        pages = 0
         while True:
             page = self.client.get(EVENTS_PATH, params)
             self.pages += 1
+            pages += 1
             for event in page["data"]:
-                if cursor is not None and event["id"] == cursor.id:
+                if event["id"] == stop_at:
                     return
                 yield event
+            if max_pages is not None and pages >= max_pages:
+                self.truncated = bool(page.get("has_more"))
+                return
             if not page.get("has_more") or not page["data"]:
                 return
             params["starting_after"] = page["data"][-1]["id"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
@@ -16,6 +17,7 @@ from sqlalchemy.schema import CreateSchema
 from .. import settings
 from ..models import Base
 from ..models.sync_state import SyncState
+from .locks import sync_lock
 from .state import load_state, save_state
 from .engine import WarehouseError, create_warehouse_engine, safe_url
 from .upsert import UpsertResult, mark_deleted_rows, upsert_rows
@@ -74,10 +76,13 @@ class Warehouse:
         self.ensure_tables([table])
         return self._run(f"mark deletions in {table.name}", lambda connection: mark_deleted_rows(connection, table, tombstones))
 
-    def ids(self, table: Table, *, deleted: bool, created_before: datetime | None = None) -> set[str]:
-        """IDs of rows flagged deleted (or not), optionally only objects created before a time."""
+    def ids(self, table: Table, account: str | None, *, deleted: bool, created_before: datetime | None = None) -> set[str]:
+        """IDs of one account's rows flagged deleted (or not), optionally only objects created before a time."""
         self.ensure_tables([table])
-        query = select(table.c.id).where(table.c._deleted_at.is_not(None) if deleted else table.c._deleted_at.is_(None))
+        query = select(table.c.id).where(
+            table.c._deleted_at.is_not(None) if deleted else table.c._deleted_at.is_(None),
+            table.c._account.is_(None) if account is None else table.c._account == account,
+        )
         if created_before is not None:
             query = query.where(table.c.created < created_before)
         return self._run(f"read the IDs in {table.name}", lambda connection: set(connection.scalars(query)))
@@ -90,6 +95,16 @@ class Warehouse:
     def save_state(self, object_type: str, account: str | None, **values) -> None:
         self.ensure_tables([SyncState.__table__])
         self._run("save the sync state", lambda connection: save_state(connection, object_type, account, values))
+
+    @contextmanager
+    def sync_lock(self, object_type: str, account: str | None, on_wait: Callable[[float], None]) -> Iterator[None]:
+        """Only one sync of this object type and account at a time (see locks.py)."""
+        name = f"{self.schema or 'main'}.{object_type}.{account or 'platform'}"
+        try:
+            with sync_lock(self.engine, name, on_wait):
+                yield
+        except DBAPIError as error:
+            raise self._explain(error, f"hold the sync lock of {object_type}") from error
 
     def count(self, table: Table) -> int:
         self.ensure_tables([table])
