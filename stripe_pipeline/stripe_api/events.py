@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from .client import StripeApiClient
 
 EVENTS_PATH = "/v1/events"
-# Stripe keeps events for 30 days; a cursor older than this has a gap that events cannot fill.
-EVENT_RETENTION_SECONDS = 30 * 86_400
-# A day of margin against clock skew and long runs.
+# Stripe keeps events for 30 days; events last read longer ago than this leave a gap that events
+# cannot fill (a day of margin against clock skew and long runs).
 SAFE_EVENT_AGE_SECONDS = 29 * 86_400
 MAX_TYPES_PER_REQUEST = 20
 
@@ -37,13 +36,11 @@ class EventReader:
             raise ValueError(f"Stripe filters events by 1 to {MAX_TYPES_PER_REQUEST} types per request, not {len(types)}")
         self.client = client
         self._filter = {"types": list(types)} if types else {}
-        self.pages = 0
         self.truncated = False  # `since` stopped at `max_pages` with more events to read
 
     def newest(self) -> EventCursor | None:
         """The newest event of these types, as a cursor: where a backfill's events begin."""
         page = self.client.get(EVENTS_PATH, {**self._filter, "limit": 1})
-        self.pages += 1
         return EventCursor.of(page["data"][0]) if page["data"] else None
 
     def since(self, created_gte: int | None, stop_at: str | None = None, max_pages: int | None = None) -> Iterator[dict]:
@@ -56,7 +53,6 @@ class EventReader:
         pages = 0
         while True:
             page = self.client.get(EVENTS_PATH, params)
-            self.pages += 1
             pages += 1
             for event in page["data"]:
                 if event["id"] == stop_at:
