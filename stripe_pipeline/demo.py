@@ -51,7 +51,7 @@ def main() -> None:
                 {
                     "table": warehouse.qualified_name(action.table()),
                     "rows": warehouse.count(action.table()),
-                    "deleted rows": len(warehouse.ids(action.table(), deleted=True)),
+                    "deleted rows": len(warehouse.ids(action.table(), None, deleted=True)),
                     "objects in the emulator": counts[action.table_name()],
                     "second run": modes.get(action.table_name()),
                 }

@@ -195,3 +195,16 @@ def test_webserver_loads_the_code_location(emulator, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_demo_backfills_then_syncs_the_changes_from_events(tmp_path):
+    """The README's first command, in a folder of its own."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("STRIPE_", "WAREHOUSE_"))}
+    demo = subprocess.run(
+        [sys.executable, "-m", "stripe_pipeline.demo"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    [customers] = [line.split() for line in demo.stdout.splitlines() if line.strip().startswith("customers")]
+    # rows, deleted rows, objects in the emulator, mode of the second run
+    assert customers == ["customers", "505", "2", "503", "incremental"]
+    assert (tmp_path / "stripe_demo.db").exists()
