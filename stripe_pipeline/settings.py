@@ -51,3 +51,26 @@ def events_poll_seconds(override: int | None = None) -> int:
     if seconds < 1:
         raise ConfigurationError(f"STRIPE_EVENTS_POLL_SECONDS must be at least 1, not {seconds}.")
     return seconds
+
+
+def requests_per_second(override: float | None = None) -> float | None:
+    """The request budget (STRIPE_REQUESTS_PER_SECOND); None: Stripe's limit for the key's mode."""
+    return _positive_number("STRIPE_REQUESTS_PER_SECOND", override)
+
+
+def endpoint_requests_per_second(override: float | None = None) -> float | None:
+    """A cap per endpoint (STRIPE_ENDPOINT_REQUESTS_PER_SECOND); None: no cap beyond the budget."""
+    return _positive_number("STRIPE_ENDPOINT_REQUESTS_PER_SECOND", override)
+
+
+def _positive_number(name: str, override: float | None) -> float | None:
+    raw = override if override is not None else os.environ.get(name) or None
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of requests per second, not {raw!r}.") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be greater than 0, not {value}.")
+    return value

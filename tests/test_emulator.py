@@ -212,3 +212,152 @@ def test_responses_tell_emulator_time_in_the_date_header(api):
     from email.utils import parsedate_to_datetime
 
     assert abs(parsedate_to_datetime(response.headers["date"]).timestamp() - emulator.clock.now()) <= 1
+
+
+# -- rate limits ----------------------------------------------------------------------------
+
+RATE_LIMIT_MESSAGE = "Request rate limit exceeded. You can learn more about rate limits here https://stripe.com/docs/rate-limits."
+
+
+def _burst(emulator: Emulator, count: int, path: str = "/v1/customers") -> list[requests.Response]:
+    """`count` GETs at once, each thread on its own keep-alive session."""
+    import threading
+
+    barrier = threading.Barrier(count)
+    responses: list[requests.Response] = []
+    lock = threading.Lock()
+
+    def send() -> None:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {emulator.api_key}"
+            barrier.wait()
+            response = session.get(f"{emulator.base_url}{path}", params={"limit": 1})
+        with lock:
+            responses.append(response)
+
+    threads = [threading.Thread(target=send) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return responses
+
+
+def test_a_burst_over_the_rate_limit_gets_stripes_429(make_emulator):
+    emulator = make_emulator({"customer": 5}, rate_limit=5)
+    responses = _burst(emulator, 20)
+    accepted = [r for r in responses if r.status_code == 200]
+    limited = [r for r in responses if r.status_code == 429]
+    assert len(accepted) + len(limited) == 20 and 5 <= len(accepted) < 20
+    for response in limited:
+        assert response.json() == {
+            "error": {
+                "message": RATE_LIMIT_MESSAGE,
+                "type": "invalid_request_error",
+                "code": "rate_limit",
+                "doc_url": "https://stripe.com/docs/error-codes/rate-limit",
+            }
+        }
+        assert response.headers["Stripe-Rate-Limited-Reason"] == "global-rate"
+        assert "Retry-After" not in response.headers and response.headers["Request-Id"].startswith("req_")
+    log = emulator.requests
+    assert log.rate_limited == len(limited) and log.by_status[200] == len(accepted)
+    assert log.max_in_any_window(1.0) == 5  # never more than the budget in any one-second window
+    assert sum(log.per_second().values()) == len(accepted)
+    assert sum(log.per_second("all").values()) == 20 and sum(log.per_second("rate_limited").values()) == len(limited)
+
+
+def test_the_rate_limit_is_a_sliding_one_second_window(make_emulator):
+    import time
+
+    emulator = make_emulator({"customer": 5}, rate_limit=5)
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {emulator.api_key}"
+    statuses = []
+    deadline = time.monotonic() + 1.6
+    while time.monotonic() < deadline:
+        statuses.append(session.get(f"{emulator.base_url}/v1/customers").status_code)
+        time.sleep(0.01)
+    assert statuses[:5] == [200] * 5 and statuses[5] == 429
+    # 1.6 s is two windows' budget (one second after the first five, five more are let in) and no more.
+    assert statuses.count(200) == 10 and set(statuses) == {200, 429}
+    assert emulator.requests.max_in_any_window(1.0) == 5
+    assert emulator.requests.max_in_any_window(2.0) == 10
+    assert emulator.requests.max_in_any_window(1.0, which="all") > 5
+
+
+def test_a_rate_limited_request_is_answered_without_the_latency(make_emulator):
+    import time
+
+    emulator = make_emulator({"customer": 1}, rate_limit=1, latency=0.5)
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {emulator.api_key}"
+    started = time.monotonic()
+    assert session.get(f"{emulator.base_url}/v1/customers").status_code == 200
+    assert time.monotonic() - started >= 0.5
+    started = time.monotonic()
+    assert session.get(f"{emulator.base_url}/v1/customers").status_code == 429
+    assert time.monotonic() - started < 0.25
+
+
+def test_stripe_surfaces_the_429_as_a_rate_limit_error_and_does_not_retry_it(make_emulator):
+    emulator = make_emulator({"customer": 3}, rate_limit=1)
+    client = stripe.StripeClient(emulator.api_key, base_addresses={"api": emulator.base_url}, max_network_retries=2)
+    client.v1.customers.list()
+    with pytest.raises(stripe.RateLimitError) as raised:
+        client.v1.customers.list()
+    error = raised.value
+    # stripe-python raises every 429 as RateLimitError and leaves `code` unset; the body has it.
+    assert error.http_status == 429 and error.json_body["error"]["code"] == "rate_limit" and error.user_message == RATE_LIMIT_MESSAGE
+    assert error.headers["stripe-rate-limited-reason"] == "global-rate"
+    assert emulator.requests.rate_limited == 1  # no Stripe-Should-Retry: stripe-python leaves the retry to us
+
+
+def test_the_endpoint_limit_counts_per_route(make_emulator):
+    emulator = make_emulator({"customer": 5}, rate_limit=100, endpoint_rate_limit=2)
+    client = stripe.StripeClient(emulator.api_key, base_addresses={"api": emulator.base_url})
+    ids = [c.id for c in client.v1.customers.list({"limit": 3}).data]
+    client.v1.customers.list()
+    with pytest.raises(stripe.RateLimitError) as raised:
+        client.v1.customers.list()
+    assert raised.value.headers["stripe-rate-limited-reason"] == "endpoint-rate"
+    # Another route has its own budget; different IDs share `GET /v1/customers/:id`'s.
+    client.v1.customers.retrieve(ids[0])
+    client.v1.customers.retrieve(ids[1])
+    with pytest.raises(stripe.RateLimitError):
+        client.v1.customers.retrieve(ids[2])
+    client.v1.customers.create({"name": "Ada"})
+    assert emulator.requests.by_route["GET /v1/customers"] == 3 and emulator.requests.rate_limited == 2
+    # Limits change on a live emulator.
+    emulator.rate_limiter.endpoint_rate = None
+    emulator.rate_limiter.rate = 3
+    assert [r.status_code for r in _burst(emulator, 5)].count(200) <= 3
+
+
+def test_without_a_limit_nothing_is_rate_limited(make_emulator):
+    emulator = make_emulator({"customer": 5})
+    assert not emulator.rate_limiter.enabled
+    responses = _burst(emulator, 40)
+    assert {r.status_code for r in responses} == {200} and emulator.requests.rate_limited == 0
+    assert sum(emulator.requests.per_second().values()) == 40
+
+
+def test_request_log_windows_are_exact():
+    from stripe_pipeline.emulator.api import RequestLog
+
+    log = RequestLog()
+    # Five just before a second's boundary and five just after: ten within 0.1 s, which
+    # second-aligned (or 100 ms) buckets would not show.
+    for at in [100.95] * 5 + [101.05] * 5 + [102.2]:
+        log.record("GET /v1/customers", 200, at)
+    log.record("GET /v1/customers", 429, 101.0)
+    assert log.max_in_any_window(1.0) == 10 and log.max_in_any_window(0.05) == 5
+    assert log.max_in_any_window(1.0, which="all") == 11 and log.max_in_any_window(which="rate_limited") == 1
+    # A window is one second long: requests exactly one second apart are in different windows.
+    log.reset()
+    for at in (10.0, 11.0, 12.0):
+        log.record("GET /v1/customers", 200, at)
+    assert log.max_in_any_window(1.0) == 1 and log.max_in_any_window(1.5) == 2
+    assert sum(log.per_second().values()) == 3 and log.total == 3
+    with pytest.raises(ValueError):
+        log.per_second("ok")

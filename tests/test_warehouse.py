@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import multiprocessing
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from stripe_pipeline.actions import StripeCustomerAction
-from stripe_pipeline.models import StripeCustomer
+from stripe_pipeline.actions import StripeCustomerAction, StripeInvoiceAction
+from stripe_pipeline.emulator.objects import generate
+from stripe_pipeline.models import StripeCustomer, StripeInvoice
 from stripe_pipeline.warehouse import Warehouse, WarehouseError
+from stripe_pipeline.warehouse.upsert import _upsert_portable, upsert_rows
+
+from .conftest import table_rows
 
 WRITERS = 4
 ROWS_PER_WRITER = 2_000
@@ -86,3 +90,93 @@ def test_an_unreachable_database_is_a_clear_error(make_emulator, client_for):
 def test_unsupported_warehouse_is_a_clear_error():
     with pytest.raises(WarehouseError, match="Unsupported warehouse mysql://root:\\*\\*\\*@localhost/x"):
         Warehouse("mysql://root:pw@localhost/x")
+
+
+def _counts(result) -> tuple[int, int, int]:
+    return result.inserted, result.updated, result.unchanged
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)  # SQLite gives UTC without a zone
+
+
+def _customer(n: int, synced_at: datetime, **values) -> dict:
+    """A full row as the actions stage it: JSON columns are the very objects found in `_raw`."""
+    data = {
+        "id": f"cus_{n}",
+        "email": f"{n}@example.com",
+        "name": f"Zoë \"{n}\" O'Brien\t\\ 💳",
+        "balance": 2**62 + n,
+        "delinquent": n % 2 == 0,
+        "created": 1767225600 - n,
+        "metadata": {"n": str(n), "nested": [1, 2.5, None, {"x": "ü"}]},
+        "preferred_locales": [],
+    } | values
+    row = {**data, "created": datetime.fromtimestamp(data["created"], timezone.utc), "_raw": data, "_synced_at": synced_at}
+    return dict.fromkeys(c.name for c in StripeCustomer.__table__.columns) | row
+
+
+def test_upsert_counts_rows_and_leaves_unchanged_ones_alone(warehouse):
+    table = StripeCustomer.__table__
+    first, second, third = (datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(hours=h) for h in range(3))
+    assert _counts(warehouse.upsert(table, [_customer(n, first) for n in range(4)])) == (4, 0, 0)
+
+    def changes(synced_at: datetime) -> list[dict]:
+        hooked = _customer(2, synced_at)
+        hooked["metadata"] = {"n": "2", "set by": "a hook"}  # not the object in `_raw`
+        return [
+            _customer(0, synced_at),  # the same values
+            _customer(1, synced_at, email="new@example.com"),
+            hooked,
+            _customer(3, synced_at, metadata=None),  # JSON null, like every other None in a JSON column
+            _customer(4, synced_at),  # new
+        ][::-1]  # any order
+
+    assert _counts(warehouse.upsert(table, changes(second))) == (1, 3, 1)
+    rows = table_rows(warehouse, table)
+    assert {id: _utc(row["_synced_at"]) for id, row in rows.items()} == {
+        "cus_0": first, "cus_1": second, "cus_2": second, "cus_3": second, "cus_4": second
+    }
+    assert rows["cus_1"]["email"] == rows["cus_1"]["_raw"]["email"] == "new@example.com"
+    assert rows["cus_2"]["metadata"] == {"n": "2", "set by": "a hook"}
+    assert rows["cus_2"]["_raw"]["metadata"] == {"n": "2", "nested": [1, 2.5, None, {"x": "ü"}]}
+    assert rows["cus_3"]["metadata"] is None and rows["cus_3"]["_raw"]["metadata"] is None
+    assert rows["cus_0"]["name"] == "Zoë \"0\" O'Brien\t\\ 💳" and rows["cus_0"]["balance"] == 2**62
+    assert _utc(rows["cus_0"]["created"]) == datetime.fromtimestamp(1767225600, timezone.utc)
+
+    assert _counts(warehouse.upsert(table, changes(third))) == (0, 0, 5)  # a rerun: nothing to write
+    assert table_rows(warehouse, table) == rows
+
+
+def test_upsert_counts_within_one_transaction(warehouse):
+    """Rows inserted earlier in the same transaction count as updated when they change."""
+    table = StripeCustomer.__table__
+    warehouse.ensure_tables([table])
+    now = datetime.now(timezone.utc)
+    with warehouse.engine.begin() as connection:
+        assert _counts(upsert_rows(connection, table, [_customer(n, now) for n in range(3)])) == (3, 0, 0)
+        changed = [_customer(0, now), _customer(1, now, email="x@example.com"), _customer(5, now)]
+        assert _counts(upsert_rows(connection, table, changed)) == (1, 1, 1)
+        # Rows with some columns left out: the columns missing are NULL.
+        assert _counts(upsert_rows(connection, table, [{"id": "cus_1", "_raw": {}, "_synced_at": now}])) == (0, 1, 0)
+    assert warehouse.count(table) == 4
+    assert table_rows(warehouse, table)["cus_1"]["email"] is None
+
+
+@pytest.mark.parametrize("action", [StripeCustomerAction, StripeInvoiceAction])
+def test_upsert_paths_store_the_same_values(warehouse, action):
+    """The PostgreSQL batch and the portable statement agree: what one wrote, the other finds unchanged."""
+    table = action.table()
+    warehouse.ensure_tables([table])
+    mapper = action(warehouse=warehouse, api_key="sk_test_x")
+    objects = [obj for obj in generate({action.object_name(): 60}, seed=3, now=1767225600) if obj["object"] == action.object_name()]
+    rows = [dict.fromkeys(c.name for c in table.columns) | mapper.set_default(obj) for obj in objects]
+    later = [row | {"_synced_at": row["_synced_at"] + timedelta(hours=1)} for row in rows]
+    half = len(rows) // 2
+    with warehouse.engine.begin() as connection:
+        assert _counts(upsert_rows(connection, table, rows[:half])) == (half, 0, 0)
+        assert _counts(_upsert_portable(connection, table, rows[half:])) == (len(rows) - half, 0, 0)
+    with warehouse.engine.begin() as connection:
+        assert _counts(_upsert_portable(connection, table, later[:half])) == (0, 0, half)
+        assert _counts(upsert_rows(connection, table, later[half:])) == (0, 0, len(rows) - half)
+        assert _counts(upsert_rows(connection, table, later)) == (0, 0, len(rows))

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..stripe_api.events import SAFE_EVENT_AGE_SECONDS, EventCursor, EventReader
+from ..stripe_api.windows import Window, initial_windows
 
 RETRIEVE_BATCH = 100
 # Events are read again this far behind the cursor: Stripe does not promise that events become
@@ -99,9 +100,10 @@ class IncrementalSyncMixin:
     # -- backfill --------------------------------------------------------------------------
 
     def _backfill(self, resume: dict | None) -> None:
-        """List everything created up to the backfill's start, newest first, checkpointing the
-        `created` bound after every flush. A restart lists from that bound again, so at most one
-        flush interval of pages is fetched twice, and nothing is skipped.
+        """List everything created up to the backfill's start, in `created` windows walked in
+        parallel, checkpointing the windows still to list after every flush. A restart lists
+        those again, so at most one flush interval of objects is fetched twice, and nothing is
+        skipped.
 
         When the table already had rows (a refresh, a retention fallback, a state row someone
         deleted), rows that the listing does not return are flagged deleted: their deletions may
@@ -115,33 +117,27 @@ class IncrementalSyncMixin:
             resume = None
         if resume:
             checkpoint = dict(resume)
-            self.log.info(
-                f"{self.table_name()}: resuming the backfill from its checkpoint "
-                f"(objects created at or before {_utc(checkpoint['created_lte']).isoformat()})"
-            )
+            self.log.info(f"{self.table_name()}: resuming the backfill: {len(checkpoint['windows'])} created windows to list")
         else:
             checkpoint = {
                 "started_at": now,
-                "created_lte": now,
+                "windows": [[window.gte, window.lte] for window in initial_windows(now)],
                 "events_cursor": {"created": newest.created, "id": newest.id} if newest else {"created": now, "id": None},
             }
-        # Rows the listing must account for: live rows created before what this process lists.
+        windows = [Window(gte, lte) for gte, lte in checkpoint["windows"]]
+        # Rows the listing must account for: live rows in what this process lists.
         unlisted = self.warehouse.ids(
-            self.table(), self.stripe_account, deleted=False, created_before=_utc(checkpoint["created_lte"])
+            self.table(), self.stripe_account, deleted=False, created_in=[(_utc(w.gte), _utc(w.lte)) for w in windows]
         )
         if resume and unlisted:
-            self.log.info(
-                f"{self.table_name()}: deletions among objects created after "
-                f"{_utc(checkpoint['created_lte']).isoformat()} are left to the next reconcile"
-            )
+            self.log.info(f"{self.table_name()}: deletions among the objects listed before the restart are left to the next reconcile")
         self._save_state(backfill=checkpoint)
 
-        def save_checkpoint(listed_through: int) -> None:
-            checkpoint["created_lte"] = listed_through
+        def save_checkpoint(outstanding: list[Window]) -> None:
+            checkpoint["windows"] = [[window.gte, window.lte] for window in outstanding]
             self._save_state(backfill=checkpoint)
 
-        params = {**self.list_params, "created": {"lte": checkpoint["created_lte"]}}
-        for page in self._list_and_sync(params, checkpoint=save_checkpoint):
+        for page in self._list_windows_and_sync(windows, checkpoint=save_checkpoint):
             unlisted.difference_update(obj["id"] for obj in page)
         self._flag_deleted(unlisted)
         self.flush()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,8 +23,9 @@ from sqlalchemy import DateTime, Table
 
 from ..models import META_COLUMNS, StripeModel
 from ..stripe_api import StripeApiClient
+from ..stripe_api.windows import ParallelLister, Window
 from ..warehouse import UpsertResult, Warehouse
-from .incremental import IncrementalSyncMixin
+from .incremental import RETRIEVE_BATCH, IncrementalSyncMixin
 
 PROGRESS_EVERY_SECONDS = 5.0
 
@@ -111,6 +113,10 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
     # Fields that must not reach the warehouse, e.g. a PaymentIntent's client_secret.
     redacted_fields: ClassVar[tuple[str, ...]] = ()
     flush_every: ClassVar[int] = 500
+    # Requests in flight at once while listing or retrieving; the request budget caps the rate.
+    concurrency: ClassVar[int] = 16
+    # A list filter that takes many IDs at once (products: `ids`), for retrieving in batches.
+    list_ids_filter: ClassVar[str | None] = None
     # Events whose `data.object` is this type's object; None: `<object>.created|updated|deleted`.
     event_types: ClassVar[tuple[str, ...] | None] = None
     # Which of them mean the object is gone; None: those ending in `.deleted`.
@@ -127,6 +133,7 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         warehouse_url: str | None = None,
         logger: logging.Logger | Any | None = None,
         flush_every: int | None = None,
+        concurrency: int | None = None,
     ):
         self._client = client
         self._client_args = {"api_key": api_key, "api_base": api_base}
@@ -137,6 +144,8 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         self.log = logger or logging.getLogger(f"stripe_pipeline.{self.table_name()}")
         if flush_every is not None:
             self.flush_every = flush_every
+        if concurrency is not None:
+            self.concurrency = concurrency
         self.stats = SyncStats()
         self._staged: dict[str, dict] = {}
         self._staged_deletions: dict[str, dict] = {}
@@ -170,6 +179,7 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
                 self._client_args["api_base"],
                 stripe_account=self.stripe_account,
                 logger=self.log,
+                slot_store=self.warehouse.slot_store(),  # one budget with every other process
             )
         return self._client
 
@@ -290,13 +300,54 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
             self._on_flushed = None
         progress.done()
 
+    def _list_windows_and_sync(
+        self, windows: list[Window], checkpoint: Callable[[list[Window]], None] | None = None
+    ) -> Iterator[list[dict]]:
+        """The created windows listed in parallel (stripe_api/windows.py), each object synced;
+        yields each page once its objects are staged.
+
+        `checkpoint(windows)` is called after each flush with the windows still to list: all
+        that was listed outside them is in the table.
+        """
+        lister = ParallelLister(self.client, self.api_path(), dict(self.list_params), concurrency=self.concurrency)
+        progress = _Progress(self.log, self.table_name(), self.stats, lister.estimated_remaining)
+        outstanding = dict(enumerate(windows))  # as of the last completely staged page
+        self._on_flushed = (lambda: checkpoint(list(outstanding.values()))) if checkpoint else None
+        try:
+            for page in lister.pages(dict(outstanding)):
+                self.stats.pages += 1
+                self.stats.fetched += len(page.objects)
+                for stripe_data in page.objects:
+                    self.sync(stripe_data)
+                outstanding.update(page.new_windows)
+                if page.remaining is None:
+                    del outstanding[page.window_id]
+                else:
+                    outstanding[page.window_id] = page.remaining
+                progress.tick()
+                yield page.objects
+        finally:
+            self._on_flushed = None
+        progress.done()
+
     def _retrieve_each(self, ids: Iterable[str]) -> Iterator[tuple[str, dict | None]]:
-        """(ID, object) for each ID; None where Stripe has no such object."""
-        for object_id in ids:
-            stripe_data = self.client.retrieve(self.api_path(), object_id)
-            if stripe_data is not None:
-                self.stats.fetched += 1
-            yield object_id, stripe_data
+        """(ID, object) for each ID, `concurrency` requests at a time, in batches through the
+        list endpoint where it filters by IDs; None where Stripe has no such object."""
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="stripe-retrieve") as pool:
+            for batch in _batches(ids, RETRIEVE_BATCH):
+                if self.list_ids_filter:
+                    found = self._list_by_ids(batch)  # one request for up to 100 IDs
+                    results = [(object_id, found.get(object_id)) for object_id in batch]
+                else:
+                    results = zip(batch, pool.map(lambda object_id: self.client.retrieve(self.api_path(), object_id), batch))
+                for object_id, stripe_data in results:
+                    if stripe_data is not None:
+                        self.stats.fetched += 1
+                    yield object_id, stripe_data
+
+    def _list_by_ids(self, ids: list[str]) -> dict[str, dict]:
+        page = self.client.get(self.api_path(), {**self.list_params, self.list_ids_filter: ids, "limit": 100})
+        return {obj["id"]: obj for obj in page["data"]}
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -336,6 +387,16 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         self._staged_deletions.pop(row["id"], None)
         self._flush_if_due()
 
+    def batched(self):
+        """Stage the rows of the `sync` calls inside and write them in multi-row upserts (every
+        `flush_every` rows and at the end), as `sync_all` does:
+
+        >>> with action.batched():
+        ...     for customer in stripe.Customer.list(limit=100).auto_paging_iter():
+        ...         action.sync(customer)
+        """
+        return self._batch()
+
     @contextmanager
     def _batch(self) -> Iterator[None]:
         if self._batch_depth == 0:
@@ -356,12 +417,23 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         return {**stripe_data, **{name: None for name in self.redacted_fields if name in stripe_data}}
 
 
+def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 class _Progress:
     """Logs progress every few seconds, so a long backfill is visibly alive. Counts one listing:
     a run that backfills and then reconciles logs each on its own."""
 
-    def __init__(self, log, table: str, stats: SyncStats):
-        self._log, self._table, self._stats = log, table, stats
+    def __init__(self, log, table: str, stats: SyncStats, remaining: Callable[[], int] | None = None):
+        self._log, self._table, self._stats, self._remaining = log, table, stats, remaining
         self._started = self._last = time.monotonic()
         self._pages_before, self._fetched_before = stats.pages, stats.fetched
 
@@ -378,4 +450,9 @@ class _Progress:
         elapsed = max(now - self._started, 1e-9)
         pages = self._stats.pages - self._pages_before
         fetched = self._stats.fetched - self._fetched_before
-        return f"{pages:,} pages, {fetched:,} objects in {elapsed:.1f} s ({fetched / elapsed:,.0f} objects/s)"
+        rate = fetched / elapsed
+        summary = f"{pages:,} pages, {fetched:,} objects in {elapsed:.1f} s ({rate:,.0f} objects/s)"
+        remaining = self._remaining() if self._remaining else 0
+        if remaining and rate:
+            summary += f", about {remaining:,} to go (~{remaining / rate:,.0f} s)"
+        return summary

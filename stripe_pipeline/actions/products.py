@@ -10,6 +10,7 @@ class StripeProductAction(StripeSyncActionMixin):
     model_class = StripeProduct
     stripe_object_class = stripe.Product
     id_prefixes = ("prod_",)
+    list_ids_filter = "ids"
 
 
 class StripePriceAction(StripeSyncActionMixin):

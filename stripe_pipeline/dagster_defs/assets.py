@@ -62,8 +62,8 @@ def build_sync_asset(action: type[StripeSyncActionMixin], warehouse_kind: str) -
         context: dg.AssetExecutionContext, config: StripeSyncConfig, stripe_api: StripeResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
         with no_retry_on_setup_errors():
-            client = stripe_api.client(logger=context.log)
             target = warehouse.warehouse()
+            client = stripe_api.client(logger=context.log, slot_store=target.slot_store())
             sync = action(client=client, warehouse=target, logger=context.log)
             stats = sync.sync_incremental(
                 reconcile=config.reconcile,

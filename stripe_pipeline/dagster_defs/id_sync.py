@@ -59,7 +59,7 @@ def build_id_sync_job(actions: list[type[StripeSyncActionMixin]]) -> dg.JobDefin
         synced: dict[str, list[str]] = {}
         for action, ids in groups.items():
             with no_retry_on_setup_errors():
-                client = stripe_api.client(logger=context.log)
+                client = stripe_api.client(logger=context.log, slot_store=target.slot_store())
                 sync = action(client=client, warehouse=target, logger=context.log)
                 stats = sync.sync_by_ids(ids)
             missing = set(stats.missing_ids)

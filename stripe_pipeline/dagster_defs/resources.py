@@ -8,6 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from ..stripe_api import BackoffPolicy, StripeApiClient
+from ..stripe_api.budget import SlotStore
 from ..warehouse import Warehouse
 
 
@@ -19,14 +20,27 @@ class StripeResource(dg.ConfigurableResource):
     api_base: Optional[str] = Field(default=None, description="Defaults to STRIPE_API_BASE, then https://api.stripe.com.")
     stripe_account: Optional[str] = Field(default=None, description="A Connect account to read through the platform key.")
     max_retries: int = Field(default=8, description="Retries per request on 429, 409, 5xx and network errors.")
+    requests_per_second: Optional[float] = Field(
+        default=None,
+        description="The request budget shared by every run; defaults to STRIPE_REQUESTS_PER_SECOND, "
+        "then Stripe's limit for the key's mode (100 live, 25 test).",
+    )
+    endpoint_requests_per_second: Optional[float] = Field(
+        default=None, description="A cap per endpoint; defaults to STRIPE_ENDPOINT_REQUESTS_PER_SECOND, then none."
+    )
 
-    def client(self, logger=None) -> StripeApiClient:
+    def client(self, logger=None, slot_store: Optional[SlotStore] = None) -> StripeApiClient:
+        """A client whose requests spend the budget kept in `slot_store` (the warehouse's, so
+        that every process shares it)."""
         return StripeApiClient(
             self.api_key,
             self.api_base,
             stripe_account=self.stripe_account,
             backoff=BackoffPolicy(max_retries=self.max_retries),
             logger=logger,
+            slot_store=slot_store,
+            requests_per_second=self.requests_per_second,
+            endpoint_requests_per_second=self.endpoint_requests_per_second,
         )
 
 

@@ -33,13 +33,26 @@ def main() -> None:
         metavar="STATUS:SHARE",
         help="answer this share of requests with this error, e.g. --fault 429:0.05 --fault 503:0.01",
     )
+    parser.add_argument("--rate-limit", type=int, default=None, metavar="N", help="at most N requests per second per API key, as Stripe's global limit (default: none)")
+    parser.add_argument("--endpoint-rate-limit", type=int, default=None, metavar="N", help="at most N requests per second to one route, e.g. GET /v1/customers (default: none)")
     for object_name in SEED_ORDER:
         parser.add_argument(f"--{object_name.replace('_', '-')}s", dest=object_name, type=int, default=DEMO_COUNTS[object_name], help=f"{object_name} objects to seed")
     args = parser.parse_args()
     counts = {object_name: getattr(args, object_name) for object_name in SEED_ORDER}
-    emulator = Emulator(seed=counts, random_seed=args.random_seed, api_key=args.api_key, host=args.host, port=args.port, latency=args.latency_ms / 1000)
+    emulator = Emulator(
+        seed=counts,
+        random_seed=args.random_seed,
+        api_key=args.api_key,
+        host=args.host,
+        port=args.port,
+        latency=args.latency_ms / 1000,
+        rate_limit=args.rate_limit,
+        endpoint_rate_limit=args.endpoint_rate_limit,
+    )
     emulator.faults.rates = {int(status): float(share) for status, share in (f.split(":") for f in args.fault)}
     print(f"Stripe emulator on {emulator.base_url} (key {args.api_key}), seeded with {emulator.store.counts()}", flush=True)
+    if emulator.rate_limiter.enabled:
+        print(f"  rate limits: {args.rate_limit or 'none'}/s per key, {args.endpoint_rate_limit or 'none'}/s per endpoint", flush=True)
     print(f"  export STRIPE_API_BASE={emulator.base_url} STRIPE_API_KEY={args.api_key}", flush=True)
     try:
         emulator.serve_forever()

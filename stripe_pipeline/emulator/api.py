@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import secrets
 import threading
 import time
+from array import array
 from urllib.parse import unquote_plus
 from collections import Counter
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from .collection import parse_created
 from .errors import ApiError, invalid_integer, unknown_parameter
 from .forms import decode_params
+from .ratelimit import RateLimiter
 from .resources import RESOURCES
 from .store import API_VERSION, Store
 
@@ -52,46 +55,161 @@ class Faults:
             return None
 
 
+_TIMELINES = ("all", "accepted", "rate_limited")
+
+
+class _Times:
+    """Request times as packed doubles (8 bytes each) in chunks, the oldest chunk dropped past `limit`."""
+
+    _CHUNK = 65_536
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.dropped = 0
+        self._chunks = [array("d")]
+        self._size = 0
+
+    def add(self, at: float) -> None:
+        chunk = self._chunks[-1]
+        if len(chunk) >= self._CHUNK:
+            chunk = array("d")
+            self._chunks.append(chunk)
+        chunk.append(at)
+        self._size += 1
+        if self._size > self.limit and len(self._chunks) > 1:
+            oldest = self._chunks.pop(0)
+            self._size -= len(oldest)
+            self.dropped += len(oldest)
+
+    def copy(self) -> list[float]:
+        return list(itertools.chain.from_iterable(self._chunks))
+
+
+def _max_in_window(times: list[float], seconds: float) -> int:
+    """Most times in any `seconds`-long window: for each time t, those in (t - seconds, t]."""
+    times.sort()
+    best, first = 0, 0
+    for last, at in enumerate(times):
+        horizon = at - seconds
+        while times[first] <= horizon:
+            first += 1
+        if last - first + 1 > best:
+            best = last - first + 1
+    return best
+
+
 @dataclass
 class RequestLog:
-    """What the emulator was asked, so tests can count requests as Stripe would see them."""
+    """What the emulator was asked, so tests can count requests as Stripe would see them.
+
+    Besides counts by route and status, it keeps a timeline of every request's arrival (its
+    admission by the rate limiter, on `time.monotonic()`): counts per wall-clock second, and
+    the times themselves (8 bytes a request, the newest `timeline_limit` of each kind), from
+    which `max_in_any_window` computes exact sliding-window maxima. Per-100 ms buckets would
+    be smaller but cannot answer "at most N in any one-second window": 5 requests at 0.95 s
+    and 5 at 1.05 s are 10 within 0.1 s, yet no ten aligned buckets see more than 5 of them.
+
+    Kinds: "all" requests, "accepted" (answered 2xx) and "rate_limited" (answered 429,
+    by the rate limiter or by `faults`).
+    """
 
     total: int = 0
     by_route: Counter = field(default_factory=Counter)
     by_status: Counter = field(default_factory=Counter)
+    timeline_limit: int = 2_000_000
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _wall_offset: float = field(default_factory=lambda: time.time() - time.monotonic())
+    _per_second: dict[str, Counter] = field(default_factory=lambda: {kind: Counter() for kind in _TIMELINES})
+    _times: dict[str, _Times] = field(default_factory=dict)
 
-    def record(self, route: str, status: int) -> None:
+    def __post_init__(self) -> None:
+        self._times = {kind: _Times(self.timeline_limit) for kind in _TIMELINES}
+
+    def record(self, route: str, status: int, at: float | None = None) -> None:
+        """Count one request; `at` is when it arrived on `time.monotonic()` (default: now)."""
+        if at is None:
+            at = time.monotonic()
+        second = int(at + self._wall_offset)
+        kinds = ("all", "accepted") if 200 <= status < 300 else ("all", "rate_limited") if status == 429 else ("all",)
         with self._lock:
             self.total += 1
             self.by_route[route] += 1
             self.by_status[status] += 1
+            for kind in kinds:
+                self._per_second[kind][second] += 1
+                self._times[kind].add(at)
+
+    @property
+    def rate_limited(self) -> int:
+        """Requests answered 429."""
+        return self.by_status[429]
+
+    def per_second(self, which: str = "accepted") -> dict[int, int]:
+        """{unix second (wall clock): requests that arrived in it}, oldest first, for one kind:
+        "accepted" (2xx), "all" or "rate_limited" (429)."""
+        with self._lock:
+            return dict(sorted(self._per_second[_kind(which)].items()))
+
+    def max_in_any_window(self, seconds: float = 1.0, which: str = "accepted") -> int:
+        """Most requests of a kind that arrived within any `seconds`-long sliding window.
+
+        Exact over the times kept (the newest `timeline_limit`); O(n log n), about a second
+        for a million requests.
+        """
+        with self._lock:
+            times = self._times[_kind(which)].copy()
+        return _max_in_window(times, seconds)
 
     def reset(self) -> None:
         with self._lock:
             self.total = 0
             self.by_route.clear()
             self.by_status.clear()
+            for kind in _TIMELINES:
+                self._per_second[kind].clear()
+                self._times[kind] = _Times(self.timeline_limit)
 
     def snapshot(self) -> dict:
         with self._lock:
             return {"total": self.total, "by_route": dict(self.by_route), "by_status": {str(k): v for k, v in self.by_status.items()}}
 
 
+def _kind(which: str) -> str:
+    if which not in _TIMELINES:
+        raise ValueError(f"which must be one of {_TIMELINES}, not {which!r}")
+    return which
+
+
 class StripeApi:
-    def __init__(self, store: Store, api_key: str):
+    def __init__(self, store: Store, api_key: str, limiter: RateLimiter | None = None):
         self.store = store
         self.api_key = api_key
         self.faults = Faults()
         self.log = RequestLog()
+        self.limiter = limiter or RateLimiter()
 
     def handle(self, method: str, path: str, query: str, body: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """One request: route, authenticate, rate-limit, latency, faults, then the handler.
+
+        A request over the rate limit is answered at once, without the latency: Stripe's
+        limiter refuses before any work. Unroutable and unauthenticated requests are not
+        counted by the limiter (it counts per API key and route) and still get the latency.
+        """
         route = "?"
+        at = time.monotonic()  # arrival; the limiter's admission time replaces it
         try:
+            try:
+                route, handler, args = self._route(method, path)
+                self._authenticate(headers.get("authorization"))
+            except ApiError:
+                if self.faults.latency:
+                    time.sleep(self.faults.latency)
+                raise
+            at, limited = self.limiter.admit(self.api_key, f"{method} {route}")
+            if limited:
+                raise _fault_error(429, {"Stripe-Rate-Limited-Reason": limited})
             if self.faults.latency:
                 time.sleep(self.faults.latency)
-            route, handler, args = self._route(method, path)
-            self._authenticate(headers.get("authorization"))
             fault = self.faults.take()
             if fault:
                 raise _fault_error(*fault)
@@ -101,7 +219,7 @@ class StripeApi:
             status, payload, extra = error.status, json.dumps(error.body), error.headers
         else:
             extra = {}
-        self.log.record(f"{method} {route}", status)
+        self.log.record(f"{method} {route}", status, at)
         response_headers = {
             "Content-Type": "application/json",
             "Request-Id": "req_" + secrets.token_hex(7),

@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Mapping
 
 from .api import StripeApi
+from .ratelimit import RateLimiter
 from .store import EVENT_RETENTION_SECONDS, Clock, Store
 
 DEFAULT_API_KEY = "sk_test_emulator"
@@ -30,14 +31,19 @@ class Emulator:
         port: int = 0,
         latency: float = 0.0,
         event_retention: float = EVENT_RETENTION_SECONDS,
+        rate_limit: int | None = None,
+        endpoint_rate_limit: int | None = None,
     ):
+        """`rate_limit`: requests per second per API key across all routes, and
+        `endpoint_rate_limit`: per route such as `GET /v1/customers`; None (the default) is no
+        limit. Over a limit the answer is Stripe's 429 (see `ratelimit.RateLimiter`)."""
         self.api_key = api_key
         self.store = Store(Clock(), seed=random_seed, event_retention=event_retention)
         if seed:
             self.store.seed(seed, seed=random_seed)
-        self.api = StripeApi(self.store, api_key)
+        self.api = StripeApi(self.store, api_key, RateLimiter(rate_limit, endpoint_rate_limit))
         self.api.faults.latency = latency
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self.api))
+        self._server = _Server((host, port), _handler_for(self.api))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -55,17 +61,22 @@ class Emulator:
         return self.api.log
 
     @property
+    def rate_limiter(self) -> RateLimiter:
+        """Its `rate` and `endpoint_rate` can be changed while the emulator runs."""
+        return self.api.limiter
+
+    @property
     def clock(self) -> Clock:
         """Emulator time; `emulator.clock.advance(seconds)` moves it, e.g. past event retention."""
         return self.store.clock
 
     def start(self) -> Emulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="stripe-emulator", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": _POLL_INTERVAL}, name="stripe-emulator", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        self._server.serve_forever()
+        self._server.serve_forever(poll_interval=_POLL_INTERVAL)
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -80,9 +91,22 @@ class Emulator:
         self.stop()
 
 
+# How often serve_forever looks for `stop()`; the stdlib's 0.5 s made every stop take that long.
+_POLL_INTERVAL = 0.05
+
+
+class _Server(ThreadingHTTPServer):
+    # The stdlib listens with a backlog of 5: a burst of new connections beyond it waits for
+    # the client's SYN retry, a second or more. Many concurrent clients connect at once.
+    request_queue_size = 128
+
+
 def _handler_for(api: StripeApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the stripe package's session expects
+        # Headers and body go out in separate writes; with Nagle's algorithm on, the body's last
+        # segment waits for the client's delayed ACK, about 40 ms a response on keep-alive.
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             path, _, query = self.path.partition("?")

@@ -35,3 +35,12 @@ class SyncState(Base):
         comment="Stripe's time when events were last read completely; older than 29 days forces a backfill"
     )
     updated_at: Mapped[datetime] = mapped_column()
+
+
+class RequestSlot(Base):
+    """The shared request budget (stripe_api/budget.py): the next free slot of each bucket."""
+
+    __tablename__ = "_stripe_rate_budget"
+
+    bucket: Mapped[str] = mapped_column(primary_key=True, comment="a hash of the API key, plus the endpoint for per-endpoint caps")
+    next_slot: Mapped[float] = mapped_column(comment="Unix time of the next free request slot")

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import stripe
 
 from .. import settings
+from .budget import RateBudget, SlotStore, budget_key, default_rate
 from .errors import StripeAccessError
 from .retry import BackoffPolicy
 
@@ -46,8 +47,11 @@ class RequestStats:
 class StripeApiClient:
     """Reads Stripe's API as JSON dicts, retrying what is worth retrying.
 
-    Arguments override the environment (STRIPE_API_KEY, STRIPE_API_BASE). `stripe_account`
-    reads a Connect account's data through the platform key.
+    Arguments override the environment (STRIPE_API_KEY, STRIPE_API_BASE,
+    STRIPE_REQUESTS_PER_SECOND, STRIPE_ENDPOINT_REQUESTS_PER_SECOND). `stripe_account` reads a
+    Connect account's data through the platform key. Every request waits for a slot of the
+    request budget; pass a `slot_store` shared between processes (`Warehouse.slot_store()`) to
+    share the budget with them, or a whole `budget`.
     """
 
     def __init__(
@@ -59,8 +63,18 @@ class StripeApiClient:
         backoff: BackoffPolicy | None = None,
         timeout: float = 80.0,
         logger: logging.Logger | Any | None = None,
+        budget: RateBudget | None = None,
+        slot_store: SlotStore | None = None,
+        requests_per_second: float | None = None,
+        endpoint_requests_per_second: float | None = None,
     ):
         api_key = settings.stripe_api_key(api_key)
+        self.budget = budget or RateBudget(
+            budget_key(api_key, stripe_account),
+            settings.requests_per_second(requests_per_second) or default_rate(api_key),
+            settings.endpoint_requests_per_second(endpoint_requests_per_second),
+            store=slot_store,
+        )
         self.api_base = settings.stripe_api_base(api_base)
         self.stripe_account = stripe_account
         self.backoff = backoff or BackoffPolicy()
@@ -81,7 +95,9 @@ class StripeApiClient:
     def get(self, path: str, params: dict | None = None) -> dict:
         """GET one API resource as a dict, with backoff on 429, 409, 5xx and network errors."""
         attempt = 0
+        endpoint = _endpoint(path)
         while True:
+            self.budget.wait(endpoint)
             self.stats.count(requests=1)
             try:
                 response = self._client.raw_request("get", path, **(params or {}))
@@ -138,6 +154,12 @@ class StripeApiClient:
             if error.http_status == 404 and error.code == "resource_missing":
                 return None
             raise
+
+
+def _endpoint(path: str) -> str:
+    """`GET /v1/customers/cus_1` -> `GET /v1/customers/:id`: the unit of Stripe's per-endpoint caps."""
+    parts = path.strip("/").split("/")
+    return "GET /" + "/".join(parts[:2]) + ("/:id" if len(parts) > 2 else "")
 
 
 def _describe(error: stripe.StripeError) -> str:

@@ -10,14 +10,16 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, Table, func, select, text
+from sqlalchemy import Connection, Table, false, func, or_, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.schema import CreateSchema
 
 from .. import settings
 from ..models import Base
-from ..models.sync_state import SyncState
+from ..models.sync_state import RequestSlot, SyncState
+from ..stripe_api.budget import SlotStore
 from .locks import sync_lock
+from .rate_budget import slot_store_for
 from .state import load_state, save_state
 from .engine import WarehouseError, create_warehouse_engine, safe_url
 from .upsert import UpsertResult, mark_deleted_rows, upsert_rows
@@ -42,6 +44,7 @@ class Warehouse:
         self.dialect = self.engine.dialect.name
         self.schema = settings.warehouse_schema(self.dialect, schema)
         self._ready: set[str] = set()
+        self._slot_store: SlotStore | None = None
 
     def __repr__(self) -> str:
         return f"Warehouse({safe_url(self.url)!r})"
@@ -76,8 +79,17 @@ class Warehouse:
         self.ensure_tables([table])
         return self._run(f"mark deletions in {table.name}", lambda connection: mark_deleted_rows(connection, table, tombstones))
 
-    def ids(self, table: Table, account: str | None, *, deleted: bool, created_before: datetime | None = None) -> set[str]:
-        """IDs of one account's rows flagged deleted (or not), optionally only objects created before a time."""
+    def ids(
+        self,
+        table: Table,
+        account: str | None,
+        *,
+        deleted: bool,
+        created_before: datetime | None = None,
+        created_in: list[tuple[datetime, datetime]] | None = None,
+    ) -> set[str]:
+        """IDs of one account's rows flagged deleted (or not), optionally only of objects created
+        before a time, or within one of the (inclusive) ranges."""
         self.ensure_tables([table])
         query = select(table.c.id).where(
             table.c._deleted_at.is_not(None) if deleted else table.c._deleted_at.is_(None),
@@ -85,6 +97,8 @@ class Warehouse:
         )
         if created_before is not None:
             query = query.where(table.c.created < created_before)
+        if created_in is not None:
+            query = query.where(or_(false(), *(table.c.created.between(low, high) for low, high in created_in)))
         return self._run(f"read the IDs in {table.name}", lambda connection: set(connection.scalars(query)))
 
     def load_state(self, object_type: str, account: str | None) -> dict | None:
@@ -105,6 +119,14 @@ class Warehouse:
                 yield
         except DBAPIError as error:
             raise self._explain(error, f"hold the sync lock of {object_type}") from error
+
+    def slot_store(self) -> SlotStore:
+        """Where the request budget's slots are kept, shared by every process using this warehouse."""
+        if self._slot_store is None:
+            if self.dialect == "postgresql":
+                self.ensure_tables([RequestSlot.__table__])
+            self._slot_store = slot_store_for(self.engine)
+        return self._slot_store
 
     def count(self, table: Table) -> int:
         self.ensure_tables([table])

@@ -1,0 +1,195 @@
+"""`python -m benchmarks.backfill`: how fast a backfill runs at Stripe's rate limit.
+
+Starts the emulator with N customers, a latency per request and Stripe's rate limit (429s
+beyond it), then backfills into PostgreSQL and SQLite:
+- the parallel path (`StripeCustomerAction().sync_all()`: created windows, shared budget);
+- the sequential path the seed used (`stripe.Customer.list(limit=100).auto_paging_iter()`),
+  through the same hooks and upserts.
+Each backfill runs in a process of its own, so its CPU time and peak RSS are its own; the
+emulator runs in this process. Last, the whole code location is materialized with Dagster's
+multiprocess executor (every asset in its own process), and the request rate the emulator
+saw is compared with the budget.
+
+    python -m benchmarks.backfill                       # 200,000 customers, 100 ms, 100 req/s
+    python -m benchmarks.backfill --objects 1000000 --skip-sequential --targets postgresql
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from stripe_pipeline.emulator import Emulator
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MULTI_ASSET_COUNTS = {
+    "product": 200, "price": 400, "coupon": 100, "customer": 40_000,
+    "subscription": 20_000, "invoice": 20_000, "payment_intent": 20_000, "charge": 20_000,
+}
+
+
+def run_one(path: str, api_base: str, url: str, schema: str | None, concurrency: int) -> dict:
+    """In a child process: one backfill of customers; prints what it measured as JSON."""
+    import stripe
+
+    from stripe_pipeline.actions import StripeCustomerAction
+    from stripe_pipeline.warehouse import Warehouse
+
+    warehouse = Warehouse(url, schema)
+    action = StripeCustomerAction(api_key="sk_test_emulator", api_base=api_base, warehouse=warehouse, concurrency=concurrency)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    if path == "parallel":
+        stats = action.sync_all()
+        fetched = stats.fetched
+    else:
+        client = stripe.StripeClient("sk_test_emulator", base_addresses={"api": api_base})
+        fetched = 0
+        with action.batched():
+            for customer in client.v1.customers.list(params={"limit": 100}).auto_paging_iter():
+                action.sync(customer)
+                fetched += 1
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return {
+        "objects": fetched,
+        "seconds": elapsed,
+        "cpu_us_per_object": cpu / max(fetched, 1) * 1e6,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rows": warehouse.count(action.table()),
+    }
+
+
+def _backfill(emulator: Emulator, path: str, target: str, concurrency: int) -> dict:
+    with _warehouse(target) as (url, schema):
+        emulator.requests.reset()
+        child = subprocess.run(
+            [sys.executable, "-m", "benchmarks.backfill", "--run-one", path, emulator.base_url, url, schema or "", str(concurrency)],
+            env={**os.environ, "STRIPE_REQUESTS_PER_SECOND": str(emulator.rate_limiter.rate or 100)},
+            capture_output=True, text=True, check=False,
+        )
+        if child.returncode != 0:
+            raise SystemExit(f"The {path} backfill into {target} failed:\n{child.stderr[-3000:]}")
+        result = json.loads(child.stdout.strip().splitlines()[-1])
+    log = emulator.requests
+    result.update(
+        requests=log.total,
+        rate_limited=log.rate_limited,
+        objects_per_second=result["objects"] / result["seconds"],
+        max_requests_in_a_second=log.max_in_any_window(1.0, which="all"),
+    )
+    return result
+
+
+class _warehouse:
+    """A fresh warehouse: a new PostgreSQL schema (dropped afterwards) or a new SQLite file."""
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def __enter__(self) -> tuple[str, str | None]:
+        if self.target == "postgresql":
+            self.schema = f"bench_{uuid.uuid4().hex[:10]}"
+            return POSTGRES_URL, self.schema
+        self.folder = tempfile.TemporaryDirectory()
+        return f"sqlite:///{Path(self.folder.name) / 'bench.db'}", None
+
+    def __exit__(self, *exc) -> None:
+        if self.target == "postgresql":
+            engine = sa.create_engine(POSTGRES_URL)
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+            engine.dispose()
+        else:
+            self.folder.cleanup()
+
+
+def _multi_asset(rate_limit: int, latency: float) -> dict:
+    with Emulator(seed=MULTI_ASSET_COUNTS, latency=latency, rate_limit=rate_limit) as emulator, _warehouse("postgresql") as (url, schema):
+        home = tempfile.TemporaryDirectory()
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": home.name,
+            "STRIPE_API_KEY": emulator.api_key,
+            "STRIPE_API_BASE": emulator.base_url,
+            "STRIPE_REQUESTS_PER_SECOND": str(rate_limit),
+            "WAREHOUSE_URL": url,
+            "WAREHOUSE_SCHEMA": schema,
+        }
+        started = time.perf_counter()
+        subprocess.run(
+            [Path(sys.executable).parent / "dagster", "job", "execute", "-m", "stripe_pipeline.definitions", "-j", "stripe_full_sync"],
+            env=env, cwd=home.name, check=True, capture_output=True,
+        )
+        elapsed = time.perf_counter() - started
+        log = emulator.requests
+        result = {
+            "objects": sum(MULTI_ASSET_COUNTS.values()),
+            "seconds": elapsed,
+            "requests": log.total,
+            "requests_per_second": log.total / elapsed,
+            "max_requests_in_a_second": log.max_in_any_window(1.0, which="all"),
+            "rate_limited": log.rate_limited,
+        }
+        home.cleanup()
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--objects", type=int, default=200_000)
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--rate-limit", type=int, default=100, help="requests per second, enforced by the emulator with 429s")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--targets", default="postgresql,sqlite")
+    parser.add_argument("--skip-sequential", action="store_true")
+    parser.add_argument("--skip-multi-asset", action="store_true")
+    parser.add_argument("--run-one", nargs=5, metavar=("PATH", "API_BASE", "URL", "SCHEMA", "CONCURRENCY"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run_one:
+        path, api_base, url, schema, concurrency = args.run_one
+        print(json.dumps(run_one(path, api_base, url, schema or None, int(concurrency))))
+        return
+
+    print(f"Machine: {os.cpu_count()} cores. Emulator: {args.objects:,} customers, {args.latency_ms:.0f} ms per request, "
+          f"{args.rate_limit} requests/s (bound: {args.rate_limit * 100:,} objects/s).", flush=True)
+    started = time.perf_counter()
+    with Emulator(seed={"customer": args.objects}, latency=args.latency_ms / 1000, rate_limit=args.rate_limit) as emulator:
+        print(f"Seeded in {time.perf_counter() - started:.1f} s.\n", flush=True)
+        results = {}
+        for target in args.targets.split(","):
+            paths = ["parallel"] if args.skip_sequential or target != args.targets.split(",")[0] else ["parallel", "sequential"]
+            for path in paths:
+                result = results[(target, path)] = _backfill(emulator, path, target, args.concurrency)
+                print(
+                    f"{path:>10} into {target:<10} {result['objects']:>9,} objects in {result['seconds']:7.1f} s: "
+                    f"{result['objects_per_second']:7,.0f} objects/s ({result['objects_per_second'] / (args.rate_limit * 100):.0%} of the bound), "
+                    f"{result['requests']:,} requests, {result['rate_limited']} 429s, max {result['max_requests_in_a_second']}/s, "
+                    f"peak RSS {result['peak_rss_mb']:.0f} MB, {result['cpu_us_per_object']:.0f} µs CPU/object",
+                    flush=True,
+                )
+                assert result["rows"] == args.objects, f"{result['rows']:,} rows for {args.objects:,} objects"
+        first = args.targets.split(",")[0]
+        if (first, "sequential") in results:
+            ratio = results[(first, "parallel")]["objects_per_second"] / results[(first, "sequential")]["objects_per_second"]
+            print(f"\nParallel / sequential into {first}: {ratio:.1f}x", flush=True)
+    if not args.skip_multi_asset:
+        multi = _multi_asset(args.rate_limit, args.latency_ms / 1000)
+        print(
+            f"\nAll 8 assets at once (Dagster multiprocess executor, PostgreSQL): {multi['objects']:,} objects in "
+            f"{multi['seconds']:.1f} s, {multi['requests']:,} requests, {multi['requests_per_second']:.0f} requests/s on average, "
+            f"max {multi['max_requests_in_a_second']} in any second against a budget of {args.rate_limit}, {multi['rate_limited']} 429s",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

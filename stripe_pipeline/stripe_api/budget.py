@@ -1,0 +1,85 @@
+"""The request budget: how fast this deployment may call Stripe, shared by every process.
+
+Stripe allows 100 read requests per second in live mode and 25 in test mode, per account.
+Every request first reserves a slot: slots are spaced 1/rate apart, so no one-second window
+holds more than `rate` requests, whichever process or thread sends them. A slot store shared
+between processes lives in the warehouse (warehouse/rate_budget.py); this module holds the
+arithmetic and an in-process store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+LIVE_REQUESTS_PER_SECOND = 100.0
+TEST_REQUESTS_PER_SECOND = 25.0
+# Spaced a little wider than 1/rate: a request that leaves late (a busy CPU, a new connection)
+# must not bunch into the next second with the ones after it.
+SPACING_MARGIN = 1.05
+
+
+def default_rate(api_key: str) -> float:
+    """Stripe's read limit for the key's mode."""
+    return TEST_REQUESTS_PER_SECOND if api_key.startswith(("sk_test_", "rk_test_")) else LIVE_REQUESTS_PER_SECOND
+
+
+def budget_key(api_key: str, stripe_account: str | None = None) -> str:
+    """Whose budget a request spends, without the key in it: limits are per account."""
+    digest = hashlib.sha256(api_key.encode()).hexdigest()[:16]
+    return f"{digest}:{stripe_account}" if stripe_account else digest
+
+
+class SlotStore(Protocol):
+    def reserve(self, bucket: str, not_before: float, interval: float) -> float:
+        """Reserve the next free slot of `bucket` at or after `not_before` (Unix time); the
+        bucket's following slot becomes `slot + interval`. Returns the slot."""
+
+
+class LocalSlotStore:
+    """Slots within one process: for a client with no warehouse to share them through."""
+
+    def __init__(self):
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def reserve(self, bucket: str, not_before: float, interval: float) -> float:
+        with self._lock:
+            slot = max(self._next.get(bucket, 0.0), not_before)
+            self._next[bucket] = slot + interval
+            return slot
+
+
+class RateBudget:
+    """Waits until a request may go: `budget.wait("GET /v1/customers")`."""
+
+    def __init__(
+        self,
+        key: str,
+        requests_per_second: float,
+        endpoint_requests_per_second: float | None = None,
+        store: SlotStore | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if requests_per_second <= 0:
+            raise ValueError(f"The request budget must be positive, not {requests_per_second}")
+        self.key = key
+        self.requests_per_second = requests_per_second
+        self.endpoint_requests_per_second = endpoint_requests_per_second
+        self.store = store or LocalSlotStore()
+        self._clock, self._sleep = clock, sleep
+        self.waited = 0.0  # seconds spent waiting for slots, for logs
+
+    def wait(self, endpoint: str) -> None:
+        now = self._clock()
+        slot = self.store.reserve(self.key, now, SPACING_MARGIN / self.requests_per_second)
+        if self.endpoint_requests_per_second:
+            slot = self.store.reserve(f"{self.key} {endpoint}", slot, SPACING_MARGIN / self.endpoint_requests_per_second)
+        delay = slot - now
+        if delay > 0:
+            self.waited += delay
+            self._sleep(delay)

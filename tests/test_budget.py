@@ -1,0 +1,58 @@
+"""One request budget for every process that syncs into the same warehouse."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from stripe_pipeline.actions import StripeCustomerAction
+from stripe_pipeline.stripe_api import BackoffPolicy, StripeApiClient
+from stripe_pipeline.stripe_api.budget import LIVE_REQUESTS_PER_SECOND, TEST_REQUESTS_PER_SECOND, default_rate
+
+from .conftest import table_rows
+
+_SYNC_SCRIPT = """
+import sys
+from stripe_pipeline.actions import ALL_ACTIONS
+from stripe_pipeline.warehouse import Warehouse
+base_url, url, schema, object_type = sys.argv[1:]
+action = next(a for a in ALL_ACTIONS if a.object_name() == object_type)
+action(api_key="sk_test_emulator", api_base=base_url, warehouse=Warehouse(url, schema or None)).sync_all()
+"""
+
+
+def test_two_processes_share_one_budget(make_emulator, warehouse_config):
+    budget = 20
+    # The emulator enforces the same limit: a request over the budget would come back as a 429.
+    emulator = make_emulator({"customer": 1_500, "product": 10, "price": 1_500}, latency=0.02, rate_limit=budget)
+    env = {**os.environ, "STRIPE_REQUESTS_PER_SECOND": str(budget), "STRIPE_API_KEY": ""}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SYNC_SCRIPT, emulator.base_url, warehouse_config["url"], warehouse_config["schema"], object_type],
+            env=env,
+        )
+        for object_type in ("customer", "price")
+    ]
+    for process in processes:
+        assert process.wait(timeout=120) == 0
+    log = emulator.requests
+    assert log.by_route["GET /v1/customers"] >= 15 and log.by_route["GET /v1/prices"] >= 15
+    assert log.max_in_any_window(1.0, which="all") <= budget
+    assert log.rate_limited == 0
+
+
+def test_429s_that_still_happen_are_retried_and_counted(make_emulator, warehouse):
+    emulator = make_emulator({"customer": 2_000}, rate_limit=10)
+    # A budget above what the account allows: the emulator answers some requests with 429.
+    backoff = BackoffPolicy(max_retries=10, base_delay=0.2, max_delay=1.0)
+    client = StripeApiClient(emulator.api_key, emulator.base_url, backoff=backoff, requests_per_second=20)
+    stats = StripeCustomerAction(client=client, warehouse=warehouse, concurrency=4).sync_all()
+    assert emulator.requests.rate_limited > 0
+    assert client.stats.rate_limited == emulator.requests.rate_limited and client.stats.retries >= client.stats.rate_limited
+    assert stats.fetched == 2_000 and len(table_rows(warehouse, StripeCustomerAction.table())) == 2_000
+
+
+def test_the_default_budget_follows_the_keys_mode():
+    assert default_rate("sk_test_123") == default_rate("rk_test_123") == TEST_REQUESTS_PER_SECOND == 25
+    assert default_rate("sk_live_123") == default_rate("rk_live_123") == LIVE_REQUESTS_PER_SECOND == 100
