@@ -203,7 +203,11 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
             return self._stage_deletion(stripe_data)
         # Hooks may change what they are given, nested values included; `_raw` keeps what the API
         # returned. Actions without hooks skip the copy, it is most of their per-object cost.
-        data = _json_copy(stripe_data) if _has_hooks(type(self)) else stripe_data
+        if not _has_hooks(type(self)):
+            defaults = self.set_default(stripe_data)  # its `_raw` is the API's object already
+            self._stage(defaults)
+            return defaults
+        data = _json_copy(stripe_data)
         data = self.pre_set_defualt(data) or data
         defaults = self.set_default(data)
         defaults["_raw"] = self._redacted(stripe_data)
@@ -383,7 +387,7 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
                 f"{sorted(unknown)}. Add them to {self.model_class.__name__} or drop them in post_set_default."
             )
         # A multi-row INSERT needs the same keys in every row, and one row per ID.
-        self._staged[row["id"]] = dict.fromkeys(plan.columns) | row
+        self._staged[row["id"]] = row if len(row) == len(plan.columns) else dict.fromkeys(plan.columns) | row
         self._staged_deletions.pop(row["id"], None)
         self._flush_if_due()
 

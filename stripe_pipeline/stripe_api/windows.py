@@ -118,6 +118,7 @@ class ParallelLister:
         self._next_id = 0
         self._stop = threading.Event()
         self._estimates: dict[int, float] = {}  # window -> objects it probably still holds
+        self._pages_seen = 0
 
     def estimated_remaining(self) -> int:
         """Objects still to list, estimated from the density of the windows seen so far."""
@@ -175,13 +176,14 @@ class ParallelLister:
 
     def _walk(self, window_id: int, window: Window, density: float | None) -> None:
         """Walk one window to its end, cutting off its older part for idle workers when dense."""
-        fetched = walked = 0
+        fetched = 0
         top = window.lte  # the window's cursor moves down; density is measured from where it began
         while not self._stop.is_set():
             page = self.client.get(self.path, {**self.params, **window.params()})
             objects = page["data"]
             fetched += len(objects)
-            walked += 1
+            with self._lock:
+                self._pages_seen += 1
             if not page.get("has_more") or not objects:
                 self._forget(window_id)
                 self._put(WindowPage(window_id, objects, None))
@@ -189,27 +191,34 @@ class ParallelLister:
             last = objects[-1]
             density = fetched / (top - last["created"] + 1)  # objects per second in this window so far
             # Everything newer than the last object is listed; ties with it may still follow.
-            gte, new_windows = self._cut(Window(window.gte, last["created"]), density, max_parts=walked + 1)
+            gte, new_windows = self._cut(Window(window.gte, last["created"]), density)
             window = Window(gte, last["created"], last["id"])
             with self._lock:
                 self._estimates[window_id] = density * window.span()
             # What a restart would list again: the cursor is left out, it may not outlive a crash.
             self._put(WindowPage(window_id, objects, Window(window.gte, window.lte), new_windows))
 
-    def _cut(self, rest: Window, density: float, max_parts: int) -> tuple[int, dict[int, Window]]:
+    def _cut(self, rest: Window, density: float) -> tuple[int, dict[int, Window]]:
         """Share `rest` (what a window still has to list) with idle workers when it likely holds
         several pages each. The walking window keeps the newest part, where its cursor is, so a
         cut costs no request; returns that part's `gte` and the new windows.
 
         Parts are sized by the density seen so far, newest first, and the oldest part takes all
         that is left: an account's early years are often sparse or empty, and an even split
-        in time would spend a request on each empty year. A window cuts into at most one part
-        more than it has walked pages, so the evidence grows with the number of windows.
+        in time would spend a request on each empty year. There are never more windows than
+        pages seen plus one, so a small account, whose density says little, is not cut into
+        windows that turn out empty.
         """
         with self._lock:
             idle = self.concurrency - self._active  # workers without a window
-            part_span = max(1, math.ceil(self.min_pages_per_window * PAGE_SIZE / density))
-            parts = min(idle + 1, max_parts, math.ceil(rest.span() / part_span))
+            # Near the end, when windows run out, smaller ones keep every worker busy: there the
+            # part-full pages they cost are cheaper than workers waiting on the last long windows.
+            # (Only in listings long enough for that tail to matter.)
+            tail = self._active < self.concurrency // 2 and self._pages_seen >= self.concurrency * self.min_pages_per_window
+            min_pages = min(2, self.min_pages_per_window) if tail else self.min_pages_per_window
+            part_span = max(1, math.ceil(min_pages * PAGE_SIZE / density))
+            evidence = self._pages_seen + 1 - self._active  # new windows the pages seen so far justify
+            parts = min(idle + 1, evidence + 1, math.ceil(rest.span() / part_span))
             if parts < 2:
                 return rest.gte, {}
             if parts * part_span >= rest.span():

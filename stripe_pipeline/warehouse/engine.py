@@ -7,6 +7,7 @@ every SQLite transaction takes the write lock up front (BEGIN IMMEDIATE) and wai
 
 from __future__ import annotations
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -25,6 +26,11 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _json_dumps(value) -> str:
+    # orjson: JSON columns are most of a row's cost to write.
+    return orjson.dumps(value).decode()
+
+
 def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
@@ -36,7 +42,7 @@ def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
             f"Unsupported warehouse {safe_url(url)}: use a SQLite or PostgreSQL URL in WAREHOUSE_URL."
         )
     schema = settings.warehouse_schema(dialect, schema)
-    engine = create_engine(parsed, pool_pre_ping=True)
+    engine = create_engine(parsed, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=orjson.loads)
     if dialect == "sqlite":
         _make_sqlite_concurrent(engine)
     # Models carry no schema; the engine puts them in the configured one.

@@ -14,12 +14,12 @@ portable statement: an executemany that SQLAlchemy sends as multi-row INSERTs.
 from __future__ import annotations
 
 import functools
-import json
 import operator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable
 
+import orjson
 from sqlalchemy import Boolean, Connection, DateTime, Enum, Float, Integer, String, Table, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -48,7 +48,7 @@ def upsert_rows(connection: Connection, table: Table, rows: list[dict]) -> Upser
     # The same lock order in every writer: overlapping upserts wait for each other instead of deadlocking.
     rows = sorted(rows, key=_by_id)
     if connection.dialect.name == "postgresql" and connection.dialect.driver in _JSON_BATCH_DRIVERS:
-        plan = _postgres_plan(table, _qualified_name(connection, table))
+        plan = _postgres_plan(table, qualified_name(connection, table))
         if plan is not None:
             result = plan.upsert(connection, rows)
             if result is not None:
@@ -91,15 +91,17 @@ def _upsert_statement(dialect: str, table: Table):
 # Drivers that take `%s` placeholders from exec_driver_sql.
 _JSON_BATCH_DRIVERS = ("psycopg", "psycopg2")
 _PG = postgresql.dialect()
-# Compact, and without the cycle check: rows come from JSON, and a cycle still fails (RecursionError).
-_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
+def _encode(batch: list) -> str:
+    return orjson.dumps(batch).decode()  # a tenth of the standard library's time, on the hot path
 # JSON columns whose value is the very object in `_raw` are read from `_raw` on the server
 # instead of being encoded twice; a bigint flags them, so at most this many per table.
 _MAX_FLAGGED = 62
 _BATCH = "\x00batch\x00"  # where the parameter goes, until the statement is escaped for the driver
 
 
-def _qualified_name(connection: Connection, table: Table) -> str:
+def qualified_name(connection: Connection, table: Table) -> str:
     """The table's name as the connection sees it: the engine's schema_translate_map applied."""
     schema = table.schema
     translate = connection.get_execution_options().get("schema_translate_map")
