@@ -112,7 +112,7 @@ class ParallelLister:
         self.concurrency = concurrency
         self.min_pages_per_window = min_pages_per_window
         self._results: queue.Queue = queue.Queue(maxsize=queue_pages or concurrency)
-        self._work: queue.Queue[tuple[int, Window, float | None]] = queue.Queue()
+        self._work: queue.Queue[tuple[int, Window]] = queue.Queue()
         self._lock = threading.Lock()
         self._active = 0
         self._next_id = 0
@@ -130,7 +130,7 @@ class ParallelLister:
         with self._lock:
             self._next_id = max(windows, default=-1) + 1
             for window_id, window in windows.items():
-                self._work.put((window_id, window, None))
+                self._work.put((window_id, window))
                 self._active += 1
         threads = [threading.Thread(target=self._worker, name=f"stripe-lister-{n}", daemon=True) for n in range(self.concurrency)]
         for thread in threads:
@@ -159,13 +159,13 @@ class ParallelLister:
         try:
             while not self._stop.is_set():
                 try:
-                    window_id, window, density = self._work.get(timeout=0.05)
+                    window_id, window = self._work.get(timeout=0.05)
                 except queue.Empty:
                     with self._lock:
                         if self._active == 0:
                             break
                     continue
-                self._walk(window_id, window, density)
+                self._walk(window_id, window)
                 with self._lock:
                     self._active -= 1
         except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
@@ -174,7 +174,7 @@ class ParallelLister:
         finally:
             self._put(_DONE)
 
-    def _walk(self, window_id: int, window: Window, density: float | None) -> None:
+    def _walk(self, window_id: int, window: Window) -> None:
         """Walk one window to its end, cutting off its older part for idle workers when dense."""
         fetched = 0
         top = window.lte  # the window's cursor moves down; density is measured from where it began
@@ -231,7 +231,7 @@ class ParallelLister:
             for part in older:
                 new_windows[self._next_id] = part
                 self._estimates[self._next_id] = density * part.span()
-                self._work.put((self._next_id, part, density))
+                self._work.put((self._next_id, part))
                 self._next_id += 1
                 self._active += 1
         return kept.gte, new_windows
