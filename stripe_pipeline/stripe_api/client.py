@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import stripe
 
@@ -86,7 +86,7 @@ class StripeApiClient:
             stripe_account=stripe_account,
             base_addresses={"api": self.api_base},
             max_network_retries=0,  # retries are ours: see retry.py
-            http_client=stripe.RequestsClient(timeout=timeout),
+            http_client=_BudgetedRequestsClient(self.budget, timeout=timeout),
         )
 
     def __repr__(self) -> str:
@@ -95,9 +95,7 @@ class StripeApiClient:
     def get(self, path: str, params: dict | None = None) -> dict:
         """GET one API resource as a dict, with backoff on 429, 409, 5xx and network errors."""
         attempt = 0
-        endpoint = _endpoint(path)
         while True:
-            self.budget.wait(endpoint)
             self.stats.count(requests=1)
             try:
                 response = self._client.raw_request("get", path, **(params or {}))
@@ -156,10 +154,23 @@ class StripeApiClient:
             raise
 
 
-def _endpoint(path: str) -> str:
-    """`GET /v1/customers/cus_1` -> `GET /v1/customers/:id`: the unit of Stripe's per-endpoint caps."""
-    parts = path.strip("/").split("/")
-    return "GET /" + "/".join(parts[:2]) + ("/:id" if len(parts) > 2 else "")
+class _BudgetedRequestsClient(stripe.RequestsClient):
+    """The `stripe` package's HTTP client, waiting for the request budget right before sending:
+    after the package's own work on the request, so the request leaves when its slot comes."""
+
+    def __init__(self, budget: RateBudget, **options):
+        super().__init__(**options)
+        self._budget = budget
+
+    def request(self, method, url, headers, post_data=None):
+        self._budget.wait(_endpoint(method, url))
+        return super().request(method, url, headers, post_data)
+
+
+def _endpoint(method: str, url: str) -> str:
+    """`GET …/v1/customers/cus_1?…` -> `GET /v1/customers/:id`: the unit of per-endpoint caps."""
+    parts = urlsplit(url).path.strip("/").split("/")
+    return f"{method.upper()} /" + "/".join(parts[:2]) + ("/:id" if len(parts) > 2 else "")
 
 
 def _describe(error: stripe.StripeError) -> str:
