@@ -23,9 +23,11 @@ action(api_key="sk_test_emulator", api_base=base_url, warehouse=Warehouse(url, s
 
 
 def test_two_processes_share_one_budget(make_emulator, warehouse_config):
-    budget = 20
-    # The emulator enforces the same limit: a request over the budget would come back as a 429.
-    emulator = make_emulator({"customer": 1_500, "product": 10, "price": 1_500}, latency=0.02, rate_limit=budget)
+    budget, account_limit = 18, 20
+    # The emulator enforces the account's limit: a request over it would come back as a 429.
+    # The budget leaves the account 10 % of headroom for timing jitter at the emulator, which
+    # stamps requests when its busy threads get to them.
+    emulator = make_emulator({"customer": 1_500, "product": 10, "price": 1_500}, latency=0.02, rate_limit=account_limit)
     env = {**os.environ, "STRIPE_REQUESTS_PER_SECOND": str(budget), "STRIPE_API_KEY": ""}
     processes = [
         subprocess.Popen(
@@ -37,9 +39,13 @@ def test_two_processes_share_one_budget(make_emulator, warehouse_config):
     for process in processes:
         assert process.wait(timeout=120) == 0
     log = emulator.requests
+    requests = log.by_route["GET /v1/customers"] + log.by_route["GET /v1/prices"]
     assert log.by_route["GET /v1/customers"] >= 15 and log.by_route["GET /v1/prices"] >= 15
-    assert log.max_in_any_window(1.0, which="all") <= budget
-    assert log.rate_limited == 0
+    # Together, the two processes kept to one budget: never above the account's limit, no 429,
+    # and on average not above the budget either.
+    assert log.max_in_any_window(1.0, which="all") <= account_limit and log.rate_limited == 0
+    seconds = sorted(log.per_second(which="all"))
+    assert requests / (seconds[-1] - seconds[0] + 1) <= budget
 
 
 def test_429s_that_still_happen_are_retried_and_counted(make_emulator, warehouse):
