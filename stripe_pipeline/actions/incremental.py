@@ -9,6 +9,7 @@ instead of overwriting each other's cursors.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
@@ -181,7 +182,7 @@ class IncrementalSyncMixin:
         recent: list[str] = []
         if newest is not None:
             cursor = EventCursor.of(newest)
-            read = self._apply_newest_per_object(_chain(newest, events), applied, trust_event_payloads)
+            read = self._apply_newest_per_object(itertools.chain((newest,), events), applied, trust_event_payloads)
             recent = [event_id for event_id, created in read if created >= cursor.created - EVENT_OVERLAP_SECONDS]
         self.flush()  # the rows before the cursor that says they are there
         self._save_state(
@@ -217,7 +218,7 @@ class IncrementalSyncMixin:
             if event["id"] in applied:
                 continue  # this object's newest state is in the table already
             if event["type"] in deletions:
-                self._stage_deletion({"id": obj["id"], "object": obj.get("object"), "deleted": True})
+                self._flag_deleted([obj["id"]])
             elif trust_event_payloads:
                 self.sync(obj)
             else:
@@ -231,7 +232,10 @@ class IncrementalSyncMixin:
     def _sync_current(self, ids: list[str]) -> None:
         """Sync the objects as the API renders them now; one that is gone gets `_deleted_at`."""
         for object_id, stripe_data in self._retrieve_each(ids):
-            self.sync(stripe_data if stripe_data is not None else {"id": object_id, "object": self.object_name(), "deleted": True})
+            if stripe_data is None:
+                self._flag_deleted([object_id])
+            else:
+                self.sync(stripe_data)
 
     # -- reconcile -------------------------------------------------------------------------
 
@@ -241,20 +245,24 @@ class IncrementalSyncMixin:
         with self._exclusive(), self._batch():
             self.stats.modes.append("reconcile")
             flagged = self.warehouse.ids(self.table(), self.stripe_account, deleted=True)
+
+            def live_rows_created_before_now() -> set[str]:
+                # Now: when the listing began, by Stripe's clock. Objects created later may be
+                # missing from it without being gone.
+                cutoff = _utc(self.client.server_now())
+                return self.warehouse.ids(self.table(), self.stripe_account, deleted=False, created_before=cutoff)
+
             unlisted: set[str] | None = None
             restored = listed = 0
             for page in self._list_and_sync(dict(self.list_params)):
                 if unlisted is None:
-                    # Objects created after the listing began may be missing from it without being gone.
-                    cutoff = _utc(self.client.server_now())
-                    unlisted = self.warehouse.ids(self.table(), self.stripe_account, deleted=False, created_before=cutoff)
+                    unlisted = live_rows_created_before_now()
                 ids = {obj["id"] for obj in page}
                 unlisted -= ids
                 restored += len(flagged & ids)
                 listed += len(ids)
             if unlisted is None:  # Stripe lists nothing: every row created before now is gone
-                cutoff = _utc(self.client.server_now())
-                unlisted = self.warehouse.ids(self.table(), self.stripe_account, deleted=False, created_before=cutoff)
+                unlisted = live_rows_created_before_now()
             self._flag_deleted(unlisted)
             self.stats.restored += restored
         self.log.info(
@@ -274,9 +282,4 @@ class IncrementalSyncMixin:
 
     def _save_state(self, **values: Any) -> None:
         self.warehouse.save_state(self.table_name(), self.stripe_account, **values)
-
-
-def _chain(first: dict, rest: Iterable[dict]) -> Iterable[dict]:
-    yield first
-    yield from rest
 

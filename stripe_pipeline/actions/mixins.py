@@ -272,36 +272,13 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _list_and_sync(self, params: dict, checkpoint: Callable[[int], None] | None = None) -> Iterator[list[dict]]:
-        """Page through the list endpoint, syncing each object; yields each page once its
-        objects are staged.
-
-        `checkpoint(created)` is called after each flush with the `created` of the last object
-        of the last page that was completely staged before it: everything listed down to there
-        is in the table.
-        """
+    def _list_and_sync(self, params: dict) -> Iterator[list[dict]]:
+        """Page through the list endpoint one cursor walk, syncing each object; yields each page
+        once its objects are staged (reconcile and filtered listings; backfills use windows)."""
         progress = _Progress(self.log, self.table_name(), self.stats)
-        staged_through: int | None = None
-        saved: int | None = None
-
-        def on_flushed() -> None:
-            nonlocal saved
-            if staged_through is not None and staged_through != saved:
-                checkpoint(staged_through)
-                saved = staged_through
-
-        self._on_flushed = on_flushed if checkpoint else None
-        try:
-            for page in self.client.list_pages(self.api_path(), {**params, "limit": 100}):
-                self.stats.pages += 1
-                self.stats.fetched += len(page)
-                for stripe_data in page:
-                    self.sync(stripe_data)
-                staged_through = page[-1]["created"]
-                progress.tick()
-                yield page
-        finally:
-            self._on_flushed = None
+        for page in self.client.list_pages(self.api_path(), {**params, "limit": 100}):
+            self._sync_page(page, progress)
+            yield page
         progress.done()
 
     def _list_windows_and_sync(
@@ -319,20 +296,23 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         self._on_flushed = (lambda: checkpoint(list(outstanding.values()))) if checkpoint else None
         try:
             for page in lister.pages(dict(outstanding)):
-                self.stats.pages += 1
-                self.stats.fetched += len(page.objects)
-                for stripe_data in page.objects:
-                    self.sync(stripe_data)
+                self._sync_page(page.objects, progress)
                 outstanding.update(page.new_windows)
                 if page.remaining is None:
                     del outstanding[page.window_id]
                 else:
                     outstanding[page.window_id] = page.remaining
-                progress.tick()
                 yield page.objects
         finally:
             self._on_flushed = None
         progress.done()
+
+    def _sync_page(self, objects: list[dict], progress: _Progress) -> None:
+        self.stats.pages += 1
+        self.stats.fetched += len(objects)
+        for stripe_data in objects:
+            self.sync(stripe_data)
+        progress.tick()
 
     def _retrieve_each(self, ids: Iterable[str]) -> Iterator[tuple[str, dict | None]]:
         """(ID, object) for each ID, `concurrency` requests at a time, in batches through the
