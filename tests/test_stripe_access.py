@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import socket
+import threading
 import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import stripe
@@ -97,13 +101,46 @@ def test_the_client_never_shows_its_key(make_emulator):
     assert emulator.api_key not in repr(client) and emulator.api_key not in str(vars(client))
 
 
-def test_connection_errors_are_retried_then_raised():
-    import socket
-
+def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+def test_connection_errors_are_retried_then_raised():
+    closed_port = _closed_port()
     client = StripeApiClient("sk_test_x", f"http://127.0.0.1:{closed_port}", backoff=BackoffPolicy(max_retries=2, base_delay=0.01))
     with pytest.raises(stripe.APIConnectionError):
         client.get("/v1/customers")
     assert (client.stats.requests, client.stats.retries) == (3, 2)
+
+
+def test_the_environments_proxy_settings_are_honoured(make_emulator, monkeypatch):
+    emulator = make_emulator({"customer": 3})
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
+    no_retries = BackoffPolicy(max_retries=0)
+    # Through a proxy that is not there: the request cannot get out.
+    with pytest.raises(stripe.APIConnectionError):
+        StripeApiClient(emulator.api_key, emulator.base_url, backoff=no_retries).get("/v1/customers")
+    # NO_PROXY exempts the emulator's host: straight there.
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    page = StripeApiClient(emulator.api_key, emulator.base_url, backoff=no_retries).get("/v1/customers")
+    assert len(page["data"]) == 3
+
+
+def test_a_page_that_is_not_json_is_a_clear_error(tmp_path):
+    # Something other than Stripe answers 200 with HTML: a captive portal or a misrouted proxy.
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "customers").write_text("<html>Please log in to the network</html>")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = StripeApiClient("sk_test_x", f"http://127.0.0.1:{server.server_port}", backoff=BackoffPolicy(max_retries=0))
+        with pytest.raises(stripe.APIError, match="Invalid response body from API: b'<html>Please log in"):
+            client.get("/v1/customers")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -102,9 +102,9 @@ class IncrementalSyncMixin:
 
     def _backfill(self, resume: dict | None) -> None:
         """List everything created up to the backfill's start, in `created` windows walked in
-        parallel, checkpointing the windows still to list after every flush. A restart lists
-        those again, so at most one flush interval of objects is fetched twice, and nothing is
-        skipped.
+        parallel; every flush saves the windows still to list in the transaction of its rows. A
+        restart lists those again: what is fetched twice is the page the last flush cut in two
+        and the pages that were queued or in flight, and nothing is skipped.
 
         When the table already had rows (a refresh, a retention fallback, a state row someone
         deleted), rows that the listing does not return are flagged deleted: their deletions may
@@ -134,11 +134,11 @@ class IncrementalSyncMixin:
             self.log.info(f"{self.table_name()}: deletions among the objects listed before the restart are left to the next reconcile")
         self._save_state(backfill=checkpoint)
 
-        def save_checkpoint(outstanding: list[Window]) -> None:
+        def checkpoint_state(outstanding: list[Window]) -> dict:
             checkpoint["windows"] = [[window.gte, window.lte] for window in outstanding]
-            self._save_state(backfill=checkpoint)
+            return {"backfill": checkpoint}
 
-        for page in self._list_windows_and_sync(windows, checkpoint=save_checkpoint):
+        for page in self._list_windows_and_sync(windows, checkpoint=checkpoint_state):
             unlisted.difference_update(obj["id"] for obj in page)
         self._flag_deleted(unlisted)
         self.flush()

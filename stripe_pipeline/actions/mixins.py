@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
-import stripe
+from stripe import StripeObject
 from sqlalchemy import DateTime, Table
 
 from ..models import META_COLUMNS, StripeModel
@@ -44,18 +44,11 @@ class SyncStats:
     missing_ids: list[str] = field(default_factory=list)
 
 
-def _to_utc(value: Any) -> Any:
-    return datetime.fromtimestamp(value, timezone.utc) if isinstance(value, (int, float)) else value
-
-
-def _to_id(value: Any) -> Any:
-    # An expandable reference arrives as an ID or, when expanded, as the object itself.
-    return value.get("id") if isinstance(value, dict) else value
-
-
 @dataclass(frozen=True)
 class _MappingPlan:
-    conversions: tuple[tuple[str, Callable[[Any], Any] | None], ...]  # Stripe field -> column value
+    fields: tuple[str, ...]  # Stripe's top-level fields that have a column of the same name
+    timestamps: tuple[str, ...]  # of those, Unix times that become UTC datetimes
+    references: tuple[str, ...]  # of those, expandable references: an ID, or the object when expanded
     columns: tuple[str, ...]
     column_set: frozenset[str]
 
@@ -63,18 +56,15 @@ class _MappingPlan:
 @functools.cache
 def _mapping_plan(table: Table) -> _MappingPlan:
     """Decided once per table from the column types, so the per-object work is a dict walk."""
-    conversions = []
-    for column in table.columns:
-        if column.name in META_COLUMNS:
-            continue
-        if isinstance(column.type, DateTime):
-            conversions.append((column.name, _to_utc))
-        elif column.type.python_type is str:
-            conversions.append((column.name, _to_id))
-        else:
-            conversions.append((column.name, None))
-    names = tuple(column.name for column in table.columns)
-    return _MappingPlan(tuple(conversions), names, frozenset(names))
+    fields = [column for column in table.columns if column.name not in META_COLUMNS]
+    names = tuple(str(column.name) for column in table.columns)
+    return _MappingPlan(
+        fields=tuple(str(column.name) for column in fields),
+        timestamps=tuple(str(column.name) for column in fields if isinstance(column.type, DateTime)),
+        references=tuple(str(column.name) for column in fields if column.type.python_type is str),
+        columns=names,
+        column_set=frozenset(names),
+    )
 
 
 _HOOKS = ("pre_set_defualt", "pre_set_default", "set_default", "post_set_default")
@@ -150,7 +140,7 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         self._staged: dict[str, dict] = {}
         self._staged_deletions: dict[str, dict] = {}
         self._batch_depth = 0
-        self._on_flushed: Callable[[], None] | None = None  # the backfill's checkpoint
+        self._checkpoint: Callable[[], dict] | None = None  # sync-state values each flush saves with its rows
         self._exclusive_depth = 0
 
     # -- what the class declares, derived ------------------------------------------------
@@ -197,7 +187,7 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         A deleted object (Stripe answers `{"id": …, "deleted": true}`) skips the hooks: its row
         keeps the last known data and gets `_deleted_at`.
         """
-        if isinstance(stripe_data, stripe.StripeObject):
+        if isinstance(stripe_data, StripeObject):
             stripe_data = stripe_data.to_dict()
         if stripe_data.get("deleted") is True:
             return self._stage_deletion(stripe_data)
@@ -248,10 +238,19 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
     def set_default(self, stripe_data: dict) -> dict:
         """Map the object to row values: each model column from the top-level field of the same
         name; timestamps become UTC datetimes, expanded references their ID, nested values JSON."""
+        plan = _mapping_plan(self.table())
         row = {"id": stripe_data["id"]}
-        for name, convert in _mapping_plan(self.table()).conversions:
-            value = stripe_data.get(name)
-            row[name] = convert(value) if convert and value is not None else value
+        get = stripe_data.get
+        for name in plan.fields:
+            row[name] = get(name)
+        for name in plan.timestamps:
+            value = row[name]
+            if isinstance(value, (int, float)):
+                row[name] = datetime.fromtimestamp(value, timezone.utc)
+        for name in plan.references:
+            value = row[name]
+            if isinstance(value, dict):
+                row[name] = value.get("id")
         row["_raw"] = self._redacted(stripe_data)
         row["_account"] = self.stripe_account
         row["_synced_at"] = datetime.now(timezone.utc)
@@ -282,18 +281,18 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         progress.done()
 
     def _list_windows_and_sync(
-        self, windows: list[Window], checkpoint: Callable[[list[Window]], None] | None = None
+        self, windows: list[Window], checkpoint: Callable[[list[Window]], dict] | None = None
     ) -> Iterator[list[dict]]:
         """The created windows listed in parallel (stripe_api/windows.py), each object synced;
         yields each page once its objects are staged.
 
-        `checkpoint(windows)` is called after each flush with the windows still to list: all
-        that was listed outside them is in the table.
+        Each flush saves `checkpoint(windows)`, sync-state values made from the windows still to
+        list, in the transaction of its rows: all that was listed outside them is in the table.
         """
         lister = ParallelLister(self.client, self.api_path(), dict(self.list_params), concurrency=self.concurrency)
         progress = _Progress(self.log, self.table_name(), self.stats, lister.estimated_remaining)
         outstanding = dict(enumerate(windows))  # as of the last completely staged page
-        self._on_flushed = (lambda: checkpoint(list(outstanding.values()))) if checkpoint else None
+        self._checkpoint = (lambda: checkpoint(list(outstanding.values()))) if checkpoint else None
         try:
             for page in lister.pages(dict(outstanding)):
                 self._sync_page(page.objects, progress)
@@ -304,7 +303,7 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
                     outstanding[page.window_id] = page.remaining
                 yield page.objects
         finally:
-            self._on_flushed = None
+            self._checkpoint = None
         progress.done()
 
     def _sync_page(self, objects: list[dict], progress: _Progress) -> None:
@@ -336,14 +335,14 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
     # -- writing ---------------------------------------------------------------------------
 
     def flush(self) -> UpsertResult:
-        """Write the staged rows in one multi-row upsert, then the staged deletions."""
+        """Write the staged rows in one multi-row upsert and the staged deletions, in one
+        transaction with the backfill's checkpoint when one is running."""
         rows, self._staged = list(self._staged.values()), {}
         tombstones, self._staged_deletions = list(self._staged_deletions.values()), {}
-        result = self.warehouse.upsert(self.table(), rows)
+        state = (self.table_name(), self.stripe_account, self._checkpoint()) if self._checkpoint else None
+        result, deleted = self.warehouse.write(self.table(), rows, tombstones, state=state)
         self.stats.written += result
-        self.stats.deleted += self.warehouse.mark_deleted(self.table(), tombstones)
-        if self._on_flushed is not None:
-            self._on_flushed()
+        self.stats.deleted += deleted
         return result
 
     def _stage_deletion(self, stub: dict) -> dict:
@@ -360,8 +359,8 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
 
     def _stage(self, row: dict) -> None:
         plan = _mapping_plan(self.table())
-        unknown = row.keys() - plan.column_set
-        if unknown:
+        if not row.keys() <= plan.column_set:
+            unknown = row.keys() - plan.column_set
             raise ValueError(
                 f"{type(self).__name__} produced values for columns that {self.table_name()} does not have: "
                 f"{sorted(unknown)}. Add them to {self.model_class.__name__} or drop them in post_set_default."
@@ -396,7 +395,7 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
                 self.flush()  # what was fetched before a failure is kept, not lost
 
     def _redacted(self, stripe_data: dict) -> dict:
-        if not any(name in stripe_data for name in self.redacted_fields):
+        if not self.redacted_fields or not any(name in stripe_data for name in self.redacted_fields):
             return stripe_data
         return {**stripe_data, **{name: None for name in self.redacted_fields if name in stripe_data}}
 

@@ -79,15 +79,16 @@ class RateBudget:
     def wait(self, endpoint: str) -> None:
         interval = SPACING_MARGIN / self.requests_per_second
         while True:
-            now = self._clock()
-            slot = self.store.reserve(self.key, now, interval)
+            slot = self.store.reserve(self.key, self._clock(), interval)
             if self.endpoint_requests_per_second:
                 slot = self.store.reserve(f"{self.key} {endpoint}", slot, SPACING_MARGIN / self.endpoint_requests_per_second)
-            delay = slot - now
-            if delay > 0:
-                self.waited += delay
-                self._sleep(delay)
+            known = self._clock()
+            if slot > known:
+                self.waited += slot - known
+                self._sleep(slot - known)
             # A thread that wakes up late (a busy interpreter) would send together with the ones
-            # whose slots come next; it gives its slot up and queues again instead.
-            if self._clock() - slot <= LATE_SLOTS * interval:
+            # whose slots come next; it gives its slot up and queues again instead. Lateness
+            # counts from when the slot was known: a slow store (a busy database) is no late
+            # thread, and once a reservation outlasted two slots every thread would requeue forever.
+            if self._clock() - max(slot, known) <= LATE_SLOTS * interval:
                 return

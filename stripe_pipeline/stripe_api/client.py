@@ -1,7 +1,8 @@
 """Stripe API access for the sync: plain JSON pages through the `stripe` package.
 
-The hot path never builds StripeObjects (about 125 µs each): `raw_request` hands back the
-parsed JSON, so hooks receive plain dicts exactly as the API sent them.
+The hot path never builds StripeObjects (about 125 µs each): hooks receive plain dicts exactly
+as the API sent them. The `stripe` package builds, authenticates and sends each request and
+turns error responses into its exceptions; the body of a success is parsed with orjson.
 """
 
 from __future__ import annotations
@@ -16,13 +17,19 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import orjson
 import stripe
+from requests import Session
+from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
 
 from .. import settings
 from .budget import RateBudget, SlotStore, budget_key, default_rate
 from .errors import StripeAccessError
 from .retry import BackoffPolicy
 
+# Kept open for reuse; more threads than this still work, on connections opened for one request.
+MAX_CONNECTIONS = 64
 _KEY_PATTERN = re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9*]+")
 
 
@@ -86,7 +93,7 @@ class StripeApiClient:
             stripe_account=stripe_account,
             base_addresses={"api": self.api_base},
             max_network_retries=0,  # retries are ours: see retry.py
-            http_client=_BudgetedRequestsClient(self.budget, timeout=timeout),
+            http_client=_BudgetedRequestsClient(self.budget, self.api_base, timeout=timeout),
         )
 
     def __repr__(self) -> str:
@@ -98,9 +105,7 @@ class StripeApiClient:
         while True:
             self.stats.count(requests=1)
             try:
-                response = self._client.raw_request("get", path, **(params or {}))
-                self._note_server_time(response.headers)
-                return response.data
+                return self._request_json("get", path, params or {})
             except (stripe.AuthenticationError, stripe.PermissionError) as error:
                 raise _access_error(error, path) from None
             except stripe.StripeError as error:
@@ -115,6 +120,23 @@ class StripeApiClient:
                 )
                 time.sleep(delay)
                 self.stats.count(retries=1)
+
+    def _request_json(self, method: str, path: str, params: dict) -> dict:
+        """`StripeClient.raw_request` without its parse of the body: that parse builds
+        OrderedDicts with the standard library's json, five times orjson's time and, at a
+        page of 100 objects per request, the largest single cost of the sync per object."""
+        requestor = self._client._requestor
+        body, status, headers = requestor.request_raw(
+            method, path, params=params, options={}, base_address="api", api_mode="V1", usage=["raw_request"]
+        )
+        if not 200 <= status < 300:
+            requestor._interpret_response(body, status, headers, "V1")  # raises the package's StripeError
+        self._note_server_time(headers)
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            # What the package says of a body that is not JSON (a proxy's error page, say).
+            raise stripe.APIError(f"Invalid response body from API: {body[:200]!r} (HTTP response code was {status})", body, status, headers) from None
 
     def server_now(self) -> int:
         """Stripe's clock as of the last response (its Date header), else this machine's.
@@ -156,10 +178,19 @@ class StripeApiClient:
 
 class _BudgetedRequestsClient(stripe.RequestsClient):
     """The `stripe` package's HTTP client, waiting for the request budget right before sending:
-    after the package's own work on the request, so the request leaves when its slot comes."""
+    after the package's own work on the request, so the request leaves when its slot comes.
 
-    def __init__(self, budget: RateBudget, **options):
-        super().__init__(**options)
+    Its one session reads the environment's proxy settings once. By default requests reads
+    them again for every request, which costs a fifth of its time per page."""
+
+    def __init__(self, budget: RateBudget, api_base: str, **options):
+        session = Session()
+        session.trust_env = False
+        adapter = HTTPAdapter(pool_maxsize=MAX_CONNECTIONS)  # one per thread in flight
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        proxies = {scheme: url for scheme, url in get_environ_proxies(api_base).items() if scheme in ("http", "https")}
+        super().__init__(session=session, proxy=proxies or None, **options)
         self._budget = budget
 
     def request(self, method, url, headers, post_data=None):

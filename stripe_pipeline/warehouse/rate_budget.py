@@ -62,6 +62,9 @@ class PostgresSlotStore:
             )
             self._connection = connection
             self._raw = connection.connection.driver_connection.cursor()
+            # A slot lost in a crash costs nothing, a commit that waits for the disk holds up
+            # the request it is for: this connection's commits do not wait for the WAL flush.
+            self._raw.execute("SET synchronous_commit TO off")
         return self._raw
 
 

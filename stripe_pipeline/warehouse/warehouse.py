@@ -67,17 +67,31 @@ class Warehouse:
         self._ready.update(table.name for table in missing)
 
     def upsert(self, table: Table, rows: list[dict]) -> UpsertResult:
-        if not rows:
-            return UpsertResult()
-        self.ensure_tables([table])
-        return self._run(f"write {table.name}", lambda connection: upsert_rows(connection, table, rows))
+        return self.write(table, rows)[0]
 
-    def mark_deleted(self, table: Table, tombstones: list[dict]) -> int:
-        """Set `_deleted_at` on rows whose objects Stripe reports deleted; returns how many were newly marked."""
-        if not tombstones:
-            return 0
-        self.ensure_tables([table])
-        return self._run(f"mark deletions in {table.name}", lambda connection: mark_deleted_rows(connection, table, tombstones))
+    def write(
+        self,
+        table: Table,
+        rows: list[dict],
+        tombstones: list[dict] | None = None,
+        *,
+        state: tuple[str, str | None, dict] | None = None,
+    ) -> tuple[UpsertResult, int]:
+        """Upsert `rows`, flag the `tombstones`' rows deleted and save `state` (object type,
+        account, sync-state values), in one transaction: a checkpoint never vouches for rows
+        that did not land. Returns the upsert's counts and how many rows were newly flagged."""
+        if not rows and not tombstones and state is None:
+            return UpsertResult(), 0
+        self.ensure_tables([table, SyncState.__table__])
+
+        def work(connection: Connection) -> tuple[UpsertResult, int]:
+            written = upsert_rows(connection, table, rows)
+            deleted = mark_deleted_rows(connection, table, tombstones) if tombstones else 0
+            if state is not None:
+                save_state(connection, *state)
+            return written, deleted
+
+        return self._run(f"write {table.name}", work)
 
     def ids(
         self,
