@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import stripe
@@ -130,17 +135,88 @@ def test_the_environments_proxy_settings_are_honoured(make_emulator, monkeypatch
     assert len(page["data"]) == 3
 
 
+@contextlib.contextmanager
+def _serving(handler, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """A plain HTTP(S) server in a thread, standing where Stripe should be; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_page_that_is_not_json_is_a_clear_error(tmp_path):
     # Something other than Stripe answers 200 with HTML: a captive portal or a misrouted proxy.
     (tmp_path / "v1").mkdir()
     (tmp_path / "v1" / "customers").write_text("<html>Please log in to the network</html>")
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        client = StripeApiClient("sk_test_x", f"http://127.0.0.1:{server.server_port}", backoff=BackoffPolicy(max_retries=0))
+    with _serving(functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))) as base_url:
+        client = StripeApiClient("sk_test_x", base_url, backoff=BackoffPolicy(max_retries=0))
         with pytest.raises(stripe.APIError, match="Invalid response body from API: b'<html>Please log in"):
             client.get("/v1/customers")
-    finally:
-        server.shutdown()
-        server.server_close()
+
+
+class _ListHandler(BaseHTTPRequestHandler):
+    """Answers every GET with an empty list page and keeps the request headers."""
+
+    seen: list[dict[str, str]] = []
+
+    def do_GET(self):
+        self.seen.append({name.lower(): value for name, value in self.headers.items()})
+        body = b'{"object": "list", "data": [], "has_more": false}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_requests_carry_the_key_the_api_version_and_the_connect_account():
+    _ListHandler.seen = []
+    with _serving(_ListHandler) as base_url:
+        client = StripeApiClient("sk_test_recorded", base_url, stripe_account="acct_1Connected")
+        assert list(client.list_pages("/v1/customers")) == []
+    (headers,) = _ListHandler.seen
+    assert headers["authorization"] == "Bearer sk_test_recorded"
+    assert headers["stripe-account"] == "acct_1Connected"
+    assert headers["stripe-version"] == stripe.api_version
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_tls_certificates_are_checked_against_the_packages_ca_bundle(tmp_path, monkeypatch):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    with _serving(_ListHandler, tls) as base_url:
+        # A certificate that no authority in the bundle signed (an intercepting proxy, say) is refused.
+        client = StripeApiClient("sk_test_x", base_url, backoff=BackoffPolicy(max_retries=3, base_delay=0.01))
+        with pytest.raises(stripe.APIConnectionError, match="Could not verify the TLS certificate") as refused:
+            client.get("/v1/customers")
+        assert refused.value.should_retry is False and client.stats.retries == 0
+        # The same server, once the package's bundle trusts it: the page arrives over TLS.
+        monkeypatch.setattr(stripe, "ca_bundle_path", str(cert))
+        assert StripeApiClient("sk_test_x", base_url).get("/v1/customers")["object"] == "list"
+
+
+class _SlowHandler(_ListHandler):
+    def do_GET(self):
+        time.sleep(1.0)  # and no answer: the client has given up by now
+
+
+def test_a_response_slower_than_the_timeout_is_a_retried_connection_error():
+    with _serving(_SlowHandler) as base_url:
+        client = StripeApiClient("sk_test_x", base_url, timeout=0.2, backoff=BackoffPolicy(max_retries=1, base_delay=0.01))
+        with pytest.raises(stripe.APIConnectionError, match="ReadTimeoutError"):
+            client.get("/v1/customers")
+    assert (client.stats.requests, client.stats.retries) == (2, 1)

@@ -31,7 +31,7 @@ class BackoffPolicy:
         if advice in ("true", "false"):
             return advice == "true"
         if isinstance(error, stripe.APIConnectionError):
-            return True
+            return error.should_retry  # a network blip yes, a certificate that does not verify no
         status = error.http_status or 0
         return status in RETRIED_STATUSES or status >= 500
 
