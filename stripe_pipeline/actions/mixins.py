@@ -57,11 +57,11 @@ class _MappingPlan:
 def _mapping_plan(table: Table) -> _MappingPlan:
     """Decided once per table from the column types, so the per-object work is a dict walk."""
     fields = [column for column in table.columns if column.name not in META_COLUMNS]
-    names = tuple(str(column.name) for column in table.columns)
+    names = tuple(column.name for column in table.columns)
     return _MappingPlan(
-        fields=tuple(str(column.name) for column in fields),
-        timestamps=tuple(str(column.name) for column in fields if isinstance(column.type, DateTime)),
-        references=tuple(str(column.name) for column in fields if column.type.python_type is str),
+        fields=tuple(column.name for column in fields),
+        timestamps=tuple(column.name for column in fields if isinstance(column.type, DateTime)),
+        references=tuple(column.name for column in fields if column.type.python_type is str),
         columns=names,
         column_set=frozenset(names),
     )

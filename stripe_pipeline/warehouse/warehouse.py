@@ -82,7 +82,7 @@ class Warehouse:
         that did not land. Returns the upsert's counts and how many rows were newly flagged."""
         if not rows and not tombstones and state is None:
             return UpsertResult(), 0
-        self.ensure_tables([table, SyncState.__table__])
+        self.ensure_tables([table, SyncState.__table__] if state is not None else [table])
 
         def work(connection: Connection) -> tuple[UpsertResult, int]:
             written = upsert_rows(connection, table, rows)
