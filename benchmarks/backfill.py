@@ -1,17 +1,19 @@
 """`python -m benchmarks.backfill`: how fast a backfill runs at Stripe's rate limit.
 
-Starts the emulator with N customers, a latency per request and Stripe's rate limit (429s
-beyond it), then backfills into PostgreSQL and SQLite:
+For each shape of `created` (--distribution, see stripe_pipeline/emulator/timelines.py), starts
+the emulator with N customers created that way, a latency per request and Stripe's rate limit
+(429s beyond it), then backfills into PostgreSQL (and, for the first shape, SQLite):
 - the parallel path (`StripeCustomerAction().sync_all()`: created windows, shared budget);
 - the sequential path the seed used (`stripe.Customer.list(limit=100).auto_paging_iter()`),
   through the same hooks and upserts.
 Each backfill runs in a process of its own, so its CPU time and peak RSS are its own; the
-emulator runs in this process. Last, the whole code location is materialized with Dagster's
-multiprocess executor (every asset in its own process), and the request rate the emulator
-saw is compared with the budget.
+emulator runs in this process. A Markdown table sums up each shape in a row. Last, the whole
+code location is materialized with Dagster's multiprocess executor (every asset in its own
+process), and the request rate the emulator saw is compared with the budget.
 
-    python -m benchmarks.backfill                       # 200,000 customers, 100 ms, 100 req/s
-    python -m benchmarks.backfill --objects 1000000 --skip-sequential --targets postgresql
+    python -m benchmarks.backfill                       # every shape, 200,000 customers, 100 ms, 100 req/s
+    python -m benchmarks.backfill --distribution burst-past,ties --skip-multi-asset
+    python -m benchmarks.backfill --objects 1000000 --distribution even --skip-sequential --targets postgresql
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from stripe_pipeline.emulator import Emulator
+from stripe_pipeline.emulator.timelines import TIMELINES, timeline
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MULTI_ASSET_COUNTS = {
@@ -152,13 +155,27 @@ def _multi_asset(rate_limit: int, latency: float) -> dict:
         return result
 
 
+def _row(shape: str, parallel: dict, sequential: dict | None, bound: float) -> str:
+    speedup = f"{parallel['objects_per_second'] / sequential['objects_per_second']:.1f}x" if sequential else "-"
+    sequential_rate = f"{sequential['objects_per_second']:,.0f}" if sequential else "-"
+    return (
+        f"| {shape} | {parallel['objects_per_second']:,.0f} | {parallel['objects_per_second'] / bound:.0%} | "
+        f"{parallel['requests']:,} | {parallel['pages_needed']:,} | {parallel['rate_limited']} | {parallel['max_requests_in_a_second']} | "
+        f"{parallel['peak_rss_mb']:.0f} MB | {parallel['cpu_us_per_object']:.0f} | {sequential_rate} | {speedup} |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=200_000)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--rate-limit", type=int, default=100, help="requests per second, enforced by the emulator with 429s")
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--targets", default="postgresql,sqlite")
+    parser.add_argument(
+        "--distribution", default=",".join(TIMELINES),
+        help=f"when the customers were created, one or more of: {', '.join(TIMELINES)} (default: all)",
+    )
+    parser.add_argument("--targets", default="postgresql,sqlite", help="the first gets every shape and the sequential path; the others the first shape")
     parser.add_argument("--skip-sequential", action="store_true")
     parser.add_argument("--skip-multi-asset", action="store_true")
     parser.add_argument("--run-one", nargs=5, metavar=("PATH", "API_BASE", "URL", "SCHEMA", "CONCURRENCY"), help=argparse.SUPPRESS)
@@ -168,28 +185,40 @@ def main() -> None:
         print(json.dumps(run_one(path, api_base, url, schema or None, int(concurrency))))
         return
 
-    print(f"Machine: {os.cpu_count()} cores. Emulator: {args.objects:,} customers, {args.latency_ms:.0f} ms per request, "
-          f"{args.rate_limit} requests/s (bound: {args.rate_limit * 100:,} objects/s).", flush=True)
-    started = time.perf_counter()
-    with Emulator(seed={"customer": args.objects}, latency=args.latency_ms / 1000, rate_limit=args.rate_limit) as emulator:
-        print(f"Seeded in {time.perf_counter() - started:.1f} s.\n", flush=True)
-        results = {}
-        for target in args.targets.split(","):
-            paths = ["parallel"] if args.skip_sequential or target != args.targets.split(",")[0] else ["parallel", "sequential"]
-            for path in paths:
+    shapes = args.distribution.split(",")
+    for shape in shapes:
+        timeline(shape)  # an unknown name fails before anything runs
+    targets = args.targets.split(",")
+    bound = args.rate_limit * 100
+    print(f"Machine: {os.cpu_count()} cores, {_memory_gib():.0f} GiB. Emulator: {args.objects:,} customers, {args.latency_ms:.0f} ms per request, "
+          f"{args.rate_limit} requests/s (bound: {bound:,} objects/s), concurrency {args.concurrency}.", flush=True)
+    table = []
+    for index, shape in enumerate(shapes):
+        started = time.perf_counter()
+        with Emulator(seed={"customer": args.objects}, timeline=shape, latency=args.latency_ms / 1000, rate_limit=args.rate_limit) as emulator:
+            print(f"\n{shape}: seeded in {time.perf_counter() - started:.1f} s.", flush=True)
+            runs = [(targets[0], "parallel")]
+            if not args.skip_sequential:
+                runs.append((targets[0], "sequential"))
+            if index == 0:
+                runs += [(target, "parallel") for target in targets[1:]]
+            results = {}
+            for target, path in runs:
                 result = results[(target, path)] = _backfill(emulator, path, target, args.concurrency)
+                result["pages_needed"] = max(1, -(-args.objects // 100))
                 print(
                     f"{path:>10} into {target:<10} {result['objects']:>9,} objects in {result['seconds']:7.1f} s: "
-                    f"{result['objects_per_second']:7,.0f} objects/s ({result['objects_per_second'] / (args.rate_limit * 100):.0%} of the bound), "
+                    f"{result['objects_per_second']:7,.0f} objects/s ({result['objects_per_second'] / bound:.0%} of the bound), "
                     f"{result['requests']:,} requests, {result['rate_limited']} 429s, max {result['max_requests_in_a_second']}/s, "
                     f"peak RSS {result['peak_rss_mb']:.0f} MB, {result['cpu_us_per_object']:.0f} µs CPU/object",
                     flush=True,
                 )
                 assert result["rows"] == args.objects, f"{result['rows']:,} rows for {args.objects:,} objects"
-        first = args.targets.split(",")[0]
-        if (first, "sequential") in results:
-            ratio = results[(first, "parallel")]["objects_per_second"] / results[(first, "sequential")]["objects_per_second"]
-            print(f"\nParallel / sequential into {first}: {ratio:.1f}x", flush=True)
+            table.append(_row(shape, results[(targets[0], "parallel")], results.get((targets[0], "sequential")), bound))
+    print(f"\n{args.objects:,} customers into {targets[0]}, {args.latency_ms:.0f} ms per request, {args.rate_limit} requests/s:\n")
+    print("| shape | objects/s | of the bound | requests | pages needed | 429s | max requests in a second | peak RSS | CPU µs/object | sequential objects/s | parallel / sequential |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(table), flush=True)
     if not args.skip_multi_asset:
         multi = _multi_asset(args.rate_limit, args.latency_ms / 1000)
         print(
@@ -198,6 +227,10 @@ def main() -> None:
             f"max {multi['max_requests_in_a_second']} in any second against a budget of {args.rate_limit}, {multi['rate_limited']} 429s",
             flush=True,
         )
+
+
+def _memory_gib() -> float:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 
 
 if __name__ == "__main__":

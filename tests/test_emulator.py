@@ -361,3 +361,37 @@ def test_request_log_windows_are_exact():
     assert sum(log.per_second().values()) == 3 and log.total == 3
     with pytest.raises(ValueError):
         log.per_second("ok")
+
+
+_DAY, _YEAR = 86_400, 365 * 86_400
+
+
+@pytest.mark.parametrize(
+    ("timeline", "holds"),
+    [
+        ("even", lambda ago: ago.min() >= 0 and ago.max() <= _YEAR),
+        ("burst-past", lambda ago: ago.min() >= 6 * _YEAR - 5 * _DAY and ago.max() <= 6 * _YEAR),
+        ("bursts", lambda ago: len({int(a // _DAY) for a in ago}) <= 10 and ago.max() <= 4 * _YEAR and ago.min() < _YEAR),
+        ("dormant", lambda ago: ago.min() >= 2 * _YEAR and ago.max() <= 5 * _YEAR),
+        ("ties", lambda ago: ago.value_counts().head(5).sum() >= 0.28 * len(ago)),
+        ("recent-burst", lambda ago: (ago <= 3_600).mean() >= 0.88),
+    ],
+)
+def test_seeded_objects_are_created_as_the_timeline_says(make_emulator, timeline, holds):
+    """Through the API, as a backfill sees them: `created` of every seeded customer."""
+    import pandas as pd
+
+    emulator = make_emulator({"customer": 2_000, "subscription": 100, "invoice": 100}, timeline=timeline)
+    client = stripe.StripeClient(emulator.api_key, base_addresses={"api": emulator.base_url})
+    created = [customer.created for customer in client.v1.customers.list(params={"limit": 100}).auto_paging_iter()]
+    now = emulator.clock.now()
+    ago = pd.Series([now - c for c in created])
+    assert len(created) == 2_000 and holds(ago), ago.describe()
+    # Children come after their parents, whatever the shape.
+    for subscription in client.v1.subscriptions.list(params={"limit": 100, "status": "all"}).auto_paging_iter():
+        assert subscription.created >= client.v1.customers.retrieve(subscription.customer).created
+
+
+def test_an_unknown_timeline_is_refused():
+    with pytest.raises(ValueError, match="unknown timeline 'weekly'; known: even, burst-past"):
+        Emulator(seed={"customer": 1}, timeline="weekly")

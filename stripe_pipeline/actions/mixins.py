@@ -23,7 +23,7 @@ from sqlalchemy import DateTime, Table
 
 from ..models import META_COLUMNS, StripeModel
 from ..stripe_api import StripeApiClient
-from ..stripe_api.windows import ParallelLister, Window
+from ..stripe_api.windows import ParallelLister, Remaining, Window
 from ..warehouse import UpsertResult, Warehouse
 from .incremental import RETRIEVE_BATCH, IncrementalSyncMixin
 
@@ -290,7 +290,7 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         list, in the transaction of its rows: all that was listed outside them is in the table.
         """
         lister = ParallelLister(self.client, self.api_path(), dict(self.list_params), concurrency=self.concurrency)
-        progress = _Progress(self.log, self.table_name(), self.stats, lister.estimated_remaining)
+        progress = _Progress(self.log, self.table_name(), self.stats, lister.remaining)
         outstanding = dict(enumerate(windows))  # as of the last completely staged page
         self._checkpoint = (lambda: checkpoint(list(outstanding.values()))) if checkpoint else None
         try:
@@ -415,7 +415,7 @@ class _Progress:
     """Logs progress every few seconds, so a long backfill is visibly alive. Counts one listing:
     a run that backfills and then reconciles logs each on its own."""
 
-    def __init__(self, log, table: str, stats: SyncStats, remaining: Callable[[], int] | None = None):
+    def __init__(self, log, table: str, stats: SyncStats, remaining: Callable[[], Remaining] | None = None):
         self._log, self._table, self._stats, self._remaining = log, table, stats, remaining
         self._started = self._last = time.monotonic()
         self._pages_before, self._fetched_before = stats.pages, stats.fetched
@@ -435,7 +435,15 @@ class _Progress:
         fetched = self._stats.fetched - self._fetched_before
         rate = fetched / elapsed
         summary = f"{pages:,} pages, {fetched:,} objects in {elapsed:.1f} s ({rate:,.0f} objects/s)"
-        remaining = self._remaining() if self._remaining else 0
-        if remaining and rate:
-            summary += f", about {remaining:,} to go (~{remaining / rate:,.0f} s)"
-        return summary
+        remaining = self._remaining() if self._remaining else None
+        if remaining is None or (not remaining.objects and remaining.unmeasured is None):
+            return summary
+        if remaining.unmeasured is None:
+            return summary + f", about {remaining.objects:,} to go" + (f" (~{remaining.objects / rate:,.0f} s)" if rate else "")
+        # Not a guess: below the windows measured so far an account may hold nothing or millions.
+        unknown = f"objects created {_day(remaining.unmeasured.gte)} to {_day(remaining.unmeasured.lte)} not counted yet"
+        return summary + (f", about {remaining.objects:,} to go in the ranges measured so far; {unknown}" if remaining.objects else f"; {unknown}")
+
+
+def _day(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d")

@@ -6,6 +6,7 @@ import argparse
 
 from .objects import SEED_ORDER
 from .server import DEFAULT_API_KEY, Emulator
+from .timelines import TIMELINES
 
 DEMO_COUNTS = {
     "product": 20,
@@ -26,6 +27,7 @@ def main() -> None:
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the one key the emulator accepts")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
     parser.add_argument("--random-seed", type=int, default=42)
+    parser.add_argument("--timeline", default="even", choices=list(TIMELINES), help="when the seeded objects were created")
     parser.add_argument(
         "--fault",
         action="append",
@@ -42,6 +44,7 @@ def main() -> None:
     emulator = Emulator(
         seed=counts,
         random_seed=args.random_seed,
+        timeline=args.timeline,
         api_key=args.api_key,
         host=args.host,
         port=args.port,

@@ -9,8 +9,11 @@ import calendar
 import datetime
 import random
 import string
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from . import timelines
+from .timelines import Timeline
 
 ID_PREFIXES: dict[str, str] = {
     "customer": "cus",
@@ -34,7 +37,6 @@ SEED_ORDER: tuple[str, ...] = ("product", "price", "coupon", "customer", "subscr
 _ALNUM = string.ascii_letters + string.digits
 _UPPER_ALNUM = string.ascii_uppercase + string.digits
 _DAY = 86_400
-_YEAR = 365 * _DAY
 
 # Bounds on what generate() remembers about parents, so a million children stream in flat memory.
 _KEEP_CUSTOMERS = 20_000
@@ -1190,18 +1192,18 @@ _REQUIRED_PARENTS = {
 }
 
 
-def _meta(seed: int, name: str, n: int, start: int, span: int, forced: bool) -> Iterator[tuple[str, int, float]]:
-    """(id, created, a uniform draw) per object, from a stream of its own so other phases can replay it."""
+def _meta(seed: int, name: str, n: int, created_at: Callable[[float], int], start: int, forced: bool) -> Iterator[tuple[str, int, float]]:
+    """(id, created, a uniform draw) per object, from a stream of its own so other phases can replay it.
+    Object i is created at the timeline's quantile (i + u) / n: ascending, spread as the timeline says."""
     rng = random.Random(f"{seed}:{name}:meta")
     if forced:
         # A stand-in parent predates everything that needs it.
         yield new_id(rng, name), start + rng.randrange(_DAY), rng.random()
         return
-    step = span / n if n else 0
     prev = None
     for i in range(n):
         oid = new_id(rng, name)
-        t = start + int((i + rng.random()) * step)
+        t = created_at((i + rng.random()) / n)
         if prev is not None and rng.random() < _TIE_P:
             t = prev
         prev = t
@@ -1263,11 +1265,11 @@ def _status_for_age(rng: random.Random, age: int) -> str:
     return "active" if x < 0.68 else "canceled" if x < 0.84 else "past_due" if x < 0.92 else "unpaid" if x < 0.97 else "incomplete"
 
 
-def generate(counts: dict[str, int], *, seed: int = 42, now: int) -> Iterator[dict]:
+def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str | Timeline = "even") -> Iterator[dict]:
     """Yield objects (plain dicts; obj["object"] tells the type) for the requested counts per object name
     (keys from SEED_ORDER; missing keys mean 0), in SEED_ORDER so parents come before children.
-    Deterministic for (counts, seed, now); `created` spreads over the year before `now`, with some
-    same-second ties. A child whose required parent type has count 0 gets ONE extra parent of that type.
+    Deterministic for (counts, seed, now, timeline); `created` spreads as the timeline says (by default
+    evenly over the year before `now`, see timelines.py), with some same-second ties. A child whose required parent type has count 0 gets ONE extra parent of that type.
     Memory stays flat however many objects stream: only samples of parents are remembered."""
     unknown = set(counts) - set(SEED_ORDER)
     if unknown:
@@ -1282,10 +1284,11 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int) -> Iterator[di
                 if n[parent] == 0:
                     n[parent] = 1
                     forced.add(parent)
-    start, span = now - _YEAR, _YEAR
+    shape = timelines.timeline(timeline)
+    created_at, start = shape.quantile(now), shape.earliest(now)
 
     def meta(name: str) -> Iterator[tuple[str, int, float]]:
-        return _meta(seed, name, n[name], start, span, name in forced)
+        return _meta(seed, name, n[name], created_at, start, name in forced)
 
     # -- products: product i's default price is price i, whose id the price stream will produce
     rng = random.Random(f"{seed}:product")

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from .api import StripeApi
 from .ratelimit import RateLimiter
 from .store import EVENT_RETENTION_SECONDS, Clock, Store
+from .timelines import Timeline
 
 DEFAULT_API_KEY = "sk_test_emulator"
 
@@ -26,6 +27,7 @@ class Emulator:
         *,
         seed: Mapping[str, int] | None = None,
         random_seed: int = 42,
+        timeline: str | Timeline = "even",
         api_key: str = DEFAULT_API_KEY,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -34,13 +36,15 @@ class Emulator:
         rate_limit: int | None = None,
         endpoint_rate_limit: int | None = None,
     ):
-        """`rate_limit`: requests per second per API key across all routes, and
+        """`timeline`: when the seeded objects were created (see timelines.TIMELINES: "even",
+        "burst-past", "bursts", "dormant", "ties", "recent-burst").
+        `rate_limit`: requests per second per API key across all routes, and
         `endpoint_rate_limit`: per route such as `GET /v1/customers`; None (the default) is no
         limit. Over a limit the answer is Stripe's 429 (see `ratelimit.RateLimiter`)."""
         self.api_key = api_key
         self.store = Store(Clock(), seed=random_seed, event_retention=event_retention)
         if seed:
-            self.store.seed(seed, seed=random_seed)
+            self.store.seed(seed, seed=random_seed, timeline=timeline)
         self.api = StripeApi(self.store, api_key, RateLimiter(rate_limit, endpoint_rate_limit))
         self.api.faults.latency = latency
         self._server = _Server((host, port), _handler_for(self.api))

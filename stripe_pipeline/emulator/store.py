@@ -12,6 +12,7 @@ from . import objects
 from .collection import Collection
 from .errors import ApiError, no_such
 from .resources import RESOURCE_BY_OBJECT, RESOURCES
+from .timelines import Timeline
 
 # Emulator time starts here so seeded data is the same on every run and machine.
 EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -56,10 +57,11 @@ class Store:
     def collection_for(self, object_name: str) -> Collection:
         return self.collections[RESOURCE_BY_OBJECT[object_name].path]
 
-    def seed(self, counts: Mapping[str, int], seed: int = 42) -> None:
-        """Load deterministic, realistic data: `counts` by object name, e.g. {"customer": 1000}."""
+    def seed(self, counts: Mapping[str, int], seed: int = 42, timeline: str | Timeline = "even") -> None:
+        """Load deterministic, realistic data: `counts` by object name, e.g. {"customer": 1000},
+        created as `timeline` says (a name from timelines.TIMELINES, or a Timeline)."""
         batches: dict[str, list[dict]] = {}
-        for obj in objects.generate(dict(counts), seed=seed, now=self.clock.now()):
+        for obj in objects.generate(dict(counts), seed=seed, now=self.clock.now(), timeline=timeline):
             batches.setdefault(obj["object"], []).append(obj)
         with self.lock:
             for object_name, batch in batches.items():
