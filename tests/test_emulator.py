@@ -375,6 +375,7 @@ _DAY, _YEAR = 86_400, 365 * 86_400
         ("dormant", lambda ago: ago.min() >= 2 * _YEAR and ago.max() <= 5 * _YEAR),
         ("ties", lambda ago: ago.value_counts().head(5).sum() >= 0.28 * len(ago)),
         ("recent-burst", lambda ago: (ago <= 3_600).mean() >= 0.88),
+        ("weekly-bursts", lambda ago: ((ago % (7 * _DAY)) <= 3_700).all() and ago.max() <= _YEAR + 7 * _DAY),
     ],
 )
 def test_seeded_objects_are_created_as_the_timeline_says(make_emulator, timeline, holds):

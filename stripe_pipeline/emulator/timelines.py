@@ -76,6 +76,9 @@ TIMELINES: dict[str, Timeline] = {
     "ties": Timeline((Span(0.7, YEAR, YEAR), *(Span(0.06, int(YEAR * f), 1) for f in (0.9, 0.7, 0.5, 0.3, 0.1)))),
     # 90 % in the last hour (a launch), 10 % over the year before.
     "recent-burst": Timeline((Span(0.1, YEAR, YEAR - HOUR), Span(0.9, HOUR, HOUR))),
+    # An hour a week for a year, nothing between: a weekly batch job. Not one of issue 9's
+    # shapes: added after it showed a walk spilling empty windows past every burst's start.
+    "weekly-bursts": Timeline(tuple(Span(1, k * 7 * DAY + HOUR, HOUR) for k in range(1, 53))),
 }
 
 
