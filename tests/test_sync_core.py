@@ -199,3 +199,21 @@ def test_progress_is_logged(make_emulator, client_for, warehouse, caplog, monkey
     assert counts == sorted(counts) and counts[-1] == 250 and len(messages) >= 3
     assert all("objects/s" in m for m in messages)
     assert re.match(r"customers: done, \d+ pages, 250 objects in [\d.]+ s", messages[-1])
+
+
+def test_progress_names_what_it_cannot_estimate(make_emulator, client_for, warehouse, caplog, monkeypatch):
+    """Customers all from an import six years ago: no log line promises the end while most of
+    them are still to come; what no page has measured yet is named by its dates."""
+    from stripe_pipeline.actions import mixins
+
+    monkeypatch.setattr(mixins, "PROGRESS_EVERY_SECONDS", 0.0)
+    emulator = make_emulator({"customer": 3_000}, timeline="burst-past")
+    with caplog.at_level("INFO", logger="stripe_pipeline.customers"):
+        StripeCustomerAction(client=client_for(emulator), warehouse=warehouse, concurrency=4).sync_all()
+    messages = [record.getMessage() for record in caplog.records if "done" not in record.getMessage()]
+    assert any(re.search(r"objects created 2011-01-01 to 20\d\d-\d\d-\d\d not counted yet", m) for m in messages)
+    for message in messages:
+        listed = int(re.search(r"pages, ([\d,]+) objects", message).group(1).replace(",", ""))
+        promised = re.search(r"about ([\d,]+) to go \(~", message)
+        if promised:  # a time to go only with a full estimate, and one of the right size
+            assert 3_000 - listed <= max(3 * int(promised.group(1).replace(",", "")), 1_000), message

@@ -276,7 +276,6 @@ class ParallelLister:
 
     def _walk_up(self, window_id: int, second: int) -> None:
         tie = self._ties[window_id]
-        # Without a `created` filter, so the cursor is always inside the listing it pages through.
         below = self.client.get(self.path, {**self.params, "created": {"lt": second}, "limit": 1})["data"]
         self._count(below)
         if not below:  # nothing older to start from: the walker from the top lists it alone
@@ -284,6 +283,7 @@ class ParallelLister:
             return
         cursor = below[0]["id"]
         while not self._stop.is_set():
+            # No `created` filter: the cursor stays inside the listing it pages through.
             page = self.client.get(self.path, {**self.params, "ending_before": cursor, "limit": PAGE_SIZE})
             objects = page["data"]  # the page above the cursor, newest first
             self._count(objects)
