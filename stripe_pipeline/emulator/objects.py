@@ -1269,7 +1269,8 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
     """Yield objects (plain dicts; obj["object"] tells the type) for the requested counts per object name
     (keys from SEED_ORDER; missing keys mean 0), in SEED_ORDER so parents come before children.
     Deterministic for (counts, seed, now, timeline); `created` spreads as the timeline says (by default
-    evenly over the year before `now`, see timelines.py), with some same-second ties. A child whose required parent type has count 0 gets ONE extra parent of that type.
+    evenly over the year before `now`, see timelines.py), with some same-second ties.
+    A child whose required parent type has count 0 gets ONE extra parent of that type.
     Memory stays flat however many objects stream: only samples of parents are remembered."""
     unknown = set(counts) - set(SEED_ORDER)
     if unknown:

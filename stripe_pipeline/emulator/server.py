@@ -36,8 +36,8 @@ class Emulator:
         rate_limit: int | None = None,
         endpoint_rate_limit: int | None = None,
     ):
-        """`timeline`: when the seeded objects were created (see timelines.TIMELINES: "even",
-        "burst-past", "bursts", "dormant", "ties", "recent-burst").
+        """`timeline`: when the seeded objects were created, a name from timelines.TIMELINES
+        ("even", the default, "burst-past", "ties", …) or a Timeline.
         `rate_limit`: requests per second per API key across all routes, and
         `endpoint_rate_limit`: per route such as `GET /v1/customers`; None (the default) is no
         limit. Over a limit the answer is Stripe's 429 (see `ratelimit.RateLimiter`)."""

@@ -97,8 +97,10 @@ MAX_WASTE = 0.05
 MEASURED_PAGES = 32
 
 
-def _outlook(window: Window, density: float) -> float | Window:
-    if window.span() * density <= MEASURED_PAGES * PAGE_SIZE:
+def _outlook(window: Window, density: float | None) -> float | Window:
+    """What a window probably holds, or the window itself where its `density` (None: unknown)
+    does not speak for it."""
+    if density is not None and window.span() * density <= MEASURED_PAGES * PAGE_SIZE:
         return window.span() * density
     return window
 
@@ -226,7 +228,7 @@ class ParallelLister:
             page = self.client.get(self.path, {**self.params, **window.params()})
             objects = page["data"]
             more = bool(page.get("has_more") and objects)
-            self._count(objects)
+            self._requested()
             tie = self._ties.get(window_id)
             if tie is not None:  # a second walked from both ends
                 if self._tied_page(window_id, tie, objects, finished=not more):
@@ -238,6 +240,7 @@ class ParallelLister:
                 self._put(WindowPage(window_id, objects, None))
                 return
             last = objects[-1]
+            top = objects[0]["created"] if top is None else top
             single = objects[0]["created"] == last["created"]  # the whole page in one second
             if last["created"] != second:
                 second, in_second = last["created"], []
@@ -247,7 +250,6 @@ class ParallelLister:
             # and measured from there a dense window looks sparse and is never cut (issue 9).
             density = len(objects) / (objects[0]["created"] - last["created"] + 1)  # objects per second
             # Everything newer than the last object is listed; ties with it may still follow.
-            top = objects[0]["created"] if top is None else top
             gte, new_windows = self._cut(window_id, Window(window.gte, last["created"]), density, single, reach=top - last["created"] + 1)
             window = Window(gte, last["created"], last["id"])
             tasks = [(self._walk, new_id, part) for new_id, part in new_windows.items()]
@@ -277,7 +279,7 @@ class ParallelLister:
     def _walk_up(self, window_id: int, second: int) -> None:
         tie = self._ties[window_id]
         below = self.client.get(self.path, {**self.params, "created": {"lt": second}, "limit": 1})["data"]
-        self._count(below)
+        self._requested()
         if not below:  # nothing older to start from: the walker from the top lists it alone
             self._tied_page(window_id, tie, [], finished=True)
             return
@@ -286,7 +288,7 @@ class ParallelLister:
             # No `created` filter: the cursor stays inside the listing it pages through.
             page = self.client.get(self.path, {**self.params, "ending_before": cursor, "limit": PAGE_SIZE})
             objects = page["data"]  # the page above the cursor, newest first
-            self._count(objects)
+            self._requested()
             inside = [obj for obj in objects if obj["created"] == second]
             done = self._tied_page(window_id, tie, inside, finished=len(inside) < len(objects) or not page.get("has_more"))
             with self._lock:
@@ -346,8 +348,9 @@ class ParallelLister:
             parts = min(idle + 1, evidence + 1, self._allowance() + 1, math.ceil(rest.span() / part_span))
             if single:
                 parts = min(parts, 2) if rest.span() > 1 else 1
+            measured = None if single else density  # a tie's density says nothing of what lies below
             if parts < 2:
-                self._outlook[window_id] = rest if single else _outlook(rest, density)
+                self._outlook[window_id] = _outlook(rest, measured)
                 return rest.gte, {}
             if single:
                 pieces = [Window(rest.lte, rest.lte), Window(rest.gte, rest.lte - 1)]
@@ -360,11 +363,11 @@ class ParallelLister:
                 pieces = [Window(rest.lte - (n + 1) * part_span + 1, rest.lte - n * part_span) for n in range(sized)]
                 pieces.append(Window(rest.gte, pieces[-1].gte - 1))
             kept, *older = pieces
-            self._outlook[window_id] = kept if single else _outlook(kept, density)
+            self._outlook[window_id] = _outlook(kept, measured)
             new_windows = {}
             for part in older:
                 new_windows[self._next_id] = part
-                self._outlook[self._next_id] = part if single else _outlook(part, density)
+                self._outlook[self._next_id] = _outlook(part, measured)
                 self._next_id += 1
                 self._active += 1
         return kept.gte, new_windows
@@ -383,7 +386,7 @@ class ParallelLister:
         waste = self._pages_seen - self._listed / PAGE_SIZE
         return math.floor(MAX_WASTE * self._listed / PAGE_SIZE + self.concurrency - waste - self._active)
 
-    def _count(self, objects: list[dict]) -> None:
+    def _requested(self) -> None:
         with self._lock:
             self._pages_seen += 1
 
