@@ -14,8 +14,10 @@ import os
 import pandas as pd
 
 from .actions import ALL_ACTIONS
+from .dagster_defs.selection import default_tables
 from .emulator import Emulator
 from .emulator.__main__ import DEMO_COUNTS
+from .models import MODELS
 from .warehouse import Warehouse, safe_url
 
 
@@ -40,7 +42,6 @@ def main() -> None:
         _change_the_account(emulator)
         print("Changed the account; syncing again, from the events …", flush=True)
         second = job.execute_in_process(run_config=run_config)
-        counts = emulator.store.counts()
         modes = {
             event.asset_key.path[-1]: event.step_materialization_data.materialization.metadata["mode"].value
             for event in second.all_events
@@ -49,13 +50,13 @@ def main() -> None:
         report = pd.DataFrame(
             [
                 {
-                    "table": warehouse.qualified_name(action.table()),
-                    "rows": warehouse.count(action.table()),
-                    "deleted rows": len(warehouse.ids(action.table(), None, deleted=True)),
-                    "objects in the emulator": counts[action.table_name()],
-                    "second run": modes.get(action.table_name()),
+                    "table": warehouse.qualified_name(MODELS[table].__table__),
+                    "rows": warehouse.count(MODELS[table].__table__),
+                    "deleted rows": len(warehouse.ids(MODELS[table].__table__, None, deleted=True)),
+                    "objects in the emulator": emulator.store.table_count(table),
+                    "second run": modes.get(table),
                 }
-                for action in ALL_ACTIONS
+                for table in sorted(default_tables(ALL_ACTIONS))
             ]
         )
     print(report.to_string(index=False))

@@ -74,3 +74,24 @@ def _positive_number(name: str, override: float | None) -> float | None:
     if value <= 0:
         raise ConfigurationError(f"{name} must be greater than 0, not {value}.")
     return value
+
+
+def stripe_objects(override: str | None = None) -> str:
+    """What the default full sync covers (STRIPE_OBJECTS): tables, object names or areas,
+    comma-separated, or `all`; empty: the default set (see dagster_defs/selection.py)."""
+    return (override if override is not None else os.environ.get("STRIPE_OBJECTS", "")).strip()
+
+
+def stripe_accounts(override: str | None = None) -> list[str] | str | None:
+    """Connect accounts to sync besides the platform (STRIPE_ACCOUNTS): a comma list of
+    `acct_…`, or `all` for every account /v1/accounts lists; None: the platform only."""
+    raw = (override if override is not None else os.environ.get("STRIPE_ACCOUNTS", "")).strip()
+    if not raw:
+        return None
+    if raw.lower() == "all":
+        return "all"
+    accounts = [part.strip() for part in raw.split(",") if part.strip()]
+    wrong = [account for account in accounts if not account.startswith("acct_")]
+    if wrong:
+        raise ConfigurationError(f"STRIPE_ACCOUNTS lists {wrong}: give connected account IDs (acct_…), comma-separated, or `all`.")
+    return accounts

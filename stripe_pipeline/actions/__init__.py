@@ -1,15 +1,19 @@
-"""One action per Stripe object type, grouped as in Stripe's API reference.
+"""One action per Stripe object type: hand-written where a type needs hooks or events of its
+own (grouped as in Stripe's API reference), built from the catalogue for the rest.
 
-`ALL_ACTIONS` is what the Dagster layer builds its assets from: add an action here and it
-gets an asset, a place in the full sync and in the ID job.
+`ALL_ACTIONS` is what the Dagster layer builds its assets from: every top-level type, each
+with its child tables' actions in `child_actions`. Every action is importable from here by
+name: `StripeCustomerAction`, `StripeRefundAction`, `StripeInvoiceLineItemAction`, ….
 """
 
+from ..catalog import TYPES
 from .billing import StripeInvoiceAction, StripeSubscriptionAction
+from .catalogued import attach_children, catalogued_actions
 from .core_resources import StripeChargeAction, StripeCustomerAction, StripePaymentIntentAction
 from .mixins import StripeSyncActionMixin, SyncStats
 from .products import StripeCouponAction, StripePriceAction, StripeProductAction
 
-ALL_ACTIONS: list[type[StripeSyncActionMixin]] = [
+HAND_WRITTEN: list[type[StripeSyncActionMixin]] = [
     StripeCustomerAction,
     StripeProductAction,
     StripePriceAction,
@@ -19,17 +23,19 @@ ALL_ACTIONS: list[type[StripeSyncActionMixin]] = [
     StripeChargeAction,
     StripePaymentIntentAction,
 ]
+for _action in HAND_WRITTEN:
+    _action.stripe_type = TYPES[_action.object_name()]
+
+ALL_ACTIONS: list[type[StripeSyncActionMixin]] = HAND_WRITTEN + catalogued_actions(HAND_WRITTEN)
+CHILD_ACTIONS: list[type[StripeSyncActionMixin]] = attach_children(ALL_ACTIONS)
+
+globals().update({action.__name__: action for action in ALL_ACTIONS + CHILD_ACTIONS})
 
 __all__ = [
     "ALL_ACTIONS",
-    "StripeChargeAction",
-    "StripeCouponAction",
-    "StripeCustomerAction",
-    "StripeInvoiceAction",
-    "StripePaymentIntentAction",
-    "StripePriceAction",
-    "StripeProductAction",
-    "StripeSubscriptionAction",
+    "CHILD_ACTIONS",
+    "HAND_WRITTEN",
     "StripeSyncActionMixin",
     "SyncStats",
+    *sorted(action.__name__ for action in ALL_ACTIONS + CHILD_ACTIONS),
 ]

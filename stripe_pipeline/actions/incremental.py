@@ -15,7 +15,7 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from typing import Any
 
-from ..stripe_api.events import SAFE_EVENT_AGE_SECONDS, EventCursor, EventReader
+from ..stripe_api.events import MAX_TYPES_PER_REQUEST, SAFE_EVENT_AGE_SECONDS, EventCursor, EventReader
 from ..stripe_api.windows import Window, initial_windows
 
 RETRIEVE_BATCH = 100
@@ -43,17 +43,25 @@ class IncrementalSyncMixin:
 
     @classmethod
     def watched_events(cls) -> tuple[str, ...]:
-        """Event types whose `data.object` is this type's object (at most 20: one request)."""
+        """Event types whose `data.object` is this type's object, or one of its children's (a
+        customer's tax ID: the customer is synced again). At most 20: one request."""
         if cls.event_types is not None:
-            return tuple(cls.event_types)
-        name = cls.object_name()
-        return (f"{name}.created", f"{name}.updated", f"{name}.deleted")
+            own = tuple(cls.event_types)
+        elif getattr(cls, "stripe_type", None) is not None:
+            own = cls.stripe_type.events
+        else:
+            name = cls.object_name()
+            own = (f"{name}.created", f"{name}.updated", f"{name}.deleted")
+        children = [name for child in cls.child_actions for name in child.stripe_type.events if name not in own]
+        return tuple(dict.fromkeys([*own, *children]))[:MAX_TYPES_PER_REQUEST]
 
     @classmethod
     def deletion_events(cls) -> frozenset[str]:
         """Event types after which the object no longer exists (its row gets `_deleted_at`)."""
         if cls.deletion_event_types is not None:
             return frozenset(cls.deletion_event_types)
+        if getattr(cls, "stripe_type", None) is not None:
+            return frozenset(cls.stripe_type.deletion_events)
         return frozenset(t for t in cls.watched_events() if t.endswith(".deleted"))
 
     # -- the entry point of the Dagster asset --------------------------------------------
@@ -111,7 +119,11 @@ class IncrementalSyncMixin:
         have happened where no event can tell any more.
         """
         self.stats.modes.append("backfill")
-        newest = EventReader(self.client, self.watched_events()).newest()  # where the events take over
+        if self.stripe_type is not None and not self.stripe_type.lists_by_created:
+            self._backfill_by_cursor()
+            return
+        watched = self.watched_events()
+        newest = EventReader(self.client, watched).newest() if watched else None  # where the events take over
         now = self.client.server_now()
         if resume and now - resume["started_at"] > SAFE_EVENT_AGE_SECONDS:
             self.log.info(f"{self.table_name()}: the unfinished backfill is older than Stripe's events; starting over")
@@ -154,11 +166,34 @@ class IncrementalSyncMixin:
         if unlisted:
             self.log.info(f"{self.table_name()}: {len(unlisted):,} rows that Stripe no longer lists flagged deleted")
 
+    def _backfill_by_cursor(self) -> None:
+        """A backfill of a type whose list takes no `created` filter: one cursor walk, newest
+        first. Not resumable part-way (such types hold configuration, a few pages at most): a
+        restart lists them again. Rows the walk does not return are flagged deleted."""
+        watched = self.watched_events()
+        newest = EventReader(self.client, watched).newest() if watched else None
+        started_at = self.client.server_now()
+        unlisted = self.warehouse.ids(self.table(), self.stripe_account, deleted=False)
+        for page in self._list_and_sync(dict(self.list_params)):
+            unlisted.difference_update(obj["id"] for obj in page)
+        self._flag_deleted(unlisted)
+        self.flush()
+        self._save_state(
+            backfill=None,
+            backfill_completed_at=datetime.now(timezone.utc),
+            events_cursor_created=newest.created if newest else started_at,
+            events_cursor_id=newest.id if newest else None,
+            events_recent_ids=[],
+            events_read_at=_utc(started_at),
+        )
+
     # -- events ----------------------------------------------------------------------------
 
     def _why_backfill(self, state: dict | None) -> str | None:
         if state is None:
             return f"this is the first run (no row for {self.table_name()} in the sync state)"
+        if not self.watched_events():
+            return f"Stripe sends no events about {self.object_name()} objects: every run lists them all"
         if state["backfill"] is not None:
             return "an earlier backfill did not finish"
         if state["events_read_at"] is None:
@@ -212,14 +247,22 @@ class IncrementalSyncMixin:
             if event["id"] not in applied:
                 self.stats.events += 1
             obj = event["data"]["object"]
+            kind = obj.get("object", self.object_name())
+            from_child = kind != self.object_name()
+            if from_child:
+                # A child's event: its parent is synced again, children and all. Any other
+                # object is an event named like this type's that carries something else.
+                obj = self._parent_of(kind, obj)
+                if obj is None:
+                    continue
             if obj["id"] in seen:
                 continue
             seen.add(obj["id"])
             if event["id"] in applied:
                 continue  # this object's newest state is in the table already
-            if event["type"] in deletions:
+            if event["type"] in deletions and not from_child:
                 self._flag_deleted([obj["id"]])
-            elif trust_event_payloads:
+            elif trust_event_payloads and not from_child:
                 self.sync(obj)
             else:
                 to_retrieve.append(obj["id"])
@@ -228,6 +271,16 @@ class IncrementalSyncMixin:
                     to_retrieve = []
         self._sync_current(to_retrieve)
         return read
+
+    def _parent_of(self, kind: str, child: dict) -> dict | None:
+        """A stand-in for the parent of a chosen child table's object, or None."""
+        for action in self.chosen_children:
+            table = action.child_table
+            if action.object_name() == kind:
+                parent_id = child.get(table.parent_field)
+                parent_id = parent_id.get("id") if isinstance(parent_id, dict) else parent_id
+                return {"id": parent_id, "object": self.object_name()} if isinstance(parent_id, str) else None
+        return None
 
     def _sync_current(self, ids: list[str]) -> None:
         """Sync the objects as the API renders them now; one that is gone gets `_deleted_at`."""
@@ -249,6 +302,8 @@ class IncrementalSyncMixin:
             def live_rows_created_before_now() -> set[str]:
                 # Now: when the listing began, by Stripe's clock. Objects created later may be
                 # missing from it without being gone.
+                if "created" not in self.table().c:
+                    return self.warehouse.ids(self.table(), self.stripe_account, deleted=False)
                 cutoff = _utc(self.client.server_now())
                 return self.warehouse.ids(self.table(), self.stripe_account, deleted=False, created_before=cutoff)
 

@@ -13,7 +13,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, ClassVar
@@ -21,10 +21,12 @@ from typing import Any, ClassVar
 from stripe import StripeObject
 from sqlalchemy import DateTime, Table
 
+from ..catalog import ObjectType
 from ..models import META_COLUMNS, StripeModel
 from ..stripe_api import StripeApiClient
 from ..stripe_api.windows import ParallelLister, Remaining, Window
 from ..warehouse import UpsertResult, Warehouse
+from .children import ChildSync
 from .incremental import RETRIEVE_BATCH, IncrementalSyncMixin
 
 PROGRESS_EVERY_SECONDS = 5.0
@@ -42,6 +44,15 @@ class SyncStats:
     events: int = 0  # events read
     modes: list[str] = field(default_factory=list)  # backfill, incremental, reconcile
     missing_ids: list[str] = field(default_factory=list)
+
+    def __iadd__(self, other: SyncStats) -> SyncStats:
+        """Add another run's counts (one per Connect account) to these."""
+        for name in ("fetched", "pages", "deleted", "restored", "events"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.written += other.written
+        self.modes.extend(other.modes)
+        self.missing_ids.extend(other.missing_ids)
+        return self
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,9 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
 
     model_class: ClassVar[type[StripeModel]]
     stripe_object_class: ClassVar[type]
+    # The catalogue's description of the type (catalog/): fields, events, area. Set for every
+    # action this package ships; an action of your own may leave it unset.
+    stripe_type: ClassVar[ObjectType | None] = None
     # Filters that every full listing needs, e.g. subscriptions hide canceled ones by default.
     list_params: ClassVar[dict[str, Any]] = {}
     # Prefixes of this type's IDs, for the ID sync job; empty where users pick IDs (coupons).
@@ -111,6 +125,8 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
     event_types: ClassVar[tuple[str, ...] | None] = None
     # Which of them mean the object is gone; None: those ending in `.deleted`.
     deletion_event_types: ClassVar[tuple[str, ...] | None] = None
+    # The actions of this type's child tables (actions/children.py), from the catalogue.
+    child_actions: ClassVar[tuple[type[StripeSyncActionMixin], ...]] = ()
 
     def __init__(
         self,
@@ -124,7 +140,10 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         logger: logging.Logger | Any | None = None,
         flush_every: int | None = None,
         concurrency: int | None = None,
+        children: Iterable[str] | str | None = None,
     ):
+        """`children`: the child tables to sync with each object, by table name, or "all";
+        by default those the object embeds, which cost no request (an invoice's lines)."""
         self._client = client
         self._client_args = {"api_key": api_key, "api_base": api_base}
         self._warehouse = warehouse
@@ -142,6 +161,10 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         self._batch_depth = 0
         self._checkpoint: Callable[[], dict] | None = None  # sync-state values each flush saves with its rows
         self._exclusive_depth = 0
+        self._chosen_children = self._choose_children(children)
+        self._children: ChildSync | None = None
+        # IDs the synced rows refer to, by object name, while `track_references()` is on.
+        self.references: dict[str, set[str]] | None = None
 
     # -- what the class declares, derived ------------------------------------------------
 
@@ -155,11 +178,39 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
 
     @classmethod
     def object_name(cls) -> str:
-        return cls.stripe_object_class.OBJECT_NAME
+        return cls.stripe_type.object_name if cls.stripe_type is not None else cls.stripe_object_class.OBJECT_NAME
 
     @classmethod
     def api_path(cls) -> str:
+        if cls.stripe_type is not None and cls.stripe_type.path:
+            return cls.stripe_type.path
         return cls.stripe_object_class.class_url()
+
+    @classmethod
+    def _choose_children(cls, children: Iterable[str] | str | None) -> tuple[type[StripeSyncActionMixin], ...]:
+        if children is None:
+            return tuple(action for action in cls.child_actions if action.child_table.embedded)
+        if children == "all":
+            return cls.child_actions
+        wanted = set([children] if isinstance(children, str) else children)
+        known = {action.table_name(): action for action in cls.child_actions}
+        if not wanted <= known.keys():
+            raise ValueError(f"{cls.__name__} has no child tables {sorted(wanted - known.keys())}; it has {sorted(known) or 'none'}.")
+        return tuple(known[name] for name in sorted(wanted))
+
+    def track_references(self) -> None:
+        """From now on, note the IDs that synced rows refer to (a price's product), so that
+        actions/related.py can fetch those the warehouse lacks, in batches, after the sync."""
+        self.references = {}
+
+    @property
+    def chosen_children(self) -> tuple[type[StripeSyncActionMixin], ...]:
+        return self._chosen_children
+
+    @property
+    def child_stats(self) -> dict[str, SyncStats]:
+        """What each child table's sync did in the current or last batch, by table name."""
+        return self._children.stats if self._children else {}
 
     @property
     def client(self) -> StripeApiClient:
@@ -189,8 +240,13 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         """
         if isinstance(stripe_data, StripeObject):
             stripe_data = stripe_data.to_dict()
+        if self._chosen_children and self._batch_depth == 0:
+            with self._batch():  # children are fetched and written with their parent
+                return self.sync(stripe_data)
         if stripe_data.get("deleted") is True:
             return self._stage_deletion(stripe_data)
+        if self._children is not None:
+            self._children.collect(stripe_data)
         # Hooks may change what they are given, nested values included; `_raw` keeps what the API
         # returned. Actions without hooks skip the copy, it is most of their per-object cost.
         if not _has_hooks(type(self)):
@@ -337,6 +393,8 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
     def flush(self) -> UpsertResult:
         """Write the staged rows in one multi-row upsert and the staged deletions, in one
         transaction with the backfill's checkpoint when one is running."""
+        if self._children is not None:
+            self._children.flush()  # before the parents: a checkpoint never vouches for missing children
         rows, self._staged = list(self._staged.values()), {}
         tombstones, self._staged_deletions = list(self._staged_deletions.values()), {}
         state = (self.table_name(), self.stripe_account, self._checkpoint()) if self._checkpoint else None
@@ -350,6 +408,8 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         tombstone = {"id": stub["id"], "_raw": stub, "_synced_at": now, "_deleted_at": now, "_account": self.stripe_account}
         self._staged.pop(stub["id"], None)
         self._staged_deletions[stub["id"]] = tombstone
+        if self._children is not None:
+            self._children.parent_deleted(stub["id"])
         self._flush_if_due()
         return dict.fromkeys(_mapping_plan(self.table()).columns) | tombstone
 
@@ -365,6 +425,11 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
                 f"{type(self).__name__} produced values for columns that {self.table_name()} does not have: "
                 f"{sorted(unknown)}. Add them to {self.model_class.__name__} or drop them in post_set_default."
             )
+        if self.references is not None:
+            for name, target in _reference_targets(type(self)):
+                value = row.get(name)
+                if isinstance(value, str) and value:
+                    self.references.setdefault(target, set()).add(value)
         # A multi-row INSERT needs the same keys in every row, and one row per ID.
         self._staged[row["id"]] = row if len(row) == len(plan.columns) else dict.fromkeys(plan.columns) | row
         self._staged_deletions.pop(row["id"], None)
@@ -382,22 +447,35 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
 
     @contextmanager
     def _batch(self) -> Iterator[None]:
-        if self._batch_depth == 0:
-            self.stats = SyncStats()
-            # Before any request: a sync that finds nothing still leaves the table for SQL to query.
-            self.warehouse.ensure_tables([self.table()])
-        self._batch_depth += 1
-        try:
-            yield
-        finally:
-            self._batch_depth -= 1
+        with ExitStack() as stack:
             if self._batch_depth == 0:
-                self.flush()  # what was fetched before a failure is kept, not lost
+                self.stats = SyncStats()
+                # Before any request: a sync that finds nothing still leaves the table for SQL to query.
+                self.warehouse.ensure_tables([self.table()])
+                if self._chosen_children:
+                    self._children = ChildSync(self, self._chosen_children)
+                    for child in self._children.actions:
+                        stack.enter_context(child._batch())
+            self._batch_depth += 1
+            try:
+                yield
+            finally:
+                self._batch_depth -= 1
+                if self._batch_depth == 0:
+                    self.flush()  # what was fetched before a failure is kept, not lost
 
     def _redacted(self, stripe_data: dict) -> dict:
         if not self.redacted_fields or not any(name in stripe_data for name in self.redacted_fields):
             return stripe_data
         return {**stripe_data, **{name: None for name in self.redacted_fields if name in stripe_data}}
+
+
+@functools.cache
+def _reference_targets(action: type) -> tuple[tuple[str, str], ...]:
+    """(column, object name) of each expandable reference whose type the catalogue names."""
+    if action.stripe_type is None:
+        return ()
+    return tuple((f.name, f.detail) for f in action.stripe_type.fields if f.kind == "reference" and isinstance(f.detail, str))
 
 
 def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:

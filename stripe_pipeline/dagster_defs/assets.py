@@ -1,4 +1,4 @@
-"""The asset factory: one Dagster asset per sync action."""
+"""The asset factory: one Dagster multi-asset per sync action, its child tables included."""
 
 
 from contextlib import contextmanager
@@ -6,15 +6,16 @@ from contextlib import contextmanager
 import dagster as dg
 from pydantic import Field
 
-from ..actions import StripeSyncActionMixin
+from .. import settings
+from ..actions import StripeSyncActionMixin, SyncStats
 from ..settings import ConfigurationError
-from ..stripe_api import StripeAccessError
-from .metadata import column_schema, sync_metadata
+from ..stripe_api import RequestStats, StripeAccessError, StripeNotEnabled
+from .metadata import sync_metadata
 from .resources import StripeResource, WarehouseResource
+from .translator import StripeAssetTranslator
 
 # Every asset and op that calls Stripe runs in this pool; cap it in dagster.yaml to share the rate limit.
 STRIPE_API_POOL = "stripe_api"
-ASSET_GROUP = "stripe"
 # Outages and rate-limit storms pass; a retry a few minutes later usually succeeds.
 SYNC_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
@@ -34,8 +35,8 @@ class StripeSyncConfig(dg.Config):
     full_refresh: bool = Field(default=False, description="Backfill everything again, ignoring the events cursor.")
 
 
-def asset_key(action: type[StripeSyncActionMixin]) -> dg.AssetKey:
-    return dg.AssetKey([ASSET_GROUP, action.table_name()])
+def asset_key(action: type[StripeSyncActionMixin], translator: "StripeAssetTranslator | None" = None) -> dg.AssetKey:
+    return (translator or StripeAssetTranslator()).get_asset_spec(action).key
 
 
 @contextmanager
@@ -47,29 +48,64 @@ def no_retry_on_setup_errors():
         raise dg.Failure(description=str(error), allow_retries=False) from None
 
 
-def build_sync_asset(action: type[StripeSyncActionMixin], warehouse_kind: str) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=asset_key(action),
-        group_name=ASSET_GROUP,
-        kinds={"stripe", warehouse_kind},
+def accounts_to_sync(stripe_api: StripeResource, spec: list[str] | str | None, logger) -> list[str | None]:
+    """The platform (None), then each connected account STRIPE_ACCOUNTS names (`all`: every
+    account /v1/accounts lists)."""
+    if spec is None:
+        return [None]
+    if spec == "all":
+        client = stripe_api.client(logger=logger)
+        return [None, *(account["id"] for page in client.list_pages("/v1/accounts") for account in page)]
+    return [None, *spec]
+
+
+def build_sync_asset(action: type[StripeSyncActionMixin], translator: StripeAssetTranslator) -> dg.AssetsDefinition:
+    specs = {child: translator.get_asset_spec(child) for child in action.child_actions}
+    own = translator.get_asset_spec(action)
+
+    @dg.multi_asset(
+        name=action.table_name().replace(".", "_"),
+        specs=[own, *specs.values()],
+        can_subset=True,
         pool=STRIPE_API_POOL,
         retry_policy=SYNC_RETRY_POLICY,
-        description=f"Every Stripe {action.object_name()} ({action.api_path()}), one row each, "
-        f"through {action.__name__}'s hooks. Backfills on its first run, then reads only the events since the last run.",
-        metadata={"dagster/column_schema": column_schema(action.table())},
     )
     def sync_asset(
         context: dg.AssetExecutionContext, config: StripeSyncConfig, stripe_api: StripeResource, warehouse: WarehouseResource
-    ) -> dg.MaterializeResult:
+    ):
+        children = [child.table_name() for child, spec in specs.items() if spec.key in context.selected_asset_keys]
+        target = warehouse.warehouse()
+        totals, child_totals, requests, skipped = SyncStats(), {name: SyncStats() for name in children}, RequestStats(), []
+        synced = False
         with no_retry_on_setup_errors():
-            target = warehouse.warehouse()
-            client = stripe_api.client(logger=context.log, slot_store=target.slot_store())
-            sync = action(client=client, warehouse=target, logger=context.log)
-            stats = sync.sync_incremental(
-                reconcile=config.reconcile,
-                trust_event_payloads=config.trust_event_payloads,
-                full_refresh=config.full_refresh,
-            )
-        return dg.MaterializeResult(metadata=sync_metadata(sync, stats, client.stats, target))
+            for account in accounts_to_sync(stripe_api, settings.stripe_accounts(), context.log):
+                client = stripe_api.client(logger=context.log, slot_store=target.slot_store(), stripe_account=account)
+                sync = action(client=client, warehouse=target, logger=context.log, children=children)
+                try:
+                    stats = sync.sync_incremental(
+                        reconcile=config.reconcile, trust_event_payloads=config.trust_event_payloads, full_refresh=config.full_refresh
+                    )
+                except StripeNotEnabled as reason:
+                    context.log.info(f"{action.table_name()}: skipped for {account or 'the platform'}: {reason}")
+                    skipped.append(f"{account or 'platform'}: {reason}")
+                    continue
+                finally:
+                    requests.count(**client.stats.as_dict())
+                totals += stats
+                for name, child_stats in sync.child_stats.items():
+                    child_totals[name] += child_stats
+                synced = True
+        if not synced:  # no account has this part of Stripe: a skip, not a failure
+            for key in context.selected_asset_keys:
+                yield dg.AssetObservation(asset_key=key, metadata={"skipped": "; ".join(skipped)})
+            return
+        if own.key in context.selected_asset_keys:
+            yield dg.MaterializeResult(asset_key=own.key, metadata=sync_metadata(action, totals, requests, target, skipped))
+        for child, spec in specs.items():
+            if spec.key in context.selected_asset_keys:
+                child_totals[child.table_name()].modes = totals.modes  # children sync in their parent's runs
+                yield dg.MaterializeResult(
+                    asset_key=spec.key, metadata=sync_metadata(child, child_totals[child.table_name()], None, target, skipped)
+                )
 
     return sync_asset

@@ -7,10 +7,12 @@ from sqlalchemy.engine import make_url
 
 from .. import settings
 from ..actions import StripeSyncActionMixin
-from .assets import ASSET_GROUP, build_sync_asset
+from .assets import build_sync_asset
 from .events_sensor import build_events_sensor
 from .id_sync import build_id_sync_job
 from .resources import StripeResource, WarehouseResource
+from .selection import chosen_tables
+from .translator import StripeAssetTranslator
 
 FULL_SYNC_JOB = "stripe_full_sync"
 RECONCILE_JOB = "stripe_reconcile"
@@ -23,8 +25,11 @@ def warehouse_kind(url: str | None = None) -> str:
     return _KIND_BY_DIALECT.get(dialect, dialect)
 
 
-def build_assets(actions: list[type[StripeSyncActionMixin]]) -> list[dg.AssetsDefinition]:
-    return [build_sync_asset(action, warehouse_kind()) for action in actions]
+def build_assets(
+    actions: list[type[StripeSyncActionMixin]], translator: StripeAssetTranslator | None = None
+) -> list[dg.AssetsDefinition]:
+    translator = translator or StripeAssetTranslator(warehouse_kind())
+    return [build_sync_asset(action, translator) for action in actions]
 
 
 def _running_schedule(name: str, job, cron_schedule: str) -> dg.ScheduleDefinition:
@@ -38,18 +43,33 @@ def _running_schedule(name: str, job, cron_schedule: str) -> dg.ScheduleDefiniti
     )
 
 
-def build_definitions(actions: list[type[StripeSyncActionMixin]], events_poll_seconds: int | None = None) -> dg.Definitions:
-    assets = build_assets(actions)
+def build_definitions(
+    actions: list[type[StripeSyncActionMixin]],
+    events_poll_seconds: int | None = None,
+    *,
+    translator: StripeAssetTranslator | None = None,
+    objects: str | None = None,
+) -> dg.Definitions:
+    """`objects`: what the scheduled jobs cover, in STRIPE_OBJECTS' syntax (default: that variable)."""
+    translator = translator or StripeAssetTranslator(warehouse_kind())
+    assets = build_assets(actions, translator)
+    tables = chosen_tables(actions, settings.stripe_objects(objects))
+    every_action = [*actions, *(child for action in actions for child in action.child_actions)]
+    keys = [translator.get_asset_spec(action).key for action in every_action if action.table_name() in tables]
+    selection = dg.AssetSelection.assets(*keys)
     full_sync = dg.define_asset_job(
         FULL_SYNC_JOB,
-        selection=dg.AssetSelection.groups(ASSET_GROUP),
-        description="Bring every Stripe table up to date: a backfill the first time, then the events since the last run.",
+        selection=selection,
+        description="Bring the chosen Stripe tables (STRIPE_OBJECTS) up to date: a backfill the first time, "
+        "then the events since the last run.",
     )
     reconcile = dg.define_asset_job(
         RECONCILE_JOB,
-        selection=dg.AssetSelection.groups(ASSET_GROUP),
-        config={"ops": {asset.op.name: {"config": {"reconcile": True}} for asset in assets}},
-        description="Bring every table up to date, then relist all IDs to catch deletions that no event reported.",
+        selection=selection,
+        config={
+            "ops": {asset.op.name: {"config": {"reconcile": True}} for asset in assets if set(asset.keys) & set(keys)}
+        },
+        description="Bring the chosen tables up to date, then relist all IDs to catch deletions that no event reported.",
     )
     return dg.Definitions(
         assets=assets,
@@ -58,7 +78,13 @@ def build_definitions(actions: list[type[StripeSyncActionMixin]], events_poll_se
             _running_schedule("stripe_daily_full_sync", full_sync, "0 3 * * *"),
             _running_schedule("stripe_weekly_reconcile", reconcile, "0 4 * * 0"),
         ],
-        sensors=[build_events_sensor(actions, full_sync, settings.events_poll_seconds(events_poll_seconds))],
+        sensors=[
+            build_events_sensor(
+                [action for action in actions if action.table_name() in tables],
+                full_sync,
+                settings.events_poll_seconds(events_poll_seconds),
+            )
+        ],
         resources={
             "stripe_api": StripeResource(api_key=dg.EnvVar("STRIPE_API_KEY")),
             "warehouse": WarehouseResource(),

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from ..actions import StripeSyncActionMixin
 from ..actions.registry import UnknownObjectType, action_for_id, action_for_type
+from ..actions.related import sync_related
 from .assets import STRIPE_API_POOL, asset_key, no_retry_on_setup_errors
 from .metadata import sync_metadata
 from .resources import StripeResource, WarehouseResource
@@ -18,9 +19,14 @@ ID_SYNC_JOB = "stripe_sync_by_ids"
 
 class StripeIdSyncConfig(dg.Config):
     ids: list[str] = Field(description="Stripe IDs to sync, e.g. ['cus_…', 'sub_…']. The type comes from the prefix.")
+    related: bool = Field(
+        default=True,
+        description="Also sync the objects they refer to that the warehouse lacks (a charge's customer), in batches.",
+    )
     object_type: Optional[str] = Field(
         default=None,
-        description="Set it when the prefix cannot tell (coupons), e.g. 'coupon'; it then applies to every ID.",
+        description="Set it when the prefix cannot tell (coupons, plans), e.g. 'coupon'; it then applies to every ID. "
+        "Child rows (invoice lines, …) sync with their parent: give the parent's ID.",
     )
 
 
@@ -61,7 +67,10 @@ def build_id_sync_job(actions: list[type[StripeSyncActionMixin]]) -> dg.JobDefin
             with no_retry_on_setup_errors():
                 client = stripe_api.client(logger=context.log, slot_store=target.slot_store())
                 sync = action(client=client, warehouse=target, logger=context.log)
+                if config.related:
+                    sync.track_references()
                 stats = sync.sync_by_ids(ids)
+                related = sync_related(sync, actions, lambda other: other(client=client, warehouse=target, logger=context.log))
             missing = set(stats.missing_ids)
             for object_id in stats.missing_ids:
                 problems[object_id] = f"Stripe has no {action.object_name()} with this ID."
@@ -71,6 +80,12 @@ def build_id_sync_job(actions: list[type[StripeSyncActionMixin]]) -> dg.JobDefin
                 description=f"{len(synced[action.table_name()])} objects synced by ID",
                 metadata=sync_metadata(sync, stats, client.stats, target),
             )
+            for other, other_stats in related.items():
+                yield dg.AssetMaterialization(
+                    asset_key=asset_key(other),
+                    description=f"{other_stats.fetched} objects that {action.table_name()} refer to, synced by ID",
+                    metadata=sync_metadata(other, other_stats, None, target),
+                )
         for object_id, reason in problems.items():
             context.log.warning(f"{object_id}: {reason}")
         if problems:

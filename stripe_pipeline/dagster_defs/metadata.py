@@ -19,13 +19,20 @@ def column_schema(table: Table) -> dg.TableSchema:
     )
 
 
-def sync_metadata(action: StripeSyncActionMixin, stats: SyncStats, requests: RequestStats, warehouse: Warehouse) -> dict:
+def sync_metadata(
+    action: type[StripeSyncActionMixin] | StripeSyncActionMixin,
+    stats: SyncStats,
+    requests: RequestStats | None,
+    warehouse: Warehouse,
+    skipped: list[str] = (),
+) -> dict:
+    """`requests`: the API requests of the run, None for a child table (its parent's asset counts them)."""
     table = action.table()
-    return {
+    metadata = {
         "dagster/row_count": warehouse.count(table),
         "dagster/table_name": warehouse.qualified_name(table),
         "dagster/column_schema": column_schema(table),
-        "mode": ", ".join(stats.modes) or "by ID",
+        "mode": ", ".join(dict.fromkeys(stats.modes)) or "by ID",
         "events": stats.events,
         "fetched": stats.fetched,
         "inserted": stats.written.inserted,
@@ -33,7 +40,9 @@ def sync_metadata(action: StripeSyncActionMixin, stats: SyncStats, requests: Req
         "unchanged": stats.written.unchanged,
         "deleted": stats.deleted,
         "restored": stats.restored,
-        "api_requests": requests.requests,
-        "api_retries": requests.retries,
-        "api_rate_limited": requests.rate_limited,
     }
+    if requests is not None:
+        metadata.update(api_requests=requests.requests, api_retries=requests.retries, api_rate_limited=requests.rate_limited)
+    if skipped:
+        metadata["skipped_accounts"] = dg.MetadataValue.json(list(skipped))
+    return metadata

@@ -29,13 +29,13 @@ class StripeResource(dg.ConfigurableResource):
         default=None, description="A cap per endpoint; defaults to STRIPE_ENDPOINT_REQUESTS_PER_SECOND, then none."
     )
 
-    def client(self, logger=None, slot_store: Optional[SlotStore] = None) -> StripeApiClient:
+    def client(self, logger=None, slot_store: Optional[SlotStore] = None, stripe_account: Optional[str] = None) -> StripeApiClient:
         """A client whose requests spend the budget kept in `slot_store` (the warehouse's, so
-        that every process shares it)."""
+        that every process shares it); `stripe_account` reads a connected account instead."""
         return StripeApiClient(
             self.api_key,
             self.api_base,
-            stripe_account=self.stripe_account,
+            stripe_account=stripe_account or self.stripe_account,
             backoff=BackoffPolicy(max_retries=self.max_retries),
             logger=logger,
             slot_store=slot_store,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..catalog.declarations import DEFAULT_OBJECTS
 from .objects import SEED_ORDER
 from .server import DEFAULT_API_KEY, Emulator
 from .timelines import TIMELINES
@@ -17,6 +18,9 @@ DEMO_COUNTS = {
     "invoice": 800,
     "payment_intent": 600,
     "charge": 600,
+    # The rest of the default full sync, from the generic builder (emulator/generic.py).
+    **{name: 25 for name in DEFAULT_OBJECTS if name not in SEED_ORDER},
+    "credit_note_line_items": 60,
 }
 
 

@@ -17,7 +17,7 @@ from .collection import parse_created
 from .errors import ApiError, invalid_integer, unknown_parameter
 from .forms import decode_params
 from .ratelimit import RateLimiter
-from .resources import RESOURCES
+from .resources import AREA_BY_PATH, CHILD_ROUTES, RESOURCES
 from .store import API_VERSION, Store
 
 _LIST_PARAMS = {"limit", "starting_after", "ending_before", "created", "expand"}
@@ -181,12 +181,24 @@ def _kind(which: str) -> str:
 
 
 class StripeApi:
-    def __init__(self, store: Store, api_key: str, limiter: RateLimiter | None = None):
-        self.store = store
+    """The HTTP API over one store per account: the platform's, and one per connected account
+    (`Stripe-Account` header). Areas in `not_enabled` answer as Stripe does on an account
+    without them (`issuing`, `treasury`, …: see catalog/declarations.py)."""
+
+    def __init__(self, store: Store, api_key: str, limiter: RateLimiter | None = None, not_enabled: frozenset[str] = frozenset()):
+        self.platform = store
+        self.accounts: dict[str, Store] = {}
         self.api_key = api_key
         self.faults = Faults()
         self.log = RequestLog()
         self.limiter = limiter or RateLimiter()
+        self.not_enabled = set(not_enabled)
+        self._local = threading.local()
+
+    @property
+    def store(self) -> Store:
+        """The store of the account the current request reads."""
+        return getattr(self._local, "store", None) or self.platform
 
     def handle(self, method: str, path: str, query: str, body: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         """One request: route, authenticate, rate-limit, latency, faults, then the handler.
@@ -201,6 +213,8 @@ class StripeApi:
             try:
                 route, handler, args = self._route(method, path)
                 self._authenticate(headers.get("authorization"))
+                self._local.store = self._account_store(headers.get("stripe-account"))
+                self._check_enabled(args[0])
             except ApiError:
                 if self.faults.latency:
                     time.sleep(self.faults.latency)
@@ -232,20 +246,48 @@ class StripeApi:
 
     def _route(self, method: str, path: str):
         parts = path.strip("/").split("/")
-        if len(parts) in (2, 3) and parts[0] == "v1" and parts[1] in RESOURCES:
-            resource = parts[1]
+        rest = parts[1:] if parts[0] == "v1" else []
+        resource = "/".join(rest)
+        handlers: dict = {}
+        if resource in RESOURCES:
             writable = RESOURCES[resource].writable
-            if len(parts) == 2:
-                handlers = {"GET": self._list, "POST": self._create} if writable else {"GET": self._list}
-                route, args = f"/v1/{resource}", (resource,)
-            else:
-                handlers = {"GET": self._retrieve, "POST": self._update} if writable else {"GET": self._retrieve}
-                if RESOURCES[resource].on_delete:
-                    handlers["DELETE"] = self._delete
-                route, args = f"/v1/{resource}/:id", (resource, unquote_plus(parts[2]))  # stripe-python quotes IDs with quote_plus
-            if method in handlers:
-                return route, handlers[method], args
+            handlers = {"GET": self._list, "POST": self._create} if writable else {"GET": self._list}
+            route, args = f"/v1/{resource}", (resource,)
+        elif len(rest) >= 2 and "/".join(rest[:-1]) in RESOURCES:
+            resource = "/".join(rest[:-1])
+            handlers = {"GET": self._retrieve, "POST": self._update} if RESOURCES[resource].writable else {"GET": self._retrieve}
+            if RESOURCES[resource].on_delete:
+                handlers["DELETE"] = self._delete
+            route, args = f"/v1/{resource}/:id", (resource, unquote_plus(rest[-1]))  # stripe-python quotes IDs with quote_plus
+        elif len(rest) >= 3 and ("/".join(rest[:-2]), rest[-1]) in CHILD_ROUTES:
+            resource = "/".join(rest[:-2])
+            handlers = {"GET": self._list_children}
+            route, args = f"/v1/{resource}/:id/{rest[-1]}", (resource, unquote_plus(rest[-2]), rest[-1])
+        if method in handlers:
+            return route, handlers[method], args
         raise ApiError(404, f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.")
+
+    def _account_store(self, account: str | None) -> Store:
+        if not account:
+            return self.platform
+        store = self.accounts.get(account)
+        if store is None:
+            raise ApiError(
+                403,
+                f"The provided key '{_mask(self.api_key)}' does not have access to account '{account}' (or that account "
+                "does not exist). Application access may have been revoked.",
+                code="account_invalid",
+            )
+        return store
+
+    def _check_enabled(self, resource: str) -> None:
+        area = AREA_BY_PATH.get(resource)
+        if area in self.not_enabled:
+            name = area.replace("_", " ").title()
+            raise ApiError(
+                400,
+                f"Your account is not set up to use {name}. Please visit https://dashboard.stripe.com/{area} to get started.",
+            )
 
     def _authenticate(self, authorization: str | None) -> None:
         if not authorization or not authorization.startswith("Bearer ") or not authorization[7:].strip():
@@ -266,6 +308,9 @@ class StripeApi:
         for name in params:
             if name not in _LIST_PARAMS and name not in spec.filters:
                 raise unknown_parameter(name)
+        for name in spec.required:
+            if name not in params:
+                raise ApiError(400, f"Missing required param: {name}.", code="parameter_missing", param=name)
         limit = _limit(params.get("limit", "10"))
         predicates = [spec.filters[name](value) for name, value in params.items() if name in spec.filters]
         if spec.hidden_by_default and spec.hidden_by_default[0] not in params:
@@ -287,6 +332,31 @@ class StripeApi:
                 for i in ids
             )
         return f'{{"object":"list","data":[{data}],"has_more":{"true" if has_more else "false"},"url":"/v1/{resource}"}}'
+
+    def _list_children(self, params: dict, resource: str, parent_id: str, suffix: str) -> str:
+        """A list under its parent's URL, in the parent's order, with Stripe's cursor paging."""
+        for name in params:
+            if name not in ("limit", "starting_after", "ending_before", "expand"):
+                raise unknown_parameter(name)
+        child = CHILD_ROUTES[(resource, suffix)]
+        self.store.collections[resource].get(parent_id)  # 404 for a parent that does not exist
+        limit = _limit(params.get("limit", "10"))
+        with self.store.lock:
+            objects = list(self.store.child_list(child.table, parent_id))
+        ids = [obj["id"] for obj in objects]
+        start, end = 0, len(objects)
+        for param in ("starting_after", "ending_before"):
+            if params.get(param) and params[param] not in ids:
+                raise ApiError(404, f"No such {child.child.object_name}: '{params[param]}'", code="resource_missing", param=param)
+        if params.get("starting_after"):
+            start = ids.index(params["starting_after"]) + 1
+        if params.get("ending_before"):
+            end = ids.index(params["ending_before"])
+            start = max(start, end - limit)
+        page = objects[start : min(end, start + limit)]
+        has_more = start + limit < end if not params.get("ending_before") else start > 0
+        url = f"/v1/{resource}/{parent_id}/{suffix}"
+        return json.dumps({"object": "list", "data": page, "has_more": has_more, "url": url})
 
     def _retrieve(self, params: dict, resource: str, object_id: str) -> str:
         for name in params:

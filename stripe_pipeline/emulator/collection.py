@@ -31,7 +31,7 @@ class Collection:
         """Bulk load (seeding): one sort instead of one insertion per object."""
         for obj in objects:
             self.objects[obj["id"]] = obj
-            self._known_keys[obj["id"]] = (obj["created"], obj["id"])
+            self._known_keys[obj["id"]] = (_created(obj), obj["id"])
         self._keys = sorted(self._known_keys[object_id] for object_id in self.objects)
 
     def put(self, obj: dict) -> None:
@@ -39,7 +39,7 @@ class Collection:
         if object_id in self.objects:
             self.objects[object_id] = obj
         else:
-            key = (obj["created"], object_id)
+            key = (_created(obj), object_id)
             self.objects[object_id] = obj
             self._known_keys[object_id] = key
             bisect.insort(self._keys, key)
@@ -60,6 +60,9 @@ class Collection:
             self._known_keys.pop(object_id, None)
             self._json.pop(object_id, None)
         del self._keys[:cut]
+
+    def random_id(self, rng) -> str:
+        return rng.choice(self._keys)[1]
 
     def get(self, object_id: str) -> dict:
         try:
@@ -142,3 +145,9 @@ def _int(param: str, value: object) -> int:
         return int(str(value))
     except ValueError:
         raise invalid_integer(param, value) from None
+
+
+def _created(obj: dict) -> int:
+    # A few types have no `created` (terminal locations, payment links); they list by ID.
+    created = obj.get("created")
+    return created if isinstance(created, int) else 0

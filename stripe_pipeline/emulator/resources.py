@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from ..catalog import CHILD_TABLES, TYPES, ObjectType
 from .errors import ApiError
 
 MAX_EVENT_TYPES = 20
@@ -84,6 +85,8 @@ class Resource:
     custom_ids: bool = False
     # Events are read-only: no POST, no DELETE, no event about events.
     writable: bool = True
+    # List filters without which Stripe refuses the list (`subscription` for subscription items).
+    required: tuple[str, ...] = ()
 
     def event_type(self, change: str, previous: dict | None = None, current: dict | None = None) -> str | None:
         """The event Stripe emits for a change ("created", "updated", "deleted"), or None."""
@@ -173,4 +176,47 @@ RESOURCES: dict[str, Resource] = {
         ),
     )
 }
+
+
+def _catalogued(object_type: ObjectType, required: tuple[str, ...] = ()) -> Resource:
+    """The resource of a type without hand-written rules: what the catalogue says of it."""
+    events = set(object_type.events)
+    # A type's events may have two prefixes (`refund.created`, `charge.refund.updated`): the one
+    # that announces creation names the rest.
+    prefixes = sorted({name.rpartition(".")[0] for name in events}, key=lambda p: (f"{p}.created" not in events, len(p)))
+    prefix = prefixes[0] if prefixes else object_type.object_name
+    suffixes = {name.rpartition(".")[2] for name in events if name.startswith(prefix + ".")}
+    return Resource(
+        object_type.object_name,
+        object_type.path.removeprefix("/v1/"),
+        {name: equals(name) for name in object_type.list_filters if name != "created"},
+        on_delete="stub" if object_type.deletable else None,
+        custom_ids=object_type.object_name == "account",  # connected accounts are added by ID
+        event_prefix=prefix,
+        created_event="created" if "created" in suffixes else "",
+        updated_event="updated" if "updated" in suffixes else None,
+        required=required,
+    )
+
+
+for _type in TYPES.values():
+    if _type.path.removeprefix("/v1/") not in RESOURCES:
+        RESOURCES[_type.path.removeprefix("/v1/")] = _catalogued(_type)
+for _child in CHILD_TABLES.values():
+    if _child.parent_param and _child.url.removeprefix("/v1/") not in RESOURCES:
+        RESOURCES[_child.url.removeprefix("/v1/")] = _catalogued(
+            replace(_child.child, path=_child.url), required=(_child.parent_param,)
+        )
+# Stripe's product area of each path (catalog/declarations.py), for areas not enabled on an account.
+AREA_BY_PATH = {
+    **{child.url.removeprefix("/v1/").split("/{parent}/")[0]: TYPES[child.parent].area for child in CHILD_TABLES.values() if child.parent in TYPES},
+    **{t.path.removeprefix("/v1/"): t.area for t in TYPES.values()},
+}
+
 RESOURCE_BY_OBJECT = {resource.object_name: resource for resource in RESOURCES.values()}
+
+# Lists under a parent's URL (`invoices/{parent}/lines`): (parent path, suffix) -> the child table.
+CHILD_ROUTES = {
+    tuple(child.url.removeprefix("/v1/").split("/{parent}/")): child for child in CHILD_TABLES.values() if not child.parent_param
+}
+

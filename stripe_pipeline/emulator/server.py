@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from .api import StripeApi
 from .ratelimit import RateLimiter
@@ -35,21 +35,42 @@ class Emulator:
         event_retention: float = EVENT_RETENTION_SECONDS,
         rate_limit: int | None = None,
         endpoint_rate_limit: int | None = None,
+        accounts: Mapping[str, Mapping[str, int]] | None = None,
+        not_enabled: Iterable[str] = (),
     ):
         """`timeline`: when the seeded objects were created, a name from timelines.TIMELINES
         ("even", the default, "burst-past", "ties", …) or a Timeline.
         `rate_limit`: requests per second per API key across all routes, and
         `endpoint_rate_limit`: per route such as `GET /v1/customers`; None (the default) is no
-        limit. Over a limit the answer is Stripe's 429 (see `ratelimit.RateLimiter`)."""
+        limit. Over a limit the answer is Stripe's 429 (see `ratelimit.RateLimiter`).
+        `accounts`: Connect accounts by ID, each with its own seed counts; they answer to the
+        `Stripe-Account` header and the platform lists them in /v1/accounts.
+        `not_enabled`: Stripe areas (`issuing`, `treasury`, …) this account does not have: their
+        endpoints answer Stripe's "not set up" error."""
         self.api_key = api_key
         self.store = Store(Clock(), seed=random_seed, event_retention=event_retention)
         if seed:
             self.store.seed(seed, seed=random_seed, timeline=timeline)
-        self.api = StripeApi(self.store, api_key, RateLimiter(rate_limit, endpoint_rate_limit))
+        self.api = StripeApi(self.store, api_key, RateLimiter(rate_limit, endpoint_rate_limit), frozenset(not_enabled))
+        for number, (account_id, counts) in enumerate((accounts or {}).items()):
+            self.add_account(account_id, counts, random_seed=random_seed + number + 1, timeline=timeline)
         self.api.faults.latency = latency
         self._server = _Server((host, port), _handler_for(self.api))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+
+    def add_account(self, account_id: str, counts: Mapping[str, int] | None = None, *, random_seed: int = 1, timeline: str | Timeline = "even") -> Store:
+        """A connected account with its own objects, listed by the platform's /v1/accounts."""
+        store = Store(self.store.clock, seed=random_seed, event_retention=self.store.event_retention)
+        if counts:
+            store.seed(counts, seed=random_seed, timeline=timeline)
+        self.api.accounts[account_id] = store
+        self.store.create("account", id=account_id)
+        return store
+
+    def account(self, account_id: str) -> Store:
+        """The store of a connected account."""
+        return self.api.accounts[account_id]
 
     @property
     def base_url(self) -> str:

@@ -8,7 +8,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from . import objects
+from ..catalog import CHILD_TABLES, TYPES, ChildTable, ObjectType
+from . import generic, objects, timelines
 from .collection import Collection
 from .errors import ApiError, no_such
 from .resources import RESOURCE_BY_OBJECT, RESOURCES
@@ -20,6 +21,13 @@ EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z
 EVENT_RETENTION_SECONDS = 30 * 86_400
 API_VERSION = "2026-10-28.endive"
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+# A parent embeds the first page of its child lists (an invoice's first 10 lines) with has_more.
+EMBEDDED_PAGE = 10
+_CHILD_TYPES = {child.child.object_name: child.child for child in CHILD_TABLES.values()}
+
+
+def object_type(object_name: str) -> ObjectType:
+    return TYPES.get(object_name) or _CHILD_TYPES[object_name]
 
 
 class Clock:
@@ -53,6 +61,8 @@ class Store:
         self._deleted_stubs: dict[str, dict] = {}
         self._rng = random.Random(seed)
         self._event_sequence = 0
+        # Child lists under a parent's URL (an invoice's lines): table -> parent ID -> objects.
+        self.children: dict[str, dict[str, list[dict]]] = {table: {} for table in CHILD_TABLES}
 
     def collection_for(self, object_name: str) -> Collection:
         return self.collections[RESOURCE_BY_OBJECT[object_name].path]
@@ -60,12 +70,108 @@ class Store:
     def seed(self, counts: Mapping[str, int], seed: int = 42, timeline: str | Timeline = "even") -> None:
         """Load deterministic, realistic data: `counts` by object name, e.g. {"customer": 1000},
         created as `timeline` says (a name from timelines.TIMELINES, or a Timeline)."""
+        rich = {name: count for name, count in counts.items() if name in objects.SEED_ORDER}
+        rest = {name: count for name, count in counts.items() if name not in rich}
+        unknown = set(rest) - set(TYPES) - set(CHILD_TABLES) - set(_CHILD_TYPES)
+        if unknown:
+            raise ValueError(f"Cannot seed {sorted(unknown)}: not a catalogued object type or child table")
         batches: dict[str, list[dict]] = {}
-        for obj in objects.generate(dict(counts), seed=seed, now=self.clock.now(), timeline=timeline):
+        for obj in objects.generate(rich, seed=seed, now=self.clock.now(), timeline=timeline):
             batches.setdefault(obj["object"], []).append(obj)
         with self.lock:
+            filed: dict[str, list[dict]] = {}
             for object_name, batch in batches.items():
                 self.collection_for(object_name).add_many(batch)
+                for obj in batch:
+                    for child_object in self._file_embedded_children(obj):
+                        filed.setdefault(child_object["object"], []).append(child_object)
+            for object_name, batch in filed.items():
+                self.collection_for(object_name).add_many(batch)
+            self._seed_generic(rest, seed, timeline)
+
+    def _seed_generic(self, counts: dict[str, int], seed: int, timeline: str | Timeline) -> None:
+        """Types without a rich builder, parents before what refers to them; then child lists."""
+        rng = random.Random(f"{seed}:generic")
+        quantile = timelines.timeline(timeline).quantile(self.clock.now())
+        names = sorted((name for name in counts if name in TYPES or name in _CHILD_TYPES), key=_reference_depth)
+        for name in names:
+            kind = object_type(name)
+            total = counts[name]
+            batch = [
+                generic.build(kind, rng, id=generic.new_id(rng, kind), created=quantile((i + rng.random()) / total), pick=self._picker(rng))
+                for i in range(total)
+            ]
+            self.collection_for(name).add_many(batch)
+        for table in (name for name in counts if name in CHILD_TABLES):
+            child = CHILD_TABLES[table]
+            parents = self.collection_for(child.parent)
+            if not len(parents):
+                raise ValueError(f"Cannot seed {table}: seed some {child.parent} objects first")
+            for _ in range(counts[table]):
+                parent_id = parents.random_id(rng)
+                self.add_children(table, parent_id, [self._child(child, parent_id, rng)])
+
+    def _picker(self, rng: random.Random):
+        def pick(object_name: str) -> str | None:
+            resource = RESOURCE_BY_OBJECT.get(object_name)
+            collection = self.collections.get(resource.path) if resource else None
+            return collection.random_id(rng) if collection is not None and len(collection) else None
+
+        return pick
+
+    def _child(self, child: ChildTable, parent_id: str, rng: random.Random, **fields) -> dict:
+        kind = child.child
+        obj = generic.build(kind, rng, id=generic.new_id(rng, kind), created=self.clock.now(), pick=self._picker(rng))
+        if child.parent_column in obj or child.parent_param:
+            obj[child.parent_column] = parent_id
+        obj.update(fields)
+        return obj
+
+    def add_children(self, table: str, parent_id: str, children: list[dict]) -> None:
+        """Append objects to a parent's child list; the parent embeds the first page, as Stripe's do."""
+        child = CHILD_TABLES[table]
+        with self.lock:
+            if child.parent_param:  # listed by a filter on the parent's ID
+                collection = self.collection_for(child.child.object_name)
+                for obj in children:
+                    collection.put({**obj, child.parent_param: parent_id})
+                everything = [obj for obj in collection.objects.values() if obj.get(child.parent_param) == parent_id]
+            else:
+                everything = self.children[table].setdefault(parent_id, [])
+                everything.extend(children)
+            if child.embedded:
+                parents = self.collection_for(child.parent)
+                parent = parents.objects.get(parent_id)
+                if parent is not None:
+                    parents.put({**parent, child.embedded: _embedded_page(parent.get(child.embedded), everything)})
+
+    def child_list(self, table: str, parent_id: str) -> list[dict]:
+        return self.children[table].get(parent_id, [])
+
+    def _file_embedded_children(self, parent: dict) -> list[dict]:
+        """A rich builder embeds the whole child list: keep it as the child list and embed its
+        first page. Returns the children that list by a filter, for their own collection."""
+        listed_by_filter = []
+        for child in _EMBEDDING.get(parent["object"], ()):
+            page = parent.get(child.embedded)
+            if isinstance(page, dict) and page.get("data"):
+                data = page["data"]
+                if child.parent_param:
+                    listed_by_filter.extend({**obj, child.parent_param: parent["id"]} for obj in data)
+                else:
+                    self.children[child.table][parent["id"]] = list(data)
+                if len(data) > EMBEDDED_PAGE:
+                    parent[child.embedded] = _embedded_page(page, data)
+        return listed_by_filter
+
+    def table_count(self, table: str) -> int:
+        """How many objects this account holds for a warehouse table (child tables included)."""
+        child = CHILD_TABLES.get(table)
+        if child is None:
+            return len(self.collection_for(next(t.object_name for t in TYPES.values() if t.table == table)))
+        if child.parent_param:
+            return len(self.collection_for(child.child.object_name))
+        return sum(len(children) for children in self.children[table].values())
 
     def counts(self) -> dict[str, int]:
         return {path: len(collection) for path, collection in self.collections.items() if path != "events"}
@@ -98,7 +204,7 @@ class Store:
         """A new object of the type, created now, with `fields` over the generated defaults.
         `coerce(new_object, fields)` may check and convert the fields first (the HTTP API does).
         `id` picks the ID where Stripe lets the caller choose it (coupons, products)."""
-        build = getattr(objects, f"build_{object_name}")
+        build = getattr(objects, f"build_{object_name}", None) or self._generic_builder(object_name)
         resource = RESOURCE_BY_OBJECT[object_name]
         with self.lock:
             object_id = fields.pop("id", None)
@@ -107,10 +213,14 @@ class Store:
             collection = self.collection_for(object_name)
             if object_id in collection.objects:
                 raise ApiError(400, f"{object_name.capitalize()} already exists.", code="resource_already_exists", param="id")
-            object_id = object_id or objects.new_id(self._rng, object_name)
+            object_id = object_id or (
+                objects.new_id(self._rng, object_name) if object_name in objects.ID_PREFIXES else generic.new_id(self._rng, object_type(object_name))
+            )
             obj = build(self._rng, id=object_id, created=self.clock.now(), **self._parents(object_name))
             obj.update(coerce(obj, fields) if coerce else fields)
             collection.put(obj)
+            for child_object in self._file_embedded_children(obj):
+                self.collection_for(child_object["object"]).put(child_object)
             self._deleted_stubs.pop(object_id, None)
             self._record(resource.event_type("created"), obj)
             return obj
@@ -187,6 +297,14 @@ class Store:
             digits.append(_BASE62[digit])
         return "evt_1" + "".join(reversed(digits)) + "".join(self._rng.choices(_BASE62, k=14))
 
+    def _generic_builder(self, object_name: str):
+        kind = object_type(object_name)
+
+        def build(rng: random.Random, *, id: str, created: int) -> dict:
+            return generic.build(kind, rng, id=id, created=created, pick=self._picker(rng))
+
+        return build
+
     def _parents(self, object_name: str) -> dict:
         """References a new object needs, picked among existing objects (made when missing)."""
         def pick(parent: str) -> dict:
@@ -222,3 +340,29 @@ def _merge(obj: dict, fields: dict) -> dict:
         else:
             updated[name] = value
     return updated
+
+
+_EMBEDDING: dict[str, list[ChildTable]] = {}
+for _child in CHILD_TABLES.values():
+    if _child.embedded:
+        _EMBEDDING.setdefault(_child.parent, []).append(_child)
+
+
+def _embedded_page(page: dict | None, everything: list[dict]) -> dict:
+    page = dict(page or {"object": "list", "url": ""})
+    page.update(data=everything[:EMBEDDED_PAGE], has_more=len(everything) > EMBEDDED_PAGE, total_count=len(everything))
+    return page
+
+
+def _reference_depth(object_name: str) -> int:
+    """How many levels of references a type has below it, so parents are seeded first."""
+    seen: set[str] = set()
+
+    def depth(name: str) -> int:
+        if name in seen or (name not in TYPES and name not in _CHILD_TYPES):
+            return 0
+        seen.add(name)
+        targets = [f.detail for f in object_type(name).fields if f.kind == "reference" and isinstance(f.detail, str)]
+        return 1 + max((depth(t) for t in targets), default=0)
+
+    return depth(object_name)

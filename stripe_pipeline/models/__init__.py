@@ -1,20 +1,13 @@
-"""SQLAlchemy models, one per warehouse table (the table contract is in CONTRACT.md)."""
+"""SQLAlchemy models, one per warehouse table, built from the catalogue (see catalogued.py).
+
+Each is importable by name: `from stripe_pipeline.models import StripeCustomer`,
+`StripeBalanceTransaction`, `StripeInvoiceLineItem`, ….
+"""
 
 from .base import META_COLUMNS, Base, StripeModel
-from .billing import StripeInvoice, StripeSubscription
-from .core_resources import StripeCharge, StripeCustomer, StripePaymentIntent
-from .products import StripeCoupon, StripePrice, StripeProduct
+from .sync_state import RequestSlot, SyncState
+from .catalogued import MODELS, attribute_name
 
-__all__ = [
-    "META_COLUMNS",
-    "Base",
-    "StripeModel",
-    "StripeCharge",
-    "StripeCoupon",
-    "StripeCustomer",
-    "StripeInvoice",
-    "StripePaymentIntent",
-    "StripePrice",
-    "StripeProduct",
-    "StripeSubscription",
-]
+globals().update({model.__name__: model for model in MODELS.values()})
+
+__all__ = ["META_COLUMNS", "MODELS", "Base", "RequestSlot", "StripeModel", "SyncState", "attribute_name", *sorted(m.__name__ for m in MODELS.values())]

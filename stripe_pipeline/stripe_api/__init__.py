@@ -1,7 +1,7 @@
 """Stripe API access: JSON pages through the `stripe` package, with our own backoff."""
 
 from .client import RequestStats, StripeApiClient
-from .errors import StripeAccessError
+from .errors import StripeAccessError, StripeNotEnabled
 from .retry import BackoffPolicy
 
-__all__ = ["BackoffPolicy", "RequestStats", "StripeAccessError", "StripeApiClient"]
+__all__ = ["BackoffPolicy", "RequestStats", "StripeAccessError", "StripeNotEnabled", "StripeApiClient"]

@@ -30,10 +30,10 @@ def default_rate(api_key: str) -> float:
     return TEST_REQUESTS_PER_SECOND if api_key.startswith(("sk_test_", "rk_test_")) else LIVE_REQUESTS_PER_SECOND
 
 
-def budget_key(api_key: str, stripe_account: str | None = None) -> str:
-    """Whose budget a request spends, without the key in it: limits are per account."""
-    digest = hashlib.sha256(api_key.encode()).hexdigest()[:16]
-    return f"{digest}:{stripe_account}" if stripe_account else digest
+def budget_key(api_key: str) -> str:
+    """Whose budget a request spends, without the key in it. One per key: a platform's requests
+    for its connected accounts share it, so that many accounts cannot add up to a 429 storm."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
 class SlotStore(Protocol):

@@ -22,7 +22,7 @@ import stripe
 
 from .. import settings
 from .budget import RateBudget, SlotStore, budget_key, default_rate
-from .errors import StripeAccessError
+from .errors import StripeAccessError, StripeNotEnabled
 from .retry import BackoffPolicy
 from .transport import BudgetedHttpClient
 
@@ -73,7 +73,7 @@ class StripeApiClient:
     ):
         api_key = settings.stripe_api_key(api_key)
         self.budget = budget or RateBudget(
-            budget_key(api_key, stripe_account),
+            budget_key(api_key),  # connected accounts' requests spend the platform key's budget
             settings.requests_per_second(requests_per_second) or default_rate(api_key),
             settings.endpoint_requests_per_second(endpoint_requests_per_second),
             store=slot_store,
@@ -102,7 +102,11 @@ class StripeApiClient:
             self.stats.count(requests=1)
             try:
                 return self._request_json("get", path, params or {})
-            except (stripe.AuthenticationError, stripe.PermissionError) as error:
+            except (stripe.AuthenticationError, stripe.PermissionError, stripe.InvalidRequestError) as error:
+                if _not_enabled(error, path):
+                    raise StripeNotEnabled(f"GET {path}: {_redacted_message(error)}") from None
+                if isinstance(error, stripe.InvalidRequestError):
+                    raise
                 raise _access_error(error, path) from None
             except stripe.StripeError as error:
                 if error.http_status == 429:
@@ -180,6 +184,27 @@ def _describe(error: stripe.StripeError) -> str:
     return f"HTTP {error.http_status}"
 
 
+# What Stripe answers on an account without a product ("Your account is not set up to use
+# Issuing"), and where an API version has no such endpoint.
+_NOT_ENABLED = re.compile(r"not set up to use|is not enabled|not been enabled|not onboarded|does not have access to (?!account)", re.I)
+
+
+def _not_enabled(error: stripe.StripeError, path: str) -> bool:
+    message = error.user_message or str(error) or ""
+    if isinstance(error, stripe.PermissionError):
+        # A restricted key without a permission names "the provided key": that one the user must fix.
+        return "provided key" not in message
+    if error.http_status == 404 and f"(GET: {path})" in message:
+        # The account's API version has no such list. Only for the exact path asked: behind a
+        # wrong STRIPE_API_BASE (a proxy's prefix) every URL is unrecognised, and that must fail.
+        return message.startswith("Unrecognized request URL")
+    return error.http_status in (400, 403) and error.code != "resource_missing" and bool(_NOT_ENABLED.search(message))
+
+
+def _redacted_message(error: stripe.StripeError) -> str:
+    return _KEY_PATTERN.sub("[redacted key]", error.user_message or "")
+
+
 def _access_error(error: stripe.StripeError, path: str) -> StripeAccessError:
     # Stripe echoes part of the key in these messages; ours carries none of it.
     if isinstance(error, stripe.AuthenticationError):
@@ -187,7 +212,7 @@ def _access_error(error: stripe.StripeError, path: str) -> StripeAccessError:
             f"Stripe rejected the API key (HTTP {error.http_status}) on GET {path}. "
             "Check STRIPE_API_KEY: it must be a current secret or restricted key of the account you sync."
         )
-    detail = _KEY_PATTERN.sub("[redacted key]", error.user_message or "")
+    detail = _redacted_message(error)
     return StripeAccessError(
         f"The API key may not read GET {path} (HTTP {error.http_status}): {detail} "
         "Give the restricted key read access to this resource."

@@ -18,6 +18,7 @@ from .. import settings
 from ..models import Base
 from ..models.sync_state import RequestSlot, SyncState
 from ..stripe_api.budget import SlotStore
+from .columns import add_missing_columns
 from .locks import sync_lock
 from .rate_budget import slot_store_for
 from .state import load_state, save_state
@@ -62,6 +63,7 @@ class Warehouse:
                 connection.execute(select(func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))
                 connection.execute(CreateSchema(self.schema, if_not_exists=True))
             Base.metadata.create_all(connection, tables=missing)
+            add_missing_columns(connection, missing)
 
         self._run("create tables", create)
         self._ready.update(table.name for table in missing)
@@ -114,6 +116,45 @@ class Warehouse:
         if created_in is not None:
             query = query.where(or_(false(), *(table.c.created.between(low, high) for low, high in created_in)))
         return self._run(f"read the IDs in {table.name}", lambda connection: set(connection.scalars(query)))
+
+    def existing_ids(self, table: Table, ids: set[str], account: str | None) -> set[str]:
+        """Which of `ids` have a row of this account (deleted or not)."""
+        self.ensure_tables([table])
+        wanted = sorted(ids)
+
+        def read(connection: Connection) -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(wanted), 1000):  # bound the statement's parameters
+                found.update(
+                    connection.scalars(
+                        select(table.c.id).where(
+                            table.c.id.in_(wanted[start : start + 1000]),
+                            table.c._account.is_(None) if account is None else table.c._account == account,
+                        )
+                    )
+                )
+            return found
+
+        return self._run(f"read the IDs in {table.name}", read)
+
+    def ids_by_parent(self, table: Table, parent_column: str, parent_ids: list[str], account: str | None) -> dict[str, set[str]]:
+        """IDs of the live rows of a child table, by the parent they belong to."""
+        self.ensure_tables([table])
+        parent = table.c[parent_column]
+        found: dict[str, set[str]] = {}
+
+        def read(connection: Connection) -> dict[str, set[str]]:
+            for start in range(0, len(parent_ids), 1000):  # bound the statement's parameters
+                query = select(parent, table.c.id).where(
+                    parent.in_(parent_ids[start : start + 1000]),
+                    table.c._deleted_at.is_(None),
+                    table.c._account.is_(None) if account is None else table.c._account == account,
+                )
+                for parent_id, row_id in connection.execute(query):
+                    found.setdefault(parent_id, set()).add(row_id)
+            return found
+
+        return self._run(f"read the IDs in {table.name}", read)
 
     def load_state(self, object_type: str, account: str | None) -> dict | None:
         """The sync-state row of one object type and account (see models/sync_state.py)."""

@@ -1,0 +1,60 @@
+"""An action for every catalogued type and child table that has no hand-written one.
+
+A catalogued action is the catalogue's type plus its declarations (catalog/declarations.py);
+a hand-written action (products.py, billing.py, …) is the same with hooks or events of its own.
+`attach_children` gives each parent action its child tables' actions.
+"""
+
+from __future__ import annotations
+
+from ..catalog import CHILD_TABLES, TYPES, ChildTable, ObjectType
+from ..models import MODELS
+from .children import ChildRowsMixin
+from .mixins import StripeSyncActionMixin
+
+
+def catalogued_action(object_type: ObjectType, base: type[StripeSyncActionMixin] = StripeSyncActionMixin):
+    return type(
+        f"Stripe{object_type.class_name}Action",
+        (base,),
+        {
+            "__module__": "stripe_pipeline.actions",
+            "__doc__": f"Sync Stripe {object_type.object_name} objects into `{object_type.table}`.",
+            "model_class": MODELS[object_type.table],
+            "stripe_type": object_type,
+            "id_prefixes": object_type.id_prefixes,
+            "list_params": object_type.list_params,
+            "redacted_fields": object_type.redacted_fields,
+        },
+    )
+
+
+def child_action(child: ChildTable) -> type[StripeSyncActionMixin]:
+    model = MODELS[child.table]
+    action = type(
+        model.__name__ + "Action",
+        (ChildRowsMixin, StripeSyncActionMixin),
+        {
+            "__module__": "stripe_pipeline.actions",
+            "__doc__": f"Rows of `{child.table}`: each {child.parent}'s {child.child.object_name} objects, synced with their parent.",
+            "model_class": model,
+            "stripe_type": child.child,
+            "child_table": child,
+            "redacted_fields": child.child.redacted_fields,
+        },
+    )
+    return action
+
+
+def attach_children(actions: list[type[StripeSyncActionMixin]]) -> list[type[StripeSyncActionMixin]]:
+    """Give each parent action the actions of its child tables; returns every child action."""
+    children = {table: child_action(child) for table, child in CHILD_TABLES.items()}
+    for action in actions:
+        action.child_actions = tuple(c for c in children.values() if c.child_table.parent == action.object_name())
+    return list(children.values())
+
+
+def catalogued_actions(hand_written: list[type[StripeSyncActionMixin]]) -> list[type[StripeSyncActionMixin]]:
+    """An action for every catalogued top-level type that `hand_written` does not cover."""
+    covered = {action.object_name() for action in hand_written}
+    return [catalogued_action(t) for name, t in TYPES.items() if name not in covered]

@@ -1,0 +1,121 @@
+"""Child tables: lists that live under a parent object (an invoice's lines, an account's persons).
+
+A parent that embeds its first page (`lines`, `items`) costs no request: its children are
+taken from it, and only a page that says `has_more` is followed. Lists that are not embedded
+cost one request per parent, so they sync only when their table is chosen. The requests are
+made together before the parent's rows are written, in parallel, never one by one in `sync`.
+
+Whenever a parent syncs, its child set is replaced: children that vanished from it are
+flagged `_deleted_at`, and a deleted parent's children with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, ClassVar
+
+import stripe
+
+from ..catalog import ChildTable
+
+if TYPE_CHECKING:
+    from .mixins import StripeSyncActionMixin
+
+
+class ChildRowsMixin:
+    """Maps a child object to its row: the parent's ID in `parent_column`, and a key that stays
+    unique where Stripe's ID is unique only within the parent (an account's `card_payments`)."""
+
+    child_table: ClassVar[ChildTable]
+    _parent_id: str | None = None
+
+    def set_default(self, stripe_data: dict) -> dict:
+        row = super().set_default(stripe_data)
+        row[self.child_table.parent_column] = self._parent_id
+        if self.child_table.keyed_by_parent:
+            row["id"] = f"{self._parent_id}/{stripe_data['id']}"
+        return row
+
+
+class ChildSync:
+    """The chosen child tables of one parent action, staged with the parent and written first."""
+
+    def __init__(self, parent: StripeSyncActionMixin, actions: Iterable[type[StripeSyncActionMixin]]):
+        self._parent = parent
+        self._actions = [
+            action(client=parent.client, warehouse=parent.warehouse, logger=parent.log, flush_every=10**9) for action in actions
+        ]
+        self._pending: list[tuple[StripeSyncActionMixin, str, str | None]] = []  # (child action, parent ID, after)
+        self._sets: dict[str, dict[str, set[str]]] = {action.table_name(): {} for action in self._actions}
+
+    @property
+    def stats(self) -> dict[str, object]:
+        return {action.table_name(): action.stats for action in self._actions}
+
+    @property
+    def actions(self) -> list[StripeSyncActionMixin]:
+        return self._actions
+
+    def collect(self, parent_data: dict) -> None:
+        """Stage the children the parent embeds; note what must still be fetched."""
+        parent_id = parent_data["id"]
+        for action in self._actions:
+            child = action.child_table
+            self._sets[action.table_name()][parent_id] = set()
+            page = parent_data.get(child.embedded) if child.embedded else None
+            if isinstance(page, dict) and isinstance(page.get("data"), list):
+                self._stage(action, parent_id, page["data"])
+                if page.get("has_more") and page["data"]:
+                    self._pending.append((action, parent_id, page["data"][-1]["id"]))
+            else:
+                self._pending.append((action, parent_id, None))
+
+    def parent_deleted(self, parent_id: str) -> None:
+        for action in self._actions:
+            self._sets[action.table_name()][parent_id] = set()
+
+    def flush(self) -> None:
+        """Fetch what the parents did not embed, then write every child table."""
+        pending, self._pending = self._pending, []
+        if pending:
+            with ThreadPoolExecutor(self._parent.concurrency, thread_name_prefix="stripe-children") as pool:
+                for (action, parent_id, _), objects in zip(pending, pool.map(self._fetch, pending)):
+                    if objects is None:  # the parent is gone: its next sync decides its children
+                        self._sets[action.table_name()].pop(parent_id, None)
+                    else:
+                        self._stage(action, parent_id, objects)
+        for action in self._actions:
+            sets, self._sets[action.table_name()] = self._sets[action.table_name()], {}
+            if sets:
+                self._flag_vanished(action, sets)
+            action.flush()
+
+    def _fetch(self, item: tuple[StripeSyncActionMixin, str, str | None]) -> list[dict] | None:
+        action, parent_id, after = item
+        path, params = action.child_table.list_request(parent_id)
+        if after:
+            params["starting_after"] = after
+        objects: list[dict] = []
+        try:
+            for page in self._parent.client.list_pages(path, params):
+                objects.extend(page)
+        except stripe.InvalidRequestError as error:
+            if error.http_status == 404 and error.code == "resource_missing":
+                return None
+            raise
+        return objects
+
+    def _stage(self, action: StripeSyncActionMixin, parent_id: str, objects: list[dict]) -> None:
+        action._parent_id = parent_id
+        ids = self._sets[action.table_name()].setdefault(parent_id, set())
+        for obj in objects:
+            ids.add(action.sync(obj)["id"])
+        action._parent_id = None
+
+    def _flag_vanished(self, action: StripeSyncActionMixin, sets: dict[str, set[str]]) -> None:
+        live = self._parent.warehouse.ids_by_parent(
+            action.table(), action.child_table.parent_column, list(sets), self._parent.stripe_account
+        )
+        for parent_id, ids in live.items():
+            action._flag_deleted(ids - sets.get(parent_id, set()))

@@ -1,0 +1,205 @@
+"""Every Stripe object type we sync, as the installed `stripe` package describes it.
+
+`_generated.py` holds what the package says (run `python -m stripe_pipeline.catalog.generate`
+when the pin moves); `declarations.py` what it cannot say. Models, actions, assets, the ID job
+and the emulator are all built from `TYPES` and `CHILD_TABLES` below.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from . import declarations
+from ._generated import CATALOGUE
+
+API_VERSION: str = CATALOGUE["api_version"]
+STRIPE_VERSION: str = CATALOGUE["stripe_version"]
+EVENT_NAMES: tuple[str, ...] = CATALOGUE["events"]
+MAX_EVENT_TYPES = 20  # Stripe's limit on `types[]` in one events request
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str  # string, integer, number, boolean, decimal, timestamp, enum, reference, json, list
+    nullable: bool
+    detail: tuple | str | None  # an enum's values, a reference's object name
+    doc: str
+
+
+@dataclass(frozen=True)
+class ObjectType:
+    """One Stripe object type and everything the sync needs to know about it."""
+
+    object_name: str
+    class_path: str
+    doc: str
+    fields: tuple[Field, ...]
+    deletable: bool
+    path: str | None  # the list path; None for types only listed under a parent
+    required_list_params: tuple[str, ...] = ()
+    list_filters: tuple[str, ...] = ()  # the list endpoint's parameters besides paging
+    table: str = ""
+    area: str = ""
+    id_prefixes: tuple[str, ...] = ()
+    list_params: dict = field(default_factory=dict)
+    redacted_fields: tuple[str, ...] = ()
+
+    @property
+    def lists_by_created(self) -> bool:
+        """Whether its list takes `created` filters on a `created` field, which the parallel
+        backfill needs (invoice items filter `created` on their `date`: they walk by cursor)."""
+        return "created" in self.list_filters and any(f.name == "created" for f in self.fields)
+
+    @cached_property
+    def stripe_class(self) -> type:
+        module, _, name = self.class_path.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+
+    @property
+    def class_name(self) -> str:
+        """`Refund`, `IssuingCard`: the package's class name, its namespace first."""
+        namespace = self.class_path.removeprefix("stripe.").rpartition(".")[0].rpartition("._")[0]
+        return _camel(namespace) + self.class_path.rpartition(".")[2]
+
+    @cached_property
+    def events(self) -> tuple[str, ...]:
+        """The package's event names whose object is this type's, by their prefix."""
+        return tuple(name for name in EVENT_NAMES if _event_object(name) == self.object_name)
+
+    @property
+    def deletion_events(self) -> tuple[str, ...]:
+        return tuple(name for name in self.events if name.endswith(".deleted") and name not in declarations.NOT_DELETIONS)
+
+
+@dataclass(frozen=True)
+class ChildTable:
+    """A list that exists only under a parent object: its rows carry the parent's ID."""
+
+    table: str
+    parent: str  # the parent's object name
+    child: ObjectType  # the rows' type (fields)
+    url: str  # the list URL; `{parent}` stands for the parent's ID
+    parent_param: str | None  # a list filter that takes the parent's ID, if the URL has none
+    parent_column: str
+    embedded: str | None  # the parent's field holding the first page, if it has one
+    keyed_by_parent: bool  # the child's own ID is unique only within the parent
+    parent_field: str  # the child object's field that holds the parent's ID (a fee refund's `fee`)
+
+    def list_request(self, parent_id: str) -> tuple[str, dict]:
+        if self.parent_param:
+            return self.url, {self.parent_param: parent_id}
+        return self.url.replace("{parent}", parent_id), {}
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[._]", name) if part)
+
+
+def _plural(word: str) -> str:
+    if word.endswith("y") and not word.endswith(("ay", "ey", "oy")):
+        return word[:-1] + "ies"
+    return word if word.endswith("s") else word + "s"
+
+
+def _area(object_name: str) -> str:
+    namespace, dot, _ = object_name.partition(".")
+    if dot and namespace in declarations.AREA_BY_NAMESPACE:
+        return declarations.AREA_BY_NAMESPACE[namespace]
+    return declarations.AREA_BY_OBJECT.get(object_name, "other")
+
+
+def _event_object(event_name: str) -> str | None:
+    if event_name in declarations.IGNORED_EVENTS:
+        return None
+    prefix = event_name.rpartition(".")[0]
+    if prefix in declarations.EVENT_PREFIX_OBJECTS:
+        return declarations.EVENT_PREFIX_OBJECTS[prefix]
+    return prefix
+
+
+def _object_type(name: str, entry: dict, **overrides) -> ObjectType:
+    fields = tuple(Field(*spec) for spec in entry["fields"])
+    return ObjectType(
+        object_name=name,
+        class_path=entry["class"],
+        doc=entry["doc"],
+        fields=fields,
+        deletable=entry["deletable"],
+        path=entry.get("path"),
+        required_list_params=tuple(entry.get("required_list_params", ())),
+        list_filters=tuple(entry.get("list_params", ())),
+        area=_area(name),
+        id_prefixes=declarations.ID_PREFIXES.get(name, ()),
+        list_params=declarations.LIST_PARAMS.get(name, {}),
+        redacted_fields=declarations.REDACTED_FIELDS.get(name, ()),
+        **overrides,
+    )
+
+
+def _union_of(*names: str) -> dict:
+    """An entry whose fields are those of several types (external accounts: bank accounts or cards)."""
+    merged: dict[str, tuple] = {}
+    for name in names:
+        for spec in CATALOGUE["types"][name]["fields"]:
+            merged.setdefault(spec[0], (spec[0], spec[1], True, spec[3], spec[4]))
+    first = CATALOGUE["types"][names[0]]
+    return {**first, "fields": sorted(merged.values())}
+
+
+def _table_for(name: str, path: str) -> str:
+    return declarations.TABLE_NAMES.get(name) or path.removeprefix("/v1/").replace("/", "_")
+
+
+def _build() -> tuple[dict[str, ObjectType], dict[str, ChildTable], dict[str, str]]:
+    raw = CATALOGUE["types"]
+    left_out: dict[str, str] = {}
+    types: dict[str, ObjectType] = {}
+    for name, entry in raw.items():
+        if "path" not in entry:
+            continue
+        if name in declarations.LEFT_OUT:
+            left_out[name] = declarations.LEFT_OUT[name]
+        elif not entry["required_list_params"]:
+            types[name] = _object_type(name, entry, table=_table_for(name, entry["path"]))
+    children: dict[str, ChildTable] = {}
+    for (parent, key), spec in declarations.CHILD_TABLES.items():
+        methods = {suffix: (url, child) for suffix, url, child in raw[parent].get("child_lists", ())}
+        if key in methods:  # a `list_<children>` method of the parent
+            url, child_name = methods[key]
+            url = re.sub(r"\{\w+\}", "{parent}", url)
+            param = None
+            column = parent.replace(".", "_")
+        else:  # a type whose list filter takes the parent's ID
+            child_name, url = key, raw[key]["path"]
+            param = column = raw[key]["required_list_params"][0]
+        entry = _union_of("bank_account", "card") if child_name == "Union" else raw[child_name]
+        child = _object_type(
+            "external_account" if child_name == "Union" else child_name, entry, table=spec["table"]
+        )
+        children[spec["table"]] = ChildTable(
+            table=spec["table"],
+            parent=parent,
+            child=child,
+            url=url,
+            parent_param=param,
+            parent_column=column,
+            embedded=spec.get("embedded"),
+            keyed_by_parent=spec.get("key") == "parent",
+            parent_field=spec.get("parent_field", column),
+        )
+    return types, children, left_out
+
+
+TYPES, CHILD_TABLES, LEFT_OUT = _build()
+"""Top-level types by object name; child tables by table name; left-out types and why."""
+
+
+def children_of(parent: str) -> list[ChildTable]:
+    return [child for child in CHILD_TABLES.values() if child.parent == parent]
+
+
+AREAS: tuple[str, ...] = tuple(sorted({t.area for t in TYPES.values()}))

@@ -1,0 +1,217 @@
+"""Write `_generated.py`, the catalogue of Stripe's object types, from the installed `stripe` package.
+
+Run it whenever the `stripe` pin moves: `python -m stripe_pipeline.catalog.generate`. The test
+suite fails while the committed module differs from what this prints for the installed package.
+
+Everything here reads the package's source: the classes' annotations (fields and their types),
+the string literal after each annotation (the field's documentation), the list params' required
+keys (lists that only exist under a parent), the `list_<children>` class methods (child lists and
+their URLs) and the webhook endpoint's `enabled_events` literal (every event name).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import pprint
+import re
+import sys
+from pathlib import Path
+
+import stripe
+from stripe._deletable_api_resource import DeletableAPIResource
+from stripe._listable_api_resource import ListableAPIResource
+from stripe._object_classes import OBJECT_CLASSES
+
+TARGET = Path(__file__).with_name("_generated.py")
+_TIMESTAMP_DOC = re.compile(r"seconds since the unix epoch|unix timestamp|measured in seconds since", re.I)
+# Many timestamps' docs do not say so ("The end of the current period"); their names do.
+_TIMESTAMP_SUFFIXES = ("_at", "_date", "_on", "_until", "_time")
+_TIMESTAMP_NAMES = {
+    "created", "period_end", "period_start", "current_period_end", "current_period_start", "trial_end",
+    "trial_start", "redeem_by", "billing_cycle_anchor", "next_pending_invoice_item_invoice", "next_payment_attempt",
+}
+_SCALARS = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "Decimal": "decimal"}
+
+
+def _classes() -> dict[str, type]:
+    """Object name -> class, first name wins where a class has two (`file` and `file_upload`)."""
+    found: dict[str, type] = {}
+    for name, (module, attribute) in OBJECT_CLASSES.items():
+        cls = getattr(importlib.import_module(module), attribute)
+        if isinstance(cls, type) and cls not in found.values() and getattr(cls, "OBJECT_NAME", None) == name:
+            found[name] = cls
+    return found
+
+
+def _class_node(cls: type) -> ast.ClassDef:
+    tree = ast.parse(Path(inspect.getsourcefile(cls)).read_text())
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
+            return node
+    raise LookupError(cls)
+
+
+def _name(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value.strip('"')
+    return ""
+
+
+def _members(node: ast.expr) -> list[ast.expr]:
+    inner = node.slice
+    return list(inner.elts) if isinstance(inner, ast.Tuple) else [inner]
+
+
+def _kind(node: ast.expr, nested: set[str], classes_by_name: dict[str, str]) -> tuple[str, bool, tuple | str | None]:
+    """(kind, nullable, detail): detail is an enum's values or a reference's object name."""
+    if isinstance(node, ast.Subscript):
+        outer = _name(node.value)
+        members = _members(node)
+        if outer == "Optional":
+            kind, _, detail = _kind(members[0], nested, classes_by_name)
+            return kind, True, detail
+        if outer == "Literal":
+            return "enum", False, tuple(m.value for m in members if isinstance(m, ast.Constant))
+        if outer == "ExpandableField":
+            return "reference", False, classes_by_name.get(_name(members[0]))
+        if outer == "Union":
+            kinds = [_kind(m, nested, classes_by_name) for m in members]
+            if all(kind in ("enum", "string") for kind, _, _ in kinds):
+                values = tuple(v for kind, _, detail in kinds if kind == "enum" for v in detail)
+                return "enum", False, values
+            if [kind for kind, _, _ in kinds].count("reference") == len(kinds):
+                return "reference", False, None
+            return "json", False, None
+        if outer == "ListObject":
+            return "list", False, None
+        return "json", False, None  # List, Dict, UntypedStripeObject
+    name = _name(node)
+    if name in _SCALARS:
+        return _SCALARS[name], False, None
+    return "json", False, None  # a nested class or another object embedded whole
+
+
+def _fields(cls: type, classes_by_name: dict[str, str]) -> list[tuple]:
+    node = _class_node(cls)
+    nested = {item.name for item in node.body if isinstance(item, ast.ClassDef)}
+    fields = []
+    body = node.body
+    for index, item in enumerate(body):
+        if not (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)):
+            continue
+        name = item.target.id
+        if name.isupper() or _name(item.annotation) == "ClassVar" or (
+            isinstance(item.annotation, ast.Subscript) and _name(item.annotation.value) == "ClassVar"
+        ):
+            continue
+        following = body[index + 1] if index + 1 < len(body) else None
+        doc = ""
+        if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str):
+            doc = " ".join(following.value.value.split())
+        kind, nullable, detail = _kind(item.annotation, nested, classes_by_name)
+        if kind == "integer" and (_TIMESTAMP_DOC.search(doc) or name.endswith(_TIMESTAMP_SUFFIXES) or name in _TIMESTAMP_NAMES):
+            kind = "timestamp"
+        fields.append((name, kind, nullable, detail, doc))
+    return sorted(fields)
+
+
+def _list_params(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(required, all) parameters of the type's list endpoint, from its `<Class>ListParams`."""
+    params_name = f"{cls.__name__}ListParams"
+    for file in (Path(stripe.__file__).parent / "params").rglob("*_list_params.py"):
+        if not _same_namespace(file, cls):
+            continue
+        for node in ast.parse(file.read_text()).body:
+            if isinstance(node, ast.ClassDef) and node.name == params_name:
+                annotated = [item for item in node.body if isinstance(item, ast.AnnAssign)]
+                required = tuple(
+                    item.target.id
+                    for item in annotated
+                    if not (isinstance(item.annotation, ast.Subscript) and _name(item.annotation.value) == "NotRequired")
+                )
+                return required, tuple(item.target.id for item in annotated if item.target.id not in _PAGING)
+    return (), ()
+
+
+_PAGING = {"limit", "starting_after", "ending_before", "expand"}
+
+
+def _same_namespace(params_file: Path, cls: type) -> bool:
+    namespace = cls.__module__.removeprefix("stripe.").rpartition(".")[0]
+    return params_file.parent.name == (namespace.split(".")[-1] if namespace else "params")
+
+
+def _child_lists(cls: type) -> list[tuple[str, str, str]]:
+    """(method suffix, URL template, child class name) of each `list_<children>` class method."""
+    node = _class_node(cls)
+    children = []
+    for item in node.body:
+        if isinstance(item, ast.FunctionDef) and item.name.startswith("list_") and not item.name.endswith("_async"):
+            returns = ast.unparse(item.returns) if item.returns else ""
+            child = re.search(r"ListObject\[['\"](\w+)['\"]\]", returns)
+            url = re.search(r"['\"](/v1/[^'\"]+)['\"]\.format", ast.unparse(item))
+            if child and url:
+                children.append((item.name.removeprefix("list_"), url.group(1), child.group(1)))
+            elif "Union" in returns and url:
+                children.append((item.name.removeprefix("list_"), url.group(1), "Union"))
+    return children
+
+
+def _event_names() -> tuple[str, ...]:
+    source = (Path(stripe.__file__).parent / "params" / "_webhook_endpoint_create_params.py").read_text()
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "enabled_events":
+            return tuple(sorted({c.value for c in ast.walk(node.annotation) if isinstance(c, ast.Constant) and isinstance(c.value, str) and c.value != "*"}))
+    raise LookupError("enabled_events")
+
+
+def build() -> dict:
+    classes = _classes()
+    by_class_name: dict[str, str] = {}
+    for name, cls in classes.items():
+        by_class_name.setdefault(cls.__name__, name)
+    child_lists = {name: [(s, u, by_class_name.get(c, c)) for s, u, c in _child_lists(cls)] for name, cls in classes.items()}
+    # Listable types, and what their child lists hold; the rest never reaches a table.
+    wanted = {name for name, cls in classes.items() if issubclass(cls, ListableAPIResource)}
+    wanted |= {child for name in list(wanted) for _, _, child in child_lists[name] if child in classes}
+    wanted |= {"bank_account", "card"}  # a Connect account's external accounts
+    types = {}
+    for name, cls in sorted(classes.items()):
+        if name not in wanted:
+            continue
+        listable = issubclass(cls, ListableAPIResource)
+        entry = {
+            "class": f"{cls.__module__}.{cls.__name__}",
+            "doc": " ".join((inspect.getdoc(cls) or "").split("\n\n")[0].split()),
+            "fields": _fields(cls, by_class_name),
+            "deletable": issubclass(cls, DeletableAPIResource),
+        }
+        if listable:
+            entry["path"] = cls.class_url()
+            entry["required_list_params"], entry["list_params"] = _list_params(cls)
+        if child_lists[name]:
+            entry["child_lists"] = child_lists[name]
+        types[name] = entry
+    return {"stripe_version": stripe.VERSION, "api_version": stripe.api_version, "types": types, "events": _event_names()}
+
+
+def render(catalogue: dict) -> str:
+    return (
+        '"""Generated by `python -m stripe_pipeline.catalog.generate` from the installed stripe package; do not edit."""\n\n'
+        f"CATALOGUE = {pprint.pformat(catalogue, width=120, sort_dicts=True)}\n"
+    )
+
+
+if __name__ == "__main__":
+    text = render(build())
+    if "--check" in sys.argv:
+        sys.exit(0 if TARGET.exists() and TARGET.read_text() == text else "the catalogue is out of date: rerun python -m stripe_pipeline.catalog.generate")
+    TARGET.write_text(text)
+    print(f"wrote {TARGET} ({len(text):,} characters)")

@@ -1,0 +1,77 @@
+"""A declarative model for every catalogued table, built from the catalogue's fields.
+
+Column types follow each field's kind in the package's annotations; column comments are the
+package's field documentation (COMMENT ON COLUMN on PostgreSQL, and Dagster's column schema).
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+from sqlalchemy import BigInteger, Boolean, DateTime, Double, Text
+from sqlalchemy.orm import mapped_column
+
+from ..catalog import CHILD_TABLES, TYPES, ChildTable, Field, ObjectType, declarations
+from .base import JSONType, StripeModel
+
+_SQL_TYPES = {
+    "string": Text,
+    "enum": Text,
+    "reference": Text,  # the referenced object's ID, expanded or not
+    "decimal": Text,  # a decimal string in the API; text keeps its precision
+    "integer": BigInteger,  # amounts in minor units overflow INTEGER for some currencies
+    "number": Double,
+    "boolean": Boolean,
+    "timestamp": lambda: DateTime(timezone=True),
+    "json": lambda: JSONType,
+    "list": lambda: JSONType,
+}
+# `object` is the type's name on every row; `deleted` only marks a deletion stub (`_deleted_at`).
+_SKIPPED = {"id", "object", "deleted"}
+# Attribute names SQLAlchemy's declarative base keeps for itself.
+_RESERVED = {"metadata", "registry"}
+
+
+def attribute_name(column: str) -> str:
+    return column + "_" if column in _RESERVED or keyword.iskeyword(column) else column
+
+
+def _column(field: Field, index: bool = False):
+    sql_type = _SQL_TYPES[field.kind]()
+    return mapped_column(field.name, sql_type, nullable=True, index=index or None, comment=field.doc or None)
+
+
+def _model(class_name: str, object_type: ObjectType, parent_column: str | None = None) -> type[StripeModel]:
+    fields = {f.name: f for f in object_type.fields if f.name not in _SKIPPED and f.name not in object_type.redacted_fields}
+    for name, kind in declarations.LEGACY_COLUMNS.get(object_type.object_name, {}).items():
+        fields.setdefault(name, Field(name, kind, True, None, "Sent by older API versions only."))
+    attributes: dict = {
+        "__tablename__": object_type.table,
+        "__doc__": object_type.doc,
+        "__stripe_type__": object_type,
+    }
+    if parent_column is not None and parent_column not in fields:
+        fields[parent_column] = Field(parent_column, "reference", True, None, f"ID of the {parent_column.replace('_', ' ')} this row belongs to.")
+    for name, field in sorted(fields.items()):
+        # Child rows are read by their parent's ID when a parent's child set is replaced.
+        attributes[attribute_name(name)] = _column(field, index=name == parent_column)
+    return type(class_name, (StripeModel,), attributes)
+
+
+def _singular_camel(table: str) -> str:
+    words = table.split("_")
+    last = words[-1]
+    words[-1] = last[:-3] + "y" if last.endswith("ies") else re.sub(r"(?<=[a-z])s$", "", last)
+    return "".join(word.capitalize() for word in words)
+
+
+def _child_model(child: ChildTable) -> type[StripeModel]:
+    return _model("Stripe" + _singular_camel(child.table), child.child, parent_column=child.parent_column)
+
+
+MODELS: dict[str, type[StripeModel]] = {
+    **{t.table: _model("Stripe" + t.class_name, t) for t in TYPES.values()},
+    **{child.table: _child_model(child) for child in CHILD_TABLES.values()},
+}
+"""Every table's model, by table name."""

@@ -1,0 +1,30 @@
+"""Tables made by an older version gain the columns a newer catalogue has.
+
+A `stripe` upgrade adds fields; the tables users already have must gain their columns, or
+every write would fail. Columns are only ever added: nothing a user's SQL reads disappears.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Table, inspect
+from sqlalchemy.schema import SetColumnComment
+
+
+def add_missing_columns(connection: Connection, tables: list[Table]) -> list[str]:
+    """Add each table's columns that the database's table lacks; returns them as `table.column`."""
+    inspector = inspect(connection)
+    schema = connection.get_execution_options().get("schema_translate_map", {}).get(None)
+    added = []
+    for table in tables:
+        existing = {column["name"] for column in inspector.get_columns(table.name, schema=schema)}
+        for column in table.columns:
+            if column.name in existing:
+                continue
+            quote = connection.dialect.identifier_preparer.quote
+            name = f"{quote(schema)}.{quote(table.name)}" if schema else quote(table.name)
+            sql_type = column.type.compile(dialect=connection.dialect)
+            connection.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {quote(column.name)} {sql_type}")
+            if column.comment and connection.dialect.name == "postgresql":
+                connection.execute(SetColumnComment(column))
+            added.append(f"{table.name}.{column.name}")
+    return added
