@@ -239,3 +239,20 @@ def test_the_demo_backfills_then_syncs_the_changes_from_events(tmp_path):
     rows = {line.split()[0]: int(line.split()[1]) for line in demo.stdout.splitlines()[-60:] if line.split() and line.split()[1:2] and line.split()[1].isdigit()}
     assert set(rows) == default_tables(ALL_ACTIONS) and all(rows.values()), rows  # every default table filled
     assert (tmp_path / "stripe_demo.db").exists()
+
+
+def test_a_translator_subclass_changes_every_key_the_location_uses():
+    from stripe_pipeline.dagster_defs.factory import build_definitions
+    from stripe_pipeline.dagster_defs.translator import StripeAssetTranslator
+
+    class RawStripeKeys(StripeAssetTranslator):
+        def get_asset_spec(self, action):
+            spec = super().get_asset_spec(action)
+            return spec.replace_attributes(key=spec.key.with_prefix("raw"), group_name="raw_stripe")
+
+    defs = build_definitions(ALL_ACTIONS, translator=RawStripeKeys("postgres"))
+    dg.Definitions.validate_loadable(defs)
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert "raw/stripe/customers" in keys and not any(key.startswith("stripe/") for key in keys)
+    job_keys = defs.resolve_job_def(FULL_SYNC_JOB).asset_layer.selected_asset_keys
+    assert {key.to_user_string() for key in job_keys} >= {"raw/stripe/invoices", "raw/stripe/invoice_line_items"}

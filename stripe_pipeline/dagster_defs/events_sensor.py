@@ -13,6 +13,7 @@ from ..actions import StripeSyncActionMixin
 from ..stripe_api.events import EventCursor, EventReader
 from .assets import asset_key, no_retry_on_setup_errors
 from .resources import StripeResource
+from .translator import StripeAssetTranslator
 
 EVENTS_SENSOR = "stripe_events_sensor"
 # A tick must end well within Dagster's sensor timeout; past this many pages every asset runs.
@@ -25,9 +26,11 @@ _UNFINISHED = [
 ]
 
 
-def build_events_sensor(actions: list[type[StripeSyncActionMixin]], job, interval_seconds: int) -> dg.SensorDefinition:
-    asset_by_event_type = {event_type: asset_key(action) for action in actions for event_type in action.watched_events()}
-    all_assets = {asset_key(action) for action in actions}
+def build_events_sensor(
+    actions: list[type[StripeSyncActionMixin]], job, interval_seconds: int, translator: StripeAssetTranslator | None = None
+) -> dg.SensorDefinition:
+    asset_by_event_type = {event_type: asset_key(action, translator) for action in actions for event_type in action.watched_events()}
+    all_assets = {asset_key(action, translator) for action in actions}
 
     @dg.sensor(
         name=EVENTS_SENSOR,

@@ -73,7 +73,7 @@ def build_definitions(
     )
     return dg.Definitions(
         assets=assets,
-        jobs=[full_sync, reconcile, build_id_sync_job(actions)],
+        jobs=[full_sync, reconcile, build_id_sync_job(actions, translator)],
         schedules=[
             _running_schedule("stripe_daily_full_sync", full_sync, "0 3 * * *"),
             _running_schedule("stripe_weekly_reconcile", reconcile, "0 4 * * 0"),
@@ -83,6 +83,7 @@ def build_definitions(
                 [action for action in actions if action.table_name() in tables],
                 full_sync,
                 settings.events_poll_seconds(events_poll_seconds),
+                translator,
             )
         ],
         resources={

@@ -13,6 +13,7 @@ from ..actions.related import sync_related
 from .assets import STRIPE_API_POOL, asset_key, no_retry_on_setup_errors
 from .metadata import sync_metadata
 from .resources import StripeResource, WarehouseResource
+from .translator import StripeAssetTranslator
 
 ID_SYNC_JOB = "stripe_sync_by_ids"
 
@@ -48,7 +49,7 @@ def plan_id_sync(
     return dict(groups), problems
 
 
-def build_id_sync_job(actions: list[type[StripeSyncActionMixin]]) -> dg.JobDefinition:
+def build_id_sync_job(actions: list[type[StripeSyncActionMixin]], translator: StripeAssetTranslator | None = None) -> dg.JobDefinition:
     @dg.op(pool=STRIPE_API_POOL, tags={"dagster/kind/stripe": ""})
     def sync_stripe_ids(
         context: dg.OpExecutionContext,
@@ -76,13 +77,13 @@ def build_id_sync_job(actions: list[type[StripeSyncActionMixin]]) -> dg.JobDefin
                 problems[object_id] = f"Stripe has no {action.object_name()} with this ID."
             synced[action.table_name()] = [i for i in ids if i not in missing]
             yield dg.AssetMaterialization(
-                asset_key=asset_key(action),
+                asset_key=asset_key(action, translator),
                 description=f"{len(synced[action.table_name()])} objects synced by ID",
                 metadata=sync_metadata(sync, stats, client.stats, target),
             )
             for other, other_stats in related.items():
                 yield dg.AssetMaterialization(
-                    asset_key=asset_key(other),
+                    asset_key=asset_key(other, translator),
                     description=f"{other_stats.fetched} objects that {action.table_name()} refer to, synced by ID",
                     metadata=sync_metadata(other, other_stats, None, target),
                 )

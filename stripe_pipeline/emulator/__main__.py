@@ -43,8 +43,14 @@ def main() -> None:
     parser.add_argument("--endpoint-rate-limit", type=int, default=None, metavar="N", help="at most N requests per second to one route, e.g. GET /v1/customers (default: none)")
     for object_name in SEED_ORDER:
         parser.add_argument(f"--{object_name.replace('_', '-')}s", dest=object_name, type=int, default=DEMO_COUNTS[object_name], help=f"{object_name} objects to seed")
+    parser.add_argument(
+        "--seed", action="append", default=[], metavar="TYPE=N",
+        help="seed any catalogued type or child table besides those above, e.g. --seed refund=500 --seed invoice_line_items=40",
+    )
+    parser.add_argument("--not-enabled", action="append", default=[], metavar="AREA", help="answer an area's endpoints as on an account without it, e.g. issuing")
     args = parser.parse_args()
     counts = {object_name: getattr(args, object_name) for object_name in SEED_ORDER}
+    counts.update({name: int(count) for name, _, count in (option.partition("=") for option in args.seed)})
     emulator = Emulator(
         seed=counts,
         random_seed=args.random_seed,
@@ -55,9 +61,10 @@ def main() -> None:
         latency=args.latency_ms / 1000,
         rate_limit=args.rate_limit,
         endpoint_rate_limit=args.endpoint_rate_limit,
+        not_enabled=args.not_enabled,
     )
     emulator.faults.rates = {int(status): float(share) for status, share in (f.split(":") for f in args.fault)}
-    print(f"Stripe emulator on {emulator.base_url} (key {args.api_key}), seeded with {emulator.store.counts()}", flush=True)
+    print(f"Stripe emulator on {emulator.base_url} (key {args.api_key}), seeded with {dict((path, n) for path, n in emulator.store.counts().items() if n)}", flush=True)
     if emulator.rate_limiter.enabled:
         print(f"  rate limits: {args.rate_limit or 'none'}/s per key, {args.endpoint_rate_limit or 'none'}/s per endpoint", flush=True)
     print(f"  export STRIPE_API_BASE={emulator.base_url} STRIPE_API_KEY={args.api_key}", flush=True)

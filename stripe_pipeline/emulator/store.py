@@ -119,12 +119,11 @@ class Store:
 
         return pick
 
-    def _child(self, child: ChildTable, parent_id: str, rng: random.Random, **fields) -> dict:
+    def _child(self, child: ChildTable, parent_id: str, rng: random.Random) -> dict:
         kind = child.child
         obj = generic.build(kind, rng, id=generic.new_id(rng, kind), created=self.clock.now(), pick=self._picker(rng))
         if child.parent_column in obj or child.parent_param:
             obj[child.parent_column] = parent_id
-        obj.update(fields)
         return obj
 
     def add_children(self, table: str, parent_id: str, children: list[dict]) -> None:

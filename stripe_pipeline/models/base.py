@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime, Double, Text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Double, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -39,3 +39,15 @@ class StripeModel(Base):
 
 
 META_COLUMNS = ("id", "_raw", "_synced_at", "_deleted_at", "_account")
+
+
+def meta_columns() -> list[Column]:
+    """StripeModel's columns as Core columns, for tables built without the declarative scan
+    (models/catalogued.py: it costs a tenth of the time for 99 tables)."""
+    return [
+        Column("id", Text, primary_key=True),
+        Column("_raw", JSONType, nullable=False),
+        Column("_synced_at", DateTime(timezone=True), nullable=False),
+        Column("_deleted_at", DateTime(timezone=True)),
+        Column("_account", Text),
+    ]

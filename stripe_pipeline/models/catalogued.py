@@ -9,11 +9,10 @@ from __future__ import annotations
 import keyword
 import re
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Double, Text
-from sqlalchemy.orm import mapped_column
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Double, Table, Text
 
 from ..catalog import CHILD_TABLES, TYPES, ChildTable, Field, ObjectType, declarations
-from .base import JSONType, StripeModel
+from .base import Base, JSONType, StripeModel, meta_columns
 
 _SQL_TYPES = {
     "string": Text,
@@ -37,25 +36,22 @@ def attribute_name(column: str) -> str:
     return column + "_" if column in _RESERVED or keyword.iskeyword(column) else column
 
 
-def _column(field: Field, index: bool = False):
-    sql_type = _SQL_TYPES[field.kind]()
-    return mapped_column(field.name, sql_type, nullable=True, index=index or None, comment=field.doc or None)
+def _column(field: Field, index: bool = False) -> Column:
+    return Column(field.name, _SQL_TYPES[field.kind](), index=index or None, comment=field.doc or None)
 
 
 def _model(class_name: str, object_type: ObjectType, parent_column: str | None = None) -> type[StripeModel]:
     fields = {f.name: f for f in object_type.fields if f.name not in _SKIPPED and f.name not in object_type.redacted_fields}
     for name, kind in declarations.LEGACY_COLUMNS.get(object_type.object_name, {}).items():
         fields.setdefault(name, Field(name, kind, True, None, "Sent by older API versions only."))
-    attributes: dict = {
-        "__tablename__": object_type.table,
-        "__doc__": object_type.doc,
-        "__stripe_type__": object_type,
-    }
     if parent_column is not None and parent_column not in fields:
         fields[parent_column] = Field(parent_column, "reference", True, None, f"ID of the {parent_column.replace('_', ' ')} this row belongs to.")
-    for name, field in sorted(fields.items()):
-        # Child rows are read by their parent's ID when a parent's child set is replaced.
-        attributes[attribute_name(name)] = _column(field, index=name == parent_column)
+    # Child rows are read by their parent's ID when a parent's child set is replaced.
+    columns = [_column(field, index=name == parent_column) for name, field in sorted(fields.items())]
+    table = Table(object_type.table, Base.metadata, *meta_columns(), *columns)
+    attributes: dict = {"__table__": table, "__tablename__": table.name, "__doc__": object_type.doc, "__stripe_type__": object_type}
+    for name in _RESERVED & fields.keys():
+        attributes[attribute_name(name)] = table.c[name]
     return type(class_name, (StripeModel,), attributes)
 
 
