@@ -68,20 +68,20 @@ def _members(node: ast.expr) -> list[ast.expr]:
     return list(inner.elts) if isinstance(inner, ast.Tuple) else [inner]
 
 
-def _kind(node: ast.expr, nested: set[str], classes_by_name: dict[str, str]) -> tuple[str, bool, tuple | str | None]:
+def _kind(node: ast.expr, classes_by_name: dict[str, str]) -> tuple[str, bool, tuple | str | None]:
     """(kind, nullable, detail): detail is an enum's values or a reference's object name."""
     if isinstance(node, ast.Subscript):
         outer = _name(node.value)
         members = _members(node)
         if outer == "Optional":
-            kind, _, detail = _kind(members[0], nested, classes_by_name)
+            kind, _, detail = _kind(members[0], classes_by_name)
             return kind, True, detail
         if outer == "Literal":
             return "enum", False, tuple(m.value for m in members if isinstance(m, ast.Constant))
         if outer == "ExpandableField":
             return "reference", False, classes_by_name.get(_name(members[0]))
         if outer == "Union":
-            kinds = [_kind(m, nested, classes_by_name) for m in members]
+            kinds = [_kind(m, classes_by_name) for m in members]
             if all(kind in ("enum", "string") for kind, _, _ in kinds):
                 values = tuple(v for kind, _, detail in kinds if kind == "enum" for v in detail)
                 return "enum", False, values
@@ -99,7 +99,6 @@ def _kind(node: ast.expr, nested: set[str], classes_by_name: dict[str, str]) -> 
 
 def _fields(cls: type, classes_by_name: dict[str, str]) -> list[tuple]:
     node = _class_node(cls)
-    nested = {item.name for item in node.body if isinstance(item, ast.ClassDef)}
     fields = []
     body = node.body
     for index, item in enumerate(body):
@@ -114,7 +113,7 @@ def _fields(cls: type, classes_by_name: dict[str, str]) -> list[tuple]:
         doc = ""
         if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str):
             doc = " ".join(following.value.value.split())
-        kind, nullable, detail = _kind(item.annotation, nested, classes_by_name)
+        kind, nullable, detail = _kind(item.annotation, classes_by_name)
         if kind == "integer" and (_TIMESTAMP_DOC.search(doc) or name.endswith(_TIMESTAMP_SUFFIXES) or name in _TIMESTAMP_NAMES):
             kind = "timestamp"
         fields.append((name, kind, nullable, detail, doc))
