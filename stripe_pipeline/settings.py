@@ -53,6 +53,11 @@ def events_poll_seconds(override: int | None = None) -> int:
     return seconds
 
 
+def timeout_seconds(override: float | None = None) -> float:
+    """The read timeout per request (STRIPE_TIMEOUT_SECONDS, default 30; connecting gets at most 10)."""
+    return _positive_number("STRIPE_TIMEOUT_SECONDS", override, "seconds") or 30.0
+
+
 def requests_per_second(override: float | None = None) -> float | None:
     """The request budget (STRIPE_REQUESTS_PER_SECOND); None: Stripe's limit for the key's mode."""
     return _positive_number("STRIPE_REQUESTS_PER_SECOND", override)
@@ -63,14 +68,14 @@ def endpoint_requests_per_second(override: float | None = None) -> float | None:
     return _positive_number("STRIPE_ENDPOINT_REQUESTS_PER_SECOND", override)
 
 
-def _positive_number(name: str, override: float | None) -> float | None:
+def _positive_number(name: str, override: float | None, unit: str = "requests per second") -> float | None:
     raw = override if override is not None else os.environ.get(name) or None
     if raw is None:
         return None
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigurationError(f"{name} must be a number of requests per second, not {raw!r}.") from None
+        raise ConfigurationError(f"{name} must be a number of {unit}, not {raw!r}.") from None
     if value <= 0:
         raise ConfigurationError(f"{name} must be greater than 0, not {value}.")
     return value

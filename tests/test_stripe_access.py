@@ -155,8 +155,9 @@ def test_a_page_that_is_not_json_is_a_clear_error(tmp_path):
     (tmp_path / "v1" / "customers").write_text("<html>Please log in to the network</html>")
     with _serving(functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))) as base_url:
         client = StripeApiClient("sk_test_x", base_url, backoff=BackoffPolicy(max_retries=0))
-        with pytest.raises(stripe.APIError, match="Invalid response body from API: b'<html>Please log in"):
+        with pytest.raises(stripe.APIConnectionError, match="not complete JSON") as raised:
             client.get("/v1/customers")
+    assert "Please log in" not in str(raised.value)  # a body is never quoted: it may be customer data
 
 
 class _ListHandler(BaseHTTPRequestHandler):
@@ -220,3 +221,33 @@ def test_a_response_slower_than_the_timeout_is_a_retried_connection_error():
         with pytest.raises(stripe.APIConnectionError, match="ReadTimeoutError"):
             client.get("/v1/customers")
     assert (client.stats.requests, client.stats.retries) == (2, 1)
+
+
+def test_a_body_cut_short_is_retried_and_never_quoted(make_emulator, client_for, warehouse):
+    emulator = make_emulator({"customer": 30})
+    emulator.faults.truncate_next(2)
+    StripeCustomerAction(client=client_for(emulator), warehouse=warehouse).sync_all()
+    assert warehouse.count(StripeCustomer.__table__) == 30
+
+    emulator.faults.truncate_next(1)
+    client = StripeApiClient(emulator.api_key, emulator.base_url, backoff=BackoffPolicy(max_retries=0))
+    with pytest.raises(stripe.APIConnectionError) as raised:
+        client.get("/v1/customers", {"limit": 3})
+    message = str(raised.value)
+    assert "not complete JSON" in message and "req_" in message
+    emails = [c["email"] for c in emulator.store.collections["customers"].objects.values() if c.get("email")]
+    assert "cus_" not in message and not any(email in message for email in emails)
+
+
+def test_a_stalled_response_costs_the_timeout_that_is_set(make_emulator, monkeypatch):
+    emulator = make_emulator({"customer": 2})
+    emulator.faults.latency = 3.0
+    monkeypatch.setenv("STRIPE_TIMEOUT_SECONDS", "0.5")
+    client = StripeApiClient(emulator.api_key, emulator.base_url, backoff=BackoffPolicy(max_retries=0))
+    started = time.monotonic()
+    with pytest.raises(stripe.APIConnectionError):
+        client.get("/v1/customers")
+    assert time.monotonic() - started < 2.0
+    monkeypatch.setenv("STRIPE_TIMEOUT_SECONDS", "soon")
+    with pytest.raises(ConfigurationError, match="STRIPE_TIMEOUT_SECONDS must be a number of seconds"):
+        StripeApiClient(emulator.api_key, emulator.base_url)

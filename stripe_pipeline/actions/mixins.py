@@ -141,11 +141,12 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         flush_every: int | None = None,
         concurrency: int | None = None,
         children: Iterable[str] | str | None = None,
+        timeout_seconds: float | None = None,
     ):
         """`children`: the child tables to sync with each object, by table name, or "all";
         by default those the object embeds, which cost no request (an invoice's lines)."""
         self._client = client
-        self._client_args = {"api_key": api_key, "api_base": api_base}
+        self._client_args = {"api_key": api_key, "api_base": api_base, "timeout": timeout_seconds}
         self._warehouse = warehouse
         self._warehouse_url = warehouse_url
         # The Connect account whose data this is; None for the platform account.
@@ -218,6 +219,7 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
             self._client = StripeApiClient(
                 self._client_args["api_key"],
                 self._client_args["api_base"],
+                timeout=self._client_args["timeout"],
                 stripe_account=self.stripe_account,
                 logger=self.log,
                 slot_store=self.warehouse.slot_store(),  # one budget with every other process

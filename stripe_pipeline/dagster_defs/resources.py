@@ -25,6 +25,9 @@ class StripeResource(dg.ConfigurableResource):
         description="The request budget shared by every run; defaults to STRIPE_REQUESTS_PER_SECOND, "
         "then Stripe's limit for the key's mode (100 live, 25 test).",
     )
+    timeout_seconds: Optional[float] = Field(
+        default=None, description="Read timeout per request; defaults to STRIPE_TIMEOUT_SECONDS, then 30 (connect: 10)."
+    )
     endpoint_requests_per_second: Optional[float] = Field(
         default=None, description="A cap per endpoint; defaults to STRIPE_ENDPOINT_REQUESTS_PER_SECOND, then none."
     )
@@ -41,6 +44,7 @@ class StripeResource(dg.ConfigurableResource):
             slot_store=slot_store,
             requests_per_second=self.requests_per_second,
             endpoint_requests_per_second=self.endpoint_requests_per_second,
+            timeout=self.timeout_seconds,
         )
 
 

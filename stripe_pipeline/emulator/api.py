@@ -31,6 +31,7 @@ class Faults:
     # Random faults: HTTP status -> share of requests, e.g. {429: 0.05, 503: 0.01}.
     rates: dict[int, float] = field(default_factory=dict)
     _queued: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    _truncate: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _rng: random.Random = field(default_factory=lambda: random.Random(7))
 
@@ -42,6 +43,19 @@ class Faults:
             headers["Stripe-Should-Retry"] = "true" if should_retry else "false"
         with self._lock:
             self._queued.extend([(status, headers)] * count)
+
+    def truncate_next(self, count: int = 1) -> None:
+        """Answer the next `count` successful requests with half their body, as a connection
+        dropped mid-body would leave it."""
+        with self._lock:
+            self._truncate += count
+
+    def cut(self, payload: bytes) -> bytes:
+        with self._lock:
+            if not self._truncate:
+                return payload
+            self._truncate -= 1
+        return payload[: len(payload) // 2]
 
     def take(self) -> tuple[int, dict[str, str]] | None:
         with self._lock:
@@ -240,7 +254,8 @@ class StripeApi:
             "Stripe-Version": headers.get("stripe-version", API_VERSION),
             **extra,
         }
-        return status, response_headers, payload.encode()
+        body = payload.encode()
+        return status, response_headers, self.faults.cut(body) if status == 200 else body
 
     # -- routing ---------------------------------------------------------------------------
 

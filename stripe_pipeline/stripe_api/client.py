@@ -50,7 +50,7 @@ class RequestStats:
 class StripeApiClient:
     """Reads Stripe's API as JSON dicts, retrying what is worth retrying.
 
-    Arguments override the environment (STRIPE_API_KEY, STRIPE_API_BASE,
+    Arguments override the environment (STRIPE_API_KEY, STRIPE_API_BASE, STRIPE_TIMEOUT_SECONDS,
     STRIPE_REQUESTS_PER_SECOND, STRIPE_ENDPOINT_REQUESTS_PER_SECOND). `stripe_account` reads a
     Connect account's data through the platform key. Every request waits for a slot of the
     request budget; pass a `slot_store` shared between processes (`Warehouse.slot_store()`) to
@@ -64,7 +64,7 @@ class StripeApiClient:
         *,
         stripe_account: str | None = None,
         backoff: BackoffPolicy | None = None,
-        timeout: float = 80.0,
+        timeout: float | None = None,
         logger: logging.Logger | Any | None = None,
         budget: RateBudget | None = None,
         slot_store: SlotStore | None = None,
@@ -89,7 +89,7 @@ class StripeApiClient:
             stripe_account=stripe_account,
             base_addresses={"api": self.api_base},
             max_network_retries=0,  # retries are ours: see retry.py
-            http_client=BudgetedHttpClient(self.budget, self.api_base, timeout=timeout),
+            http_client=BudgetedHttpClient(self.budget, self.api_base, timeout=settings.timeout_seconds(timeout)),
         )
 
     def __repr__(self) -> str:
@@ -131,14 +131,19 @@ class StripeApiClient:
             method, path, params=params, options={}, base_address="api", api_mode="V1", usage=["raw_request"]
         )
         if not 200 <= status < 300:
-            requestor._interpret_response(body, status, headers, "V1")  # raises the package's StripeError
+            try:
+                requestor._interpret_response(body, status, headers, "V1")  # raises the package's StripeError
+            except stripe.APIError as error:
+                if "Invalid response body" in (error.user_message or ""):  # its message quotes the body
+                    raise stripe.APIError(_unreadable(body, status, headers), None, status, None, headers) from None
+                raise
         self._note_server_time(headers)
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
-            # What the package says of a body that is not JSON (a proxy's error page, say).
-            message = f"Invalid response body from API: {body[:200]!r} (HTTP response code was {status})"
-            raise stripe.APIError(message, body, status, headers) from None
+            # A body cut short (a dropped connection, a proxy): retried like a network error. The
+            # message names its length, never its content, which is customer data.
+            raise stripe.APIConnectionError(_unreadable(body, status, headers), should_retry=True) from None
 
     def server_now(self) -> int:
         """Stripe's clock as of the last response (its Date header), else this machine's.
@@ -176,6 +181,11 @@ class StripeApiClient:
             if error.http_status == 404 and error.code == "resource_missing":
                 return None
             raise
+
+
+def _unreadable(body: bytes, status: int, headers) -> str:
+    request_id = headers.get("request-id") or headers.get("Request-Id") or "unknown"
+    return f"Stripe's response was not complete JSON (HTTP {status}, {len(body):,} bytes, request {request_id})"
 
 
 def _describe(error: stripe.StripeError) -> str:

@@ -23,6 +23,8 @@ from .budget import RateBudget
 # Kept open for reuse; more threads than this still work, on connections opened for one request.
 MAX_CONNECTIONS = 64
 
+CONNECT_TIMEOUT_SECONDS = 10.0
+
 
 class BudgetedHttpClient(stripe.HTTPClient):
     """Waits for the request budget right before sending: after the package's own work on the
@@ -31,9 +33,11 @@ class BudgetedHttpClient(stripe.HTTPClient):
     name = "urllib3"
 
     def __init__(self, budget: RateBudget, api_base: str, timeout: float):
+        # A connection that takes seconds to open is not coming; a response may take longer.
+        connect = min(timeout, CONNECT_TIMEOUT_SECONDS)
         super().__init__()
         self._budget = budget
-        self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
+        self._timeout = urllib3.Timeout(connect=connect, read=timeout)
         self._pool = _connection_pool(api_base)
 
     def request(self, method: str, url: str, headers: Mapping[str, str] | None, post_data=None):
