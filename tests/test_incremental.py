@@ -321,3 +321,37 @@ def test_a_second_run_of_the_same_type_waits_for_the_first(emulator, client_for,
     thread.join(timeout=30)
     assert finished.is_set()
     _assert_table_matches(emulator, warehouse, StripeCustomerAction)
+
+
+def test_events_of_other_types_or_objects_are_skipped_and_counted(emulator, client_for, warehouse):
+    """A proxy or a mock may ignore `types[]`: what does not belong to the table is not applied."""
+    sync = lambda: StripeCustomerAction(client=client_for(emulator), warehouse=warehouse).sync_incremental()  # noqa: E731
+    sync()
+    api = emulator.api
+    original = api._list
+
+    def ignoring_types(params, resource):
+        if resource == "events":
+            params = {key: value for key, value in params.items() if key != "types"}
+        return original(params, resource)
+
+    api._list = ignoring_types
+    product = emulator.store.create("product", name="Not a customer")  # product.created, on the same page
+    price = next(iter(emulator.store.collections["prices"].objects.values()))
+    emulator.store.emit_event("customer.updated", price)  # a customer event carrying another object
+    customer = emulator.store.create("customer", name="Real")
+    stats = sync()
+    rows = table_rows(warehouse, StripeCustomer.__table__)
+    assert customer["id"] in rows and product["id"] not in rows and price["id"] not in rows
+    assert stats.events == 1 and stats.events_skipped == 2
+    again = sync()
+    assert again.events == 0 and again.written.inserted == again.written.updated == 0
+
+
+def test_the_first_events_run_after_a_backfill_does_not_apply_its_last_event_again(emulator, client_for, warehouse):
+    emulator.store.update(next(iter(emulator.store.collections["customers"].objects)), name="Before the backfill")
+    StripeCustomerAction(client=client_for(emulator), warehouse=warehouse).sync_incremental()
+    emulator.requests.reset()
+    stats = StripeCustomerAction(client=client_for(emulator), warehouse=warehouse).sync_incremental()
+    assert stats.modes == ["incremental"] and stats.events == 0
+    assert emulator.requests.by_route.get("GET /v1/customers/:id", 0) == 0

@@ -160,7 +160,7 @@ class IncrementalSyncMixin:
             backfill_completed_at=datetime.now(timezone.utc),
             events_cursor_created=cursor["created"],
             events_cursor_id=cursor["id"],
-            events_recent_ids=[],
+            events_recent_ids=[cursor["id"]] if cursor["id"] else [],  # what the listing saw already
             events_read_at=_utc(checkpoint["started_at"]),
         )
         if unlisted:
@@ -183,7 +183,7 @@ class IncrementalSyncMixin:
             backfill_completed_at=datetime.now(timezone.utc),
             events_cursor_created=newest.created if newest else started_at,
             events_cursor_id=newest.id if newest else None,
-            events_recent_ids=[],
+            events_recent_ids=[newest.id] if newest else [],  # what the listing saw already
             events_read_at=_utc(started_at),
         )
 
@@ -242,10 +242,12 @@ class IncrementalSyncMixin:
         seen: set[str] = set()
         to_retrieve: list[str] = []
         deletions = self.deletion_events()
+        watched = set(self.watched_events())
         for event in events:
             read.append((event["id"], event["created"]))
-            if event["id"] not in applied:
-                self.stats.events += 1
+            if event.get("type") not in watched or not isinstance(event.get("data", {}).get("object"), dict):
+                self.stats.events_skipped += 1  # a proxy or a mock that ignores `types[]`
+                continue
             obj = event["data"]["object"]
             kind = obj.get("object", self.object_name())
             from_child = kind != self.object_name()
@@ -254,7 +256,10 @@ class IncrementalSyncMixin:
                 # object is an event named like this type's that carries something else.
                 obj = self._parent_of(kind, obj)
                 if obj is None:
+                    self.stats.events_skipped += 1
                     continue
+            if event["id"] not in applied:
+                self.stats.events += 1
             if obj["id"] in seen:
                 continue
             seen.add(obj["id"])

@@ -42,12 +42,13 @@ class SyncStats:
     deleted: int = 0  # rows newly marked with _deleted_at
     restored: int = 0  # rows flagged deleted that Stripe still lists (reconcile)
     events: int = 0  # events read
+    events_skipped: int = 0  # events of other types or objects that a page held anyway
     modes: list[str] = field(default_factory=list)  # backfill, incremental, reconcile
     missing_ids: list[str] = field(default_factory=list)
 
     def __iadd__(self, other: SyncStats) -> SyncStats:
         """Add another run's counts (one per Connect account) to these."""
-        for name in ("fetched", "pages", "deleted", "restored", "events"):
+        for name in ("fetched", "pages", "deleted", "restored", "events", "events_skipped"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.written += other.written
         self.modes.extend(other.modes)

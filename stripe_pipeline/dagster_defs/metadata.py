@@ -34,6 +34,7 @@ def sync_metadata(
         "dagster/column_schema": column_schema(table),
         "mode": ", ".join(dict.fromkeys(stats.modes)) or "by ID",
         "events": stats.events,
+        "events_skipped": stats.events_skipped,
         "fetched": stats.fetched,
         "inserted": stats.written.inserted,
         "updated": stats.written.updated,
