@@ -256,3 +256,24 @@ def test_a_translator_subclass_changes_every_key_the_location_uses():
     assert "raw/stripe/customers" in keys and not any(key.startswith("stripe/") for key in keys)
     job_keys = defs.resolve_job_def(FULL_SYNC_JOB).asset_layer.selected_asset_keys
     assert {key.to_user_string() for key in job_keys} >= {"raw/stripe/invoices", "raw/stripe/invoice_line_items"}
+
+
+def test_permanent_errors_fail_at_once_without_retries(emulator, tmp_path):
+    """An unsupported warehouse and a 400 from Stripe would fail the same way minutes later."""
+    class WithAnUnknownFilter(StripeCustomerAction):
+        list_params = {"colour": "red"}
+
+    sqlite = {"url": f"sqlite:///{tmp_path / 'w.db'}", "schema": ""}
+    cases = [
+        (StripeCustomerAction, {"url": "oracle://scott:tiger@127.0.0.1/orcl", "schema": ""}, "Unsupported warehouse"),
+        (WithAnUnknownFilter, sqlite, "Received unknown parameter: colour"),
+    ]
+    for action, warehouse_config, expected in cases:
+        [asset] = build_assets([action])
+        started = time.monotonic()
+        with dg.instance_for_test() as instance:
+            result = dg.materialize([asset], resources=_resources(emulator, warehouse_config), instance=instance, raise_on_error=False, selection=["stripe/customers"])
+            retries = [r for r in instance.all_logs(result.run_id) if r.dagster_event and r.dagster_event.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+        assert not result.success and not retries and time.monotonic() - started < 20
+        [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+        assert expected in failure.step_failure_data.error.message

@@ -4,12 +4,14 @@
 from contextlib import contextmanager
 
 import dagster as dg
+import stripe
 from pydantic import Field
 
 from .. import settings
 from ..actions import StripeSyncActionMixin, SyncStats
 from ..settings import ConfigurationError
 from ..stripe_api import RequestStats, StripeAccessError, StripeNotEnabled
+from ..warehouse import WarehouseError
 from .metadata import sync_metadata
 from .resources import StripeResource, WarehouseResource
 from .translator import StripeAssetTranslator
@@ -39,13 +41,20 @@ def asset_key(action: type[StripeSyncActionMixin], translator: "StripeAssetTrans
     return (translator or StripeAssetTranslator()).get_asset_spec(action).key
 
 
+# Errors that a retry minutes later meets again: a wrong key, setting or warehouse, and Stripe's
+# 4xx other than 409 and 429 (an unknown parameter, a URL the API does not know). Transient ones
+# (429, 409, 5xx, network) are retried per request first (stripe_api/retry.py), then by the
+# asset's RetryPolicy.
+PERMANENT_ERRORS = (StripeAccessError, ConfigurationError, WarehouseError, stripe.InvalidRequestError, stripe.AuthenticationError)
+
+
 @contextmanager
 def no_retry_on_setup_errors():
-    """A wrong key or setting fails the same way on every retry: fail once, clearly."""
+    """A permanent error fails the same way on every retry: fail once, clearly."""
     try:
         yield
-    except (StripeAccessError, ConfigurationError) as error:
-        raise dg.Failure(description=str(error), allow_retries=False) from None
+    except PERMANENT_ERRORS as error:
+        raise dg.Failure(description=f"{type(error).__name__}: {error}", allow_retries=False) from None
 
 
 def accounts_to_sync(stripe_api: StripeResource, spec: list[str] | str | None, logger) -> list[str | None]:
@@ -74,10 +83,10 @@ def build_sync_asset(action: type[StripeSyncActionMixin], translator: StripeAsse
         context: dg.AssetExecutionContext, config: StripeSyncConfig, stripe_api: StripeResource, warehouse: WarehouseResource
     ):
         children = [child.table_name() for child, spec in specs.items() if spec.key in context.selected_asset_keys]
-        target = warehouse.warehouse()
         totals, child_totals, requests, skipped = SyncStats(), {name: SyncStats() for name in children}, RequestStats(), []
         synced = False
         with no_retry_on_setup_errors():
+            target = warehouse.warehouse()
             for account in accounts_to_sync(stripe_api, settings.stripe_accounts(), context.log):
                 client = stripe_api.client(logger=context.log, slot_store=target.slot_store(), stripe_account=account)
                 sync = action(client=client, warehouse=target, logger=context.log, children=children)
