@@ -278,10 +278,22 @@ def test_a_late_event_is_applied_and_a_late_older_event_overwrites_nothing(emula
     stale = store.collections["customers"].objects[kept] | {"name": "Stale"}
     store.emit_event("customer.updated", stale, created=cursor_created - 5)
 
-    stats = StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental(trust_event_payloads=True)
+    stats = StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental()
     rows = table_rows(warehouse, StripeCustomer.__table__)
     assert rows[late]["name"] == "Seen late" and rows[kept]["name"] == "Newest"
     assert stats.events == 2
+
+
+def test_an_event_payload_older_than_the_row_overwrites_nothing(emulator, client_for, warehouse):
+    """Newer always wins: a payload is the object as of its event's `created`."""
+    client = client_for(emulator)
+    store = emulator.store
+    StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental()
+    customer = next(iter(store.collections["customers"].objects))
+    observed = table_rows(warehouse, StripeCustomer.__table__)[customer]["_observed_at"]
+    store.emit_event("customer.updated", store.collections["customers"].objects[customer] | {"name": "From before"}, created=int(observed.timestamp()) - 60)
+    StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental(trust_event_payloads=True)
+    assert table_rows(warehouse, StripeCustomer.__table__)[customer]["name"] != "From before"
 
 
 def test_reconcile_judges_only_its_own_accounts_rows(emulator, client_for, warehouse):
@@ -355,3 +367,29 @@ def test_the_first_events_run_after_a_backfill_does_not_apply_its_last_event_aga
     stats = StripeCustomerAction(client=client_for(emulator), warehouse=warehouse).sync_incremental()
     assert stats.modes == ["incremental"] and stats.events == 0
     assert emulator.requests.by_route.get("GET /v1/customers/:id", 0) == 0
+
+
+def test_an_id_sync_racing_a_backfill_ends_with_every_row_at_its_newest(make_emulator, client_for, warehouse):
+    """The backfill's pages listed before a change must not overwrite what an ID sync fetched
+    after it, though they are written later: rows carry `_observed_at`, and no lock is taken."""
+    emulator = make_emulator({"customer": 3000}, latency=0.01)
+    store = emulator.store
+    listed_first = list(store.collections["customers"].objects)[-300:]  # the newest: the backfill lists them first
+    slow = client_for(emulator, requests_per_second=40)
+    backfill = threading.Thread(
+        # One flush at the end: every row it listed is written after the ID sync below.
+        target=lambda: StripeCustomerAction(client=slow, warehouse=warehouse, concurrency=2, flush_every=10_000).sync_all()
+    )
+    backfill.start()
+    deadline = time.monotonic() + 10
+    while emulator.requests.by_route["GET /v1/customers"] < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the pages holding the newest customers are listed
+    emulator.clock.advance(5)  # the change happens later, by Stripe's clock
+    for customer in listed_first:
+        store.update(customer, name="Changed during the backfill")
+    StripeCustomerAction(client=client_for(emulator, requests_per_second=1000), warehouse=warehouse).sync_by_ids(listed_first)
+    assert backfill.is_alive()  # the race is real: the backfill has not written yet
+    backfill.join()
+    rows = table_rows(warehouse, StripeCustomer.__table__)
+    assert len(rows) == 3000
+    assert [c for c in listed_first if rows[c]["_raw"] != store.collections["customers"].objects[c]] == []

@@ -65,7 +65,7 @@ class ChildSync:
             self._sets[action.table_name()][parent_id] = set()
             page = parent_data.get(child.embedded) if child.embedded else None
             if isinstance(page, dict) and isinstance(page.get("data"), list):
-                self._stage(action, parent_id, page["data"])
+                self._stage(action, parent_id, page["data"], self._parent._observed_at)
                 if page.get("has_more") and page["data"]:
                     self._pending.append((action, parent_id, page["data"][-1]["id"]))
             else:
@@ -80,18 +80,18 @@ class ChildSync:
         pending, self._pending = self._pending, []
         if pending:
             with ThreadPoolExecutor(self._parent.concurrency, thread_name_prefix="stripe-children") as pool:
-                for (action, parent_id, _), objects in zip(pending, pool.map(self._fetch, pending)):
+                for (action, parent_id, _), (objects, observed_at) in zip(pending, pool.map(self._fetch, pending)):
                     if objects is None:  # the parent is gone: its next sync decides its children
                         self._sets[action.table_name()].pop(parent_id, None)
                     else:
-                        self._stage(action, parent_id, objects)
+                        self._stage(action, parent_id, objects, observed_at)
         for action in self._actions:
             sets, self._sets[action.table_name()] = self._sets[action.table_name()], {}
             if sets:
                 self._flag_vanished(action, sets)
             action.flush()
 
-    def _fetch(self, item: tuple[StripeSyncActionMixin, str, str | None]) -> list[dict] | None:
+    def _fetch(self, item: tuple[StripeSyncActionMixin, str, str | None]) -> tuple[list[dict] | None, int | None]:
         action, parent_id, after = item
         path, params = action.child_table.list_request(parent_id)
         if after:
@@ -102,12 +102,12 @@ class ChildSync:
                 objects.extend(page)
         except stripe.InvalidRequestError as error:
             if error.http_status == 404 and error.code == "resource_missing":
-                return None
+                return None, None
             raise
-        return objects
+        return objects, self._parent.client.observed_at()
 
-    def _stage(self, action: StripeSyncActionMixin, parent_id: str, objects: list[dict]) -> None:
-        action._parent_id = parent_id
+    def _stage(self, action: StripeSyncActionMixin, parent_id: str, objects: list[dict], observed_at: int | None) -> None:
+        action._parent_id, action._observed_at = parent_id, observed_at
         ids = self._sets[action.table_name()].setdefault(parent_id, set())
         for obj in objects:
             ids.add(action.sync(obj)["id"])

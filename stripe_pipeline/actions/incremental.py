@@ -266,8 +266,10 @@ class IncrementalSyncMixin:
             if event["id"] in applied:
                 continue  # this object's newest state is in the table already
             if event["type"] in deletions and not from_child:
+                self._observed_at = event["created"]
                 self._flag_deleted([obj["id"]])
             elif trust_event_payloads and not from_child:
+                self._observed_at = event["created"]  # the payload is the object as of the event
                 self.sync(obj)
             else:
                 to_retrieve.append(obj["id"])

@@ -165,6 +165,8 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         self._exclusive_depth = 0
         self._chosen_children = self._choose_children(children)
         self._children: ChildSync | None = None
+        # When the data being synced was observed at Stripe (Unix time; None: unknown, taken as now).
+        self._observed_at: int | None = None
         # IDs the synced rows refer to, by object name, while `track_references()` is on.
         self.references: dict[str, set[str]] | None = None
 
@@ -312,8 +314,9 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
                 row[name] = value.get("id")
         row["_raw"] = self._redacted(stripe_data)
         row["_account"] = self.stripe_account
-        row["_synced_at"] = datetime.now(timezone.utc)
+        row["_synced_at"] = now = datetime.now(timezone.utc)
         row["_deleted_at"] = None
+        row["_observed_at"] = self._observed_time(now)
         return row
 
     def pre_set_defualt(self, stripe_data: dict) -> dict | None:  # sic: the documented spelling
@@ -335,7 +338,7 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         once its objects are staged (reconcile and filtered listings; backfills use windows)."""
         progress = _Progress(self.log, self.table_name(), self.stats)
         for page in self.client.list_pages(self.api_path(), {**params, "limit": 100}):
-            self._sync_page(page, progress)
+            self._sync_page(page, progress, self.client.observed_at())
             yield page
         progress.done()
 
@@ -354,7 +357,7 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         self._checkpoint = (lambda: checkpoint(list(outstanding.values()))) if checkpoint else None
         try:
             for page in lister.pages(dict(outstanding)):
-                self._sync_page(page.objects, progress)
+                self._sync_page(page.objects, progress, page.observed_at)
                 outstanding.update(page.new_windows)
                 if page.remaining is None:
                     del outstanding[page.window_id]
@@ -365,24 +368,33 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
             self._checkpoint = None
         progress.done()
 
-    def _sync_page(self, objects: list[dict], progress: _Progress) -> None:
+    def _sync_page(self, objects: list[dict], progress: _Progress, observed_at: int | None) -> None:
         self.stats.pages += 1
         self.stats.fetched += len(objects)
+        self._observed_at = observed_at
         for stripe_data in objects:
             self.sync(stripe_data)
         progress.tick()
 
     def _retrieve_each(self, ids: Iterable[str]) -> Iterator[tuple[str, dict | None]]:
         """(ID, object) for each ID, `concurrency` requests at a time, in batches through the
-        list endpoint where it filters by IDs; None where Stripe has no such object."""
+        list endpoint where it filters by IDs; None where Stripe has no such object. While an
+        object is handed on, `_observed_at` is the time of its response."""
+
+        def retrieve(object_id: str) -> tuple[dict | None, int | None]:
+            found = self.client.retrieve(self.api_path(), object_id)
+            return found, self.client.observed_at()
+
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="stripe-retrieve") as pool:
             for batch in _batches(ids, RETRIEVE_BATCH):
                 if self.list_ids_filter:
                     found = self._list_by_ids(batch)  # one request for up to 100 IDs
-                    results = [(object_id, found.get(object_id)) for object_id in batch]
+                    observed = self.client.observed_at()
+                    results = [(object_id, (found.get(object_id), observed)) for object_id in batch]
                 else:
-                    results = zip(batch, pool.map(lambda object_id: self.client.retrieve(self.api_path(), object_id), batch))
-                for object_id, stripe_data in results:
+                    results = zip(batch, pool.map(retrieve, batch))
+                for object_id, (stripe_data, observed_at) in results:
+                    self._observed_at = observed_at
                     if stripe_data is not None:
                         self.stats.fetched += 1
                     yield object_id, stripe_data
@@ -408,13 +420,22 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
 
     def _stage_deletion(self, stub: dict) -> dict:
         now = datetime.now(timezone.utc)
-        tombstone = {"id": stub["id"], "_raw": stub, "_synced_at": now, "_deleted_at": now, "_account": self.stripe_account}
+        tombstone = {
+            "id": stub["id"], "_raw": stub, "_synced_at": now, "_deleted_at": now, "_account": self.stripe_account,
+            "_observed_at": self._observed_time(now),
+        }
         self._staged.pop(stub["id"], None)
         self._staged_deletions[stub["id"]] = tombstone
         if self._children is not None:
             self._children.parent_deleted(stub["id"])
         self._flush_if_due()
         return dict.fromkeys(_mapping_plan(self.table()).columns) | tombstone
+
+    def _observed_time(self, now: datetime) -> datetime:
+        if self._observed_at is None:
+            # A row synced without a response time (a hook's own `sync(obj)`): observed now, by Stripe's clock.
+            return datetime.fromtimestamp(self.client.server_now(), timezone.utc) if self._client is not None else now
+        return datetime.fromtimestamp(self._observed_at, timezone.utc)
 
     def _flush_if_due(self) -> None:
         if self._batch_depth == 0 or len(self._staged) + len(self._staged_deletions) >= self.flush_every:

@@ -36,9 +36,10 @@ class StripeModel(Base):
     _synced_at: Mapped[datetime] = mapped_column("_synced_at", nullable=False)
     _deleted_at: Mapped[datetime | None] = mapped_column("_deleted_at")
     _account: Mapped[str | None] = mapped_column("_account")
+    _observed_at: Mapped[datetime | None] = mapped_column("_observed_at")
 
 
-META_COLUMNS = ("id", "_raw", "_synced_at", "_deleted_at", "_account")
+META_COLUMNS = ("id", "_raw", "_synced_at", "_deleted_at", "_account", "_observed_at")
 
 
 def meta_columns() -> list[Column]:
@@ -50,4 +51,6 @@ def meta_columns() -> list[Column]:
         Column("_synced_at", DateTime(timezone=True), nullable=False),
         Column("_deleted_at", DateTime(timezone=True)),
         Column("_account", Text),
+        # When the row's data was observed at Stripe: a write never replaces a newer observation.
+        Column("_observed_at", DateTime(timezone=True)),
     ]

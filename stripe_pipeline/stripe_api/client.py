@@ -83,6 +83,7 @@ class StripeApiClient:
         self.backoff = backoff or BackoffPolicy()
         self.stats = RequestStats()
         self._server_time: int | None = None
+        self._local = threading.local()  # each thread's last response time: when its data was observed
         self.log = logger or logging.getLogger("stripe_pipeline.stripe_api")
         self._client = stripe.StripeClient(
             api_key,
@@ -156,9 +157,14 @@ class StripeApiClient:
         date = headers.get("date") or headers.get("Date")
         if date:
             try:
-                self._server_time = int(email.utils.parsedate_to_datetime(date).timestamp())
+                self._server_time = self._local.server_time = int(email.utils.parsedate_to_datetime(date).timestamp())
             except (TypeError, ValueError):
                 pass  # a proxy's odd Date header must not fail the sync
+
+    def observed_at(self) -> int | None:
+        """Stripe's time (its Date header) of this thread's last response: when the data it
+        returned was observed. Rows carry it, and an older observation never overwrites a newer."""
+        return getattr(self._local, "server_time", None)
 
     def list_pages(self, path: str, params: dict | None = None) -> Iterator[list[dict]]:
         """Walk a list endpoint newest first, one page of dicts at a time (memory stays flat)."""

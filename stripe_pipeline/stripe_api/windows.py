@@ -78,6 +78,7 @@ class WindowPage:
     objects: list[dict]
     remaining: Window | None
     new_windows: dict[int, Window] = field(default_factory=dict)
+    observed_at: int | None = None  # Stripe's time of the response (set as the page is queued)
 
 
 @dataclass(frozen=True)
@@ -396,6 +397,7 @@ class ParallelLister:
 
     def _put(self, item) -> None:
         if isinstance(item, WindowPage):
+            item.observed_at = self.client.observed_at()  # this worker's last response: the page's
             with self._lock:
                 self._listed += len(item.objects)
         while True:

@@ -20,12 +20,22 @@ from datetime import date
 from typing import Any, Callable
 
 import orjson
-from sqlalchemy import Boolean, Connection, DateTime, Enum, Float, Integer, String, Table, or_, select
+from sqlalchemy import Boolean, Connection, DateTime, Enum, Float, Integer, String, Table, and_, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
 INSERT_BY_DIALECT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-# Not compared: the key itself, and the write time that the comparison decides on.
-_NOT_COMPARED = {"id", "_synced_at"}
+# Not compared: the key itself, the write time that the comparison decides on, and when the
+# data was observed (the same data observed again is no change).
+_NOT_COMPARED = {"id", "_synced_at", "_observed_at"}
+
+
+def _not_older(table: Table, excluded):
+    """Newer always wins: a row observed earlier than the one in the table never replaces it,
+    whichever path wrote it. Unknown times (rows of older versions) do not block a write."""
+    if "_observed_at" not in table.c:
+        return true()
+    current, incoming = table.c._observed_at, excluded["_observed_at"]
+    return or_(incoming.is_(None), current.is_(None), incoming >= current)
 
 
 @dataclass
@@ -76,12 +86,15 @@ def _upsert_statement(dialect: str, table: Table):
     return insert.on_conflict_do_update(
         index_elements=[table.c.id],
         set_={column.name: excluded[column.name] for column in table.columns if column.name != "id"},
-        where=or_(
-            *(
-                column.is_distinct_from(excluded[column.name])
-                for column in table.columns
-                if column.name not in _NOT_COMPARED
-            )
+        where=and_(
+            _not_older(table, excluded),
+            or_(
+                *(
+                    column.is_distinct_from(excluded[column.name])
+                    for column in table.columns
+                    if column.name not in _NOT_COMPARED
+                )
+            ),
         ),
     ).returning(table.c.id)
 
@@ -213,6 +226,11 @@ def _postgres_plan(table: Table, qualified_name: str) -> _PostgresPlan | None:
     raw_sql = f"r->{raw}" if raw is not None else "NULL::jsonb"
     quoted = [quote(name) for name in names]
     compared = [quote(name) for name in names if name not in _NOT_COMPARED]
+    newer_only = (  # see _not_older
+        "AND (excluded._observed_at IS NULL OR t._observed_at IS NULL OR excluded._observed_at >= t._observed_at) "
+        if "_observed_at" in names
+        else ""
+    )
     statement = (
         # Counted on the server: one row comes back, not one per row written.
         "WITH written AS ("
@@ -227,8 +245,9 @@ def _postgres_plan(table: Table, qualified_name: str) -> _PostgresPlan | None:
         + ", ".join(f"{name} = excluded.{name}" for name in quoted if name != quote("id"))
         + f" WHERE ({', '.join('t.' + name for name in compared)}) IS DISTINCT FROM "
         f"({', '.join('excluded.' + name for name in compared)}) "
+        + newer_only
         # xmax is 0 on a row version this statement inserted, and set on one it updated.
-        "RETURNING t.xmax = 0 AS inserted"
+        + "RETURNING t.xmax = 0 AS inserted"
         ") SELECT count(*), count(*) FILTER (WHERE inserted) FROM written"
     )
     # A % in a name must not read as a placeholder.
@@ -253,8 +272,10 @@ def mark_deleted_rows(connection: Connection, table: Table, tombstones: list[dic
 @functools.cache
 def _tombstone_statement(dialect: str, table: Table):
     insert = INSERT_BY_DIALECT[dialect](table)
+    updated = ["_deleted_at", "_synced_at"] + (["_observed_at"] if "_observed_at" in table.c else [])
     return insert.on_conflict_do_update(
         index_elements=[table.c.id],
-        set_={"_deleted_at": insert.excluded["_deleted_at"], "_synced_at": insert.excluded["_synced_at"]},
-        where=table.c._deleted_at.is_(None),
+        set_={name: insert.excluded[name] for name in updated},
+        # A deletion observed before the table's row (an ID sync that found it alive later) is old news.
+        where=and_(table.c._deleted_at.is_(None), _not_older(table, insert.excluded)),
     ).returning(table.c.id)
