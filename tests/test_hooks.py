@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stripe_pipeline.actions import StripeCustomerAction, StripeSubscriptionAction
+from stripe_pipeline.actions.mixins import ObjectSyncError
 from stripe_pipeline.models import StripeCustomer
 
 from .conftest import table_rows
@@ -106,5 +107,7 @@ def test_a_hook_that_invents_a_column_gets_a_clear_error(make_emulator, client_f
         def post_set_default(self, defaults):
             defaults["favourite_colour"] = "teal"
 
-    with pytest.raises(ValueError, match="favourite_colour"):
-        Inventive(client=client_for(emulator), warehouse=warehouse).sync_all()
+    with pytest.raises(ObjectSyncError, match="customers/cus_.*favourite_colour"):
+        Inventive(client=client_for(emulator), warehouse=warehouse, strict=True).sync_all()
+    stats = Inventive(client=client_for(emulator), warehouse=warehouse).sync_all()
+    assert stats.failed == 1 and warehouse.open_errors("customers") == 1

@@ -110,7 +110,9 @@ class ChildSync:
         action._parent_id, action._observed_at = parent_id, observed_at
         ids = self._sets[action.table_name()].setdefault(parent_id, set())
         for obj in objects:
-            ids.add(action.sync(obj)["id"])
+            row = action.sync(obj)
+            # A child that failed is in _stripe_sync_errors, not gone: it must not be flagged deleted.
+            ids.add(row["id"] if row else f"{parent_id}/{obj.get('id')}" if action.child_table.keyed_by_parent else obj.get("id"))
         action._parent_id = None
 
     def _flag_vanished(self, action: StripeSyncActionMixin, sets: dict[str, set[str]]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
+import orjson
 from stripe import StripeObject
 from sqlalchemy import DateTime, Table
 
@@ -25,7 +27,7 @@ from ..catalog import ObjectType
 from ..models import META_COLUMNS, StripeModel
 from ..stripe_api import StripeApiClient
 from ..stripe_api.windows import ParallelLister, Remaining, Window
-from ..warehouse import UpsertResult, Warehouse
+from ..warehouse import UpsertResult, Warehouse, WarehouseError
 from .children import ChildSync
 from .incremental import RETRIEVE_BATCH, IncrementalSyncMixin
 
@@ -43,14 +45,17 @@ class SyncStats:
     restored: int = 0  # rows flagged deleted that Stripe still lists (reconcile)
     events: int = 0  # events read
     events_skipped: int = 0  # events of other types or objects that a page held anyway
+    failed: int = 0  # objects kept in _stripe_sync_errors instead of the table
+    drifted: Counter = field(default_factory=Counter)  # field -> values that did not fit its column (NULL; `_raw` keeps them)
     modes: list[str] = field(default_factory=list)  # backfill, incremental, reconcile
     missing_ids: list[str] = field(default_factory=list)
 
     def __iadd__(self, other: SyncStats) -> SyncStats:
         """Add another run's counts (one per Connect account) to these."""
-        for name in ("fetched", "pages", "deleted", "restored", "events", "events_skipped"):
+        for name in ("fetched", "pages", "deleted", "restored", "events", "events_skipped", "failed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.written += other.written
+        self.drifted.update(other.drifted)
         self.modes.extend(other.modes)
         self.missing_ids.extend(other.missing_ids)
         return self
@@ -61,6 +66,7 @@ class _MappingPlan:
     fields: tuple[str, ...]  # Stripe's top-level fields that have a column of the same name
     timestamps: tuple[str, ...]  # of those, Unix times that become UTC datetimes
     references: tuple[str, ...]  # of those, expandable references: an ID, or the object when expanded
+    typed: tuple[tuple[str, tuple[type, ...]], ...]  # scalar columns and the Python types that fit them
     columns: tuple[str, ...]
     column_set: frozenset[str]
 
@@ -74,17 +80,30 @@ def _mapping_plan(table: Table) -> _MappingPlan:
         fields=tuple(column.name for column in fields),
         timestamps=tuple(column.name for column in fields if isinstance(column.type, DateTime)),
         references=tuple(column.name for column in fields if column.type.python_type is str),
+        typed=tuple((column.name, _FITS[column.type.python_type]) for column in fields if column.type.python_type in _FITS),
         columns=names,
         column_set=frozenset(names),
     )
 
 
+# What a value must be to go into a column of each Python type; anything else is drift (an API
+# version that changed a field's type, a proxy's junk): the column gets NULL, `_raw` keeps it.
+_FITS = {int: (int,), float: (float, int), bool: (bool,), str: (str,), datetime: (datetime,)}
 _HOOKS = ("pre_set_defualt", "pre_set_default", "set_default", "post_set_default")
+
+
+class ObjectSyncError(RuntimeError):
+    """One object could not be synced; the message names it (`customers/cus_123`) and the stage."""
 
 
 @functools.cache
 def _has_hooks(action: type) -> bool:
     return any(getattr(action, hook) is not getattr(StripeSyncActionMixin, hook) for hook in _HOOKS)
+
+
+def _storable(value: Any) -> Any:
+    """JSON without what PostgreSQL's JSONB cannot hold (NUL characters), for the errors table."""
+    return orjson.loads(orjson.dumps(value).replace(b"\\u0000", b""))
 
 
 def _json_copy(value: Any) -> Any:
@@ -143,9 +162,13 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         concurrency: int | None = None,
         children: Iterable[str] | str | None = None,
         timeout_seconds: float | None = None,
+        strict: bool = False,
     ):
         """`children`: the child tables to sync with each object, by table name, or "all";
-        by default those the object embeds, which cost no request (an invoice's lines)."""
+        by default those the object embeds, which cost no request (an invoice's lines).
+        `strict`: an object that cannot be synced (a hook raises, the database refuses a value)
+        fails the run at once; by default it is kept in `_stripe_sync_errors` and the run goes on."""
+        self.strict = strict
         self._client = client
         self._client_args = {"api_key": api_key, "api_base": api_base, "timeout": timeout_seconds}
         self._warehouse = warehouse
@@ -167,6 +190,8 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         self._children: ChildSync | None = None
         # When the data being synced was observed at Stripe (Unix time; None: unknown, taken as now).
         self._observed_at: int | None = None
+        self._failures: list[dict] = []  # objects for _stripe_sync_errors, written with the next flush
+        self._has_open_errors: bool | None = None
         # IDs the synced rows refer to, by object name, while `track_references()` is on.
         self.references: dict[str, set[str]] | None = None
 
@@ -252,18 +277,26 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
             return self._stage_deletion(stripe_data)
         if self._children is not None:
             self._children.collect(stripe_data)
-        # Hooks may change what they are given, nested values included; `_raw` keeps what the API
-        # returned. Actions without hooks skip the copy, it is most of their per-object cost.
-        if not _has_hooks(type(self)):
-            defaults = self.set_default(stripe_data)  # its `_raw` is the API's object already
+        stage = "set_default"
+        try:
+            # Hooks may change what they are given, nested values included; `_raw` keeps what the API
+            # returned. Actions without hooks skip the copy, it is most of their per-object cost.
+            if not _has_hooks(type(self)):
+                defaults = self.set_default(stripe_data)  # its `_raw` is the API's object already
+            else:
+                data = _json_copy(stripe_data)
+                stage = "pre_set_defualt"
+                data = self.pre_set_defualt(data) or data
+                stage = "set_default"
+                defaults = self.set_default(data)
+                defaults["_raw"] = self._redacted(stripe_data)
+                stage = "post_set_default"
+                defaults = self.post_set_default(defaults) or defaults
+            stage = "the row"
             self._stage(defaults)
-            return defaults
-        data = _json_copy(stripe_data)
-        data = self.pre_set_defualt(data) or data
-        defaults = self.set_default(data)
-        defaults["_raw"] = self._redacted(stripe_data)
-        defaults = self.post_set_default(defaults) or defaults
-        self._stage(defaults)
+        except Exception as error:  # noqa: BLE001 - whatever a hook raises, the object is kept and named
+            self._failed(stripe_data, error, f"hook {stage} failed" if stage != "the row" else "its row is unusable")
+            return None
         return defaults
 
     def sync_by_ids(self, ids: Iterable[str]) -> SyncStats:
@@ -312,6 +345,11 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
             value = row[name]
             if isinstance(value, dict):
                 row[name] = value.get("id")
+        for name, fits in plan.typed:
+            value = row[name]
+            if value is not None and type(value) not in fits:
+                row[name] = None
+                self.stats.drifted[name] += 1
         row["_raw"] = self._redacted(stripe_data)
         row["_account"] = self.stripe_account
         row["_synced_at"] = now = datetime.now(timezone.utc)
@@ -413,10 +451,58 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         rows, self._staged = list(self._staged.values()), {}
         tombstones, self._staged_deletions = list(self._staged_deletions.values()), {}
         state = (self.table_name(), self.stripe_account, self._checkpoint()) if self._checkpoint else None
-        result, deleted = self.warehouse.write(self.table(), rows, tombstones, state=state)
+        self._record_failures()  # before a checkpoint that moves past them
+        try:
+            result, deleted = self.warehouse.write(self.table(), rows, tombstones, state=state)
+        except WarehouseError as error:
+            if self.strict or not error.refused_row:
+                raise
+            rows, result, deleted = self._write_row_by_row(rows, tombstones, state)
+        if self._open_errors and rows:
+            self.warehouse.resolve_errors(self.table_name(), self.stripe_account, [row["id"] for row in rows])
         self.stats.written += result
         self.stats.deleted += deleted
         return result
+
+    def _write_row_by_row(self, rows: list[dict], tombstones: list[dict], state) -> tuple[list[dict], UpsertResult, int]:
+        """A value the database refuses fails its whole statement: write row by row to find
+        which rows it was, keep those in `_stripe_sync_errors`, and write the rest."""
+        written, result = [], UpsertResult()
+        for row in rows:
+            try:
+                result += self.warehouse.write(self.table(), [row])[0]
+                written.append(row)
+            except WarehouseError as error:
+                if not error.refused_row:
+                    raise
+                self._failed(row["_raw"], error, "the warehouse refused its row")
+        self._record_failures()
+        _, deleted = self.warehouse.write(self.table(), [], tombstones, state=state)
+        return written, result, deleted
+
+    def _record_failures(self) -> None:
+        failures, self._failures = self._failures, []
+        if not failures:
+            return
+        try:
+            self.warehouse.record_errors(self.table_name(), self.stripe_account, failures)
+        except WarehouseError as error:
+            if not error.refused_row:
+                raise
+            # The very value the table refused (a NUL character on PostgreSQL) is in the `_raw` too.
+            self.warehouse.record_errors(self.table_name(), self.stripe_account, [{**f, "raw": _storable(f["raw"])} for f in failures])
+        self._open_errors = True
+
+    @property
+    def _open_errors(self) -> bool:
+        """Whether this table may hold open errors that a clean sync resolves (asked once per action)."""
+        if self._has_open_errors is None:
+            self._has_open_errors = self.warehouse.open_errors(self.table_name(), self.stripe_account) > 0
+        return self._has_open_errors
+
+    @_open_errors.setter
+    def _open_errors(self, value: bool) -> None:
+        self._has_open_errors = value
 
     def _stage_deletion(self, stub: dict) -> dict:
         now = datetime.now(timezone.utc)
@@ -430,6 +516,17 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
             self._children.parent_deleted(stub["id"])
         self._flush_if_due()
         return dict.fromkeys(_mapping_plan(self.table()).columns) | tombstone
+
+    def _failed(self, stripe_data: dict, error: Exception, what: str) -> None:
+        """Keep an object that cannot be synced in `_stripe_sync_errors`, or fail at once when strict."""
+        object_id = stripe_data.get("id") if isinstance(stripe_data.get("id"), str) else "(no id)"
+        message = f"{what} for {self.table_name()}/{object_id}: {type(error).__name__}: {error}"
+        if self.strict:
+            raise ObjectSyncError(message) from error
+        self.stats.failed += 1
+        self._failures.append(
+            {"object_id": object_id, "error_class": type(error).__name__, "error_message": message[:2000], "raw": self._redacted(stripe_data)}
+        )
 
     def _observed_time(self, now: datetime) -> datetime:
         if self._observed_at is None:
@@ -487,6 +584,14 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
                 self._batch_depth -= 1
                 if self._batch_depth == 0:
                     self.flush()  # what was fetched before a failure is kept, not lost
+                    self._report_failures()
+
+    def _report_failures(self) -> None:
+        if self.stats.failed:
+            self.log.warning(f"{self.table_name()}: {self.stats.failed:,} objects failed, see _stripe_sync_errors")
+        if self.stats.drifted:
+            fields = ", ".join(f"{name} ({count:,})" for name, count in self.stats.drifted.most_common())
+            self.log.warning(f"{self.table_name()}: values that do not fit their column are NULL there, kept in _raw: {fields}")
 
     def _redacted(self, stripe_data: dict) -> dict:
         if not self.redacted_fields or not any(name in stripe_data for name in self.redacted_fields):

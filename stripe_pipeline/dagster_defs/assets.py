@@ -35,6 +35,13 @@ class StripeSyncConfig(dg.Config):
         "but an event renders its object in the API version of its time.",
     )
     full_refresh: bool = Field(default=False, description="Backfill everything again, ignoring the events cursor.")
+    strict: bool = Field(
+        default=False,
+        description="Fail at the first object that cannot be synced, instead of keeping it in _stripe_sync_errors.",
+    )
+
+
+OPEN_ERRORS_CHECK = "no_open_sync_errors"
 
 
 def asset_key(action: type[StripeSyncActionMixin], translator: "StripeAssetTranslator | None" = None) -> dg.AssetKey:
@@ -72,9 +79,17 @@ def build_sync_asset(action: type[StripeSyncActionMixin], translator: StripeAsse
     specs = {child: translator.get_asset_spec(child) for child in action.child_actions}
     own = translator.get_asset_spec(action)
 
+    tables = {own.key: action, **{spec.key: child for child, spec in specs.items()}}
+
     @dg.multi_asset(
         name=action.table_name().replace(".", "_"),
         specs=[own, *specs.values()],
+        check_specs=[
+            dg.AssetCheckSpec(
+                OPEN_ERRORS_CHECK, asset=key, description="No object of this table is waiting in _stripe_sync_errors."
+            )
+            for key in tables
+        ],
         can_subset=True,
         pool=STRIPE_API_POOL,
         retry_policy=SYNC_RETRY_POLICY,
@@ -89,7 +104,7 @@ def build_sync_asset(action: type[StripeSyncActionMixin], translator: StripeAsse
             target = warehouse.warehouse()
             for account in accounts_to_sync(stripe_api, settings.stripe_accounts(), context.log):
                 client = stripe_api.client(logger=context.log, slot_store=target.slot_store(), stripe_account=account)
-                sync = action(client=client, warehouse=target, logger=context.log, children=children)
+                sync = action(client=client, warehouse=target, logger=context.log, children=children, strict=config.strict)
                 try:
                     stats = sync.sync_incremental(
                         reconcile=config.reconcile, trust_event_payloads=config.trust_event_payloads, full_refresh=config.full_refresh
@@ -107,14 +122,24 @@ def build_sync_asset(action: type[StripeSyncActionMixin], translator: StripeAsse
         if not synced:  # no account has this part of Stripe: a skip, not a failure
             for key in context.selected_asset_keys:
                 yield dg.AssetObservation(asset_key=key, metadata={"skipped": "; ".join(skipped)})
-            return
-        if own.key in context.selected_asset_keys:
-            yield dg.MaterializeResult(asset_key=own.key, metadata=sync_metadata(action, totals, requests, target, skipped))
-        for child, spec in specs.items():
-            if spec.key in context.selected_asset_keys:
-                child_totals[child.table_name()].modes = totals.modes  # children sync in their parent's runs
-                yield dg.MaterializeResult(
-                    asset_key=spec.key, metadata=sync_metadata(child, child_totals[child.table_name()], None, target, skipped)
-                )
+        else:
+            if own.key in context.selected_asset_keys:
+                yield dg.MaterializeResult(asset_key=own.key, metadata=sync_metadata(action, totals, requests, target, skipped))
+            for child, spec in specs.items():
+                if spec.key in context.selected_asset_keys:
+                    child_totals[child.table_name()].modes = totals.modes  # children sync in their parent's runs
+                    yield dg.MaterializeResult(
+                        asset_key=spec.key, metadata=sync_metadata(child, child_totals[child.table_name()], None, target, skipped)
+                    )
+        for check in context.selected_asset_check_keys:
+            open_errors = target.open_errors(tables[check.asset_key].table_name(), any_account=True)
+            yield dg.AssetCheckResult(
+                asset_key=check.asset_key,
+                check_name=check.name,
+                passed=open_errors == 0,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"open_errors": open_errors},
+                description=None if open_errors == 0 else f"{open_errors} objects failed, see _stripe_sync_errors",
+            )
 
     return sync_asset

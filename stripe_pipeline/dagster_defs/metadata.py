@@ -35,6 +35,8 @@ def sync_metadata(
         "mode": ", ".join(dict.fromkeys(stats.modes)) or "by ID",
         "events": stats.events,
         "events_skipped": stats.events_skipped,
+        "failed": stats.failed,  # objects kept in _stripe_sync_errors
+        "drifted_fields": dg.MetadataValue.json(dict(stats.drifted)),
         "fetched": stats.fetched,
         "inserted": stats.written.inserted,
         "updated": stats.written.updated,

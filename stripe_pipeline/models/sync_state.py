@@ -44,3 +44,20 @@ class RequestSlot(Base):
 
     bucket: Mapped[str] = mapped_column(primary_key=True, comment="a hash of the API key, plus the endpoint for per-endpoint caps")
     next_slot: Mapped[float] = mapped_column(comment="Unix time of the next free request slot")
+
+
+class SyncError(Base):
+    """An object that could not be synced, kept so that nothing is lost and nothing blocks a table."""
+
+    __tablename__ = "_stripe_sync_errors"
+
+    object_type: Mapped[str] = mapped_column(primary_key=True, comment="the table, e.g. customers")
+    account: Mapped[str] = mapped_column(primary_key=True, comment="Connect account ID; '' for the platform")
+    object_id: Mapped[str] = mapped_column(primary_key=True, comment="the Stripe ID")
+    error_class: Mapped[str] = mapped_column(comment="e.g. ValueError, or the database's DataError")
+    error_message: Mapped[str] = mapped_column(comment="what failed: the hook, or what the database refused")
+    raw: Mapped[dict | None] = mapped_column(comment="the object as the API returned it (secrets removed)")
+    first_seen_at: Mapped[datetime] = mapped_column()
+    last_seen_at: Mapped[datetime] = mapped_column()
+    count: Mapped[int] = mapped_column(comment="how many syncs met this error")
+    resolved_at: Mapped[datetime | None] = mapped_column(comment="when the object later synced cleanly; NULL while open")

@@ -240,19 +240,26 @@ class ParallelLister:
                 self._forget(window_id)
                 self._put(WindowPage(window_id, objects, None))
                 return
-            last = objects[-1]
-            top = objects[0]["created"] if top is None else top
-            single = objects[0]["created"] == last["created"]  # the whole page in one second
-            if last["created"] != second:
-                second, in_second = last["created"], []
-            in_second += [obj["id"] for obj in objects if obj["created"] == second]
+            # Objects whose `created` is not a number (a proxy's, a mock's) are synced, but say
+            # nothing of where the window stands: the page's other objects do.
+            stamped = [obj for obj in objects if type(obj.get("created")) is int]
+            if not stamped:
+                window = Window(window.gte, window.lte, objects[-1]["id"])
+                self._put(WindowPage(window_id, objects, Window(window.gte, window.lte)))
+                continue
+            first, last = stamped[0]["created"], stamped[-1]["created"]
+            top = first if top is None else top
+            single = first == last  # the whole page in one second
+            if last != second:
+                second, in_second = last, []
+            in_second += [obj["id"] for obj in stamped if obj["created"] == second]
             # Measured over the page's own objects, not from the window's top: the newest object
             # may be years below it (an imported burst, a dormant account, a rarely created type),
             # and measured from there a dense window looks sparse and is never cut (issue 9).
-            density = len(objects) / (objects[0]["created"] - last["created"] + 1)  # objects per second
+            density = len(objects) / (first - last + 1)  # objects per second
             # Everything newer than the last object is listed; ties with it may still follow.
-            gte, new_windows = self._cut(window_id, Window(window.gte, last["created"]), density, single, reach=top - last["created"] + 1)
-            window = Window(gte, last["created"], last["id"])
+            gte, new_windows = self._cut(window_id, Window(window.gte, last), density, single, reach=top - last + 1)
+            window = Window(gte, last, objects[-1]["id"])
             tasks = [(self._walk, new_id, part) for new_id, part in new_windows.items()]
             if gte == second and len(in_second) > PAGE_SIZE and self._walk_from_below(window_id, second, in_second):
                 tasks.append((self._walk_up, window_id, second))
@@ -290,7 +297,7 @@ class ParallelLister:
             page = self.client.get(self.path, {**self.params, "ending_before": cursor, "limit": PAGE_SIZE})
             objects = page["data"]  # the page above the cursor, newest first
             self._requested()
-            inside = [obj for obj in objects if obj["created"] == second]
+            inside = [obj for obj in objects if obj.get("created") == second]
             done = self._tied_page(window_id, tie, inside, finished=len(inside) < len(objects) or not page.get("has_more"))
             with self._lock:
                 self.listed_from_below += len(inside)

@@ -18,7 +18,12 @@ SQLITE_BUSY_TIMEOUT_MS = 120_000
 
 
 class WarehouseError(RuntimeError):
-    """The warehouse cannot be used; the message names it (without its password) and why."""
+    """The warehouse cannot be used; the message names it (without its password) and why.
+    `refused_row`: the database refused a value of a row (a type it does not fit), not the write."""
+
+    def __init__(self, message: str, *, refused_row: bool = False):
+        super().__init__(message)
+        self.refused_row = refused_row
 
 
 def safe_url(url: str) -> str:

@@ -11,13 +11,14 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Connection, Table, false, func, or_, select, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.schema import CreateSchema
 
 from .. import settings
 from ..models import Base
-from ..models.sync_state import RequestSlot, SyncState
+from ..models.sync_state import RequestSlot, SyncError, SyncState
 from ..stripe_api.budget import SlotStore
+from . import errors
 from .columns import add_missing_columns
 from .locks import sync_lock
 from .rate_budget import slot_store_for
@@ -156,6 +157,21 @@ class Warehouse:
 
         return self._run(f"read the IDs in {table.name}", read)
 
+    def record_errors(self, object_type: str, account: str | None, failures: list[dict]) -> None:
+        """Keep objects that could not be synced in `_stripe_sync_errors` (see warehouse/errors.py)."""
+        self.ensure_tables([SyncError.__table__])
+        self._run("record sync errors", lambda connection: errors.record_errors(connection, object_type, account, failures))
+
+    def resolve_errors(self, object_type: str, account: str | None, object_ids: list[str]) -> None:
+        self.ensure_tables([SyncError.__table__])
+        self._run("resolve sync errors", lambda connection: errors.resolve_errors(connection, object_type, account, object_ids))
+
+    def open_errors(self, object_type: str, account: str | None = None, *, any_account: bool = False) -> int:
+        self.ensure_tables([SyncError.__table__])
+        return self._run(
+            "count sync errors", lambda connection: errors.open_errors(connection, object_type, account, any_account=any_account)
+        )
+
     def load_state(self, object_type: str, account: str | None) -> dict | None:
         """The sync-state row of one object type and account (see models/sync_state.py)."""
         self.ensure_tables([SyncState.__table__])
@@ -204,6 +220,9 @@ class Warehouse:
 
     def _explain(self, error: DBAPIError, doing: str) -> WarehouseError:
         reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        if isinstance(error, (DataError, IntegrityError)):
+            # A value the database refuses: that row's fault, not the warehouse's.
+            return WarehouseError(f"The warehouse {safe_url(self.url)} refused a row to {doing}: {reason}", refused_row=True)
         if _is_unreachable(error):
             return WarehouseError(
                 f"Cannot reach the warehouse {safe_url(self.url)} to {doing}: {reason}. "

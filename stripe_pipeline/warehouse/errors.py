@@ -1,0 +1,57 @@
+"""`_stripe_sync_errors`: objects that could not be synced, until they sync cleanly."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, func, select, update
+
+from ..models.sync_state import SyncError
+from .state import PLATFORM_ACCOUNT
+from .upsert import INSERT_BY_DIALECT
+
+_TABLE = SyncError.__table__
+
+
+def record_errors(connection: Connection, object_type: str, account: str | None, failures: list[dict]) -> None:
+    """Each failure: object_id, error_class, error_message, raw. A known one counts up and opens again."""
+    now = datetime.now(timezone.utc)
+    rows = [
+        {**failure, "object_type": object_type, "account": account or PLATFORM_ACCOUNT, "first_seen_at": now, "last_seen_at": now, "count": 1, "resolved_at": None}
+        for failure in {failure["object_id"]: failure for failure in failures}.values()
+    ]
+    insert = INSERT_BY_DIALECT[connection.dialect.name](_TABLE)
+    connection.execute(
+        insert.on_conflict_do_update(
+            index_elements=[_TABLE.c.object_type, _TABLE.c.account, _TABLE.c.object_id],
+            set_={
+                "error_class": insert.excluded.error_class,
+                "error_message": insert.excluded.error_message,
+                "raw": insert.excluded.raw,
+                "last_seen_at": insert.excluded.last_seen_at,
+                "count": _TABLE.c.count + 1,
+                "resolved_at": None,
+            },
+        ),
+        rows,
+    )
+
+
+def resolve_errors(connection: Connection, object_type: str, account: str | None, object_ids: list[str]) -> None:
+    connection.execute(
+        update(_TABLE)
+        .where(
+            _TABLE.c.object_type == object_type,
+            _TABLE.c.account == (account or PLATFORM_ACCOUNT),
+            _TABLE.c.object_id.in_(object_ids),
+            _TABLE.c.resolved_at.is_(None),
+        )
+        .values(resolved_at=datetime.now(timezone.utc))
+    )
+
+
+def open_errors(connection: Connection, object_type: str, account: str | None = None, *, any_account: bool = False) -> int:
+    query = select(func.count()).select_from(_TABLE).where(_TABLE.c.object_type == object_type, _TABLE.c.resolved_at.is_(None))
+    if not any_account:
+        query = query.where(_TABLE.c.account == (account or PLATFORM_ACCOUNT))
+    return connection.scalar(query)
