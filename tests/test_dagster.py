@@ -109,8 +109,11 @@ def test_id_job_syncs_known_ids_and_reports_the_rest_per_id(emulator, warehouse_
     for action_table, object_id in (("customers", customer), ("subscriptions", subscription), ("invoices", invoice)):
         action = next(a for a in ALL_ACTIONS if a.table_name() == action_table)
         assert set(table_rows(warehouse, action.table())) == {object_id}
-    materialized = {m.asset_key.to_user_string() for m in result.asset_materializations_for_node("sync_stripe_ids")}
-    assert materialized == {"stripe/customers", "stripe/subscriptions", "stripe/invoices"}
+    # Never backfilled: observations that say the tables are partial, not materializations.
+    assert not result.asset_materializations_for_node("sync_stripe_ids")
+    observed = {e.asset_key.to_user_string(): e.asset_observation_data.asset_observation.metadata for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION}
+    assert set(observed) == {"stripe/customers", "stripe/subscriptions", "stripe/invoices"}
+    assert all("not been backfilled" in metadata["partial"].value for metadata in observed.values())
 
 
 def test_id_job_fetches_what_the_synced_objects_refer_to_in_batches(emulator, warehouse_config):
@@ -126,8 +129,8 @@ def test_id_job_fetches_what_the_synced_objects_refer_to_in_batches(emulator, wa
     # One retrieve per object: none twice, nothing it does not need.
     assert emulator.requests.by_route["GET /v1/customers/:id"] == len(customers)
     assert emulator.requests.by_route["GET /v1/payment_intents/:id"] == len(intents)
-    materialized = {m.asset_key.to_user_string() for m in result.asset_materializations_for_node("sync_stripe_ids")}
-    assert {"stripe/charges", "stripe/customers", "stripe/payment_intents"} <= materialized
+    observed = {e.asset_key.to_user_string() for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION}
+    assert {"stripe/charges", "stripe/customers", "stripe/payment_intents"} <= observed
 
 
 def test_id_job_with_an_explicit_type(emulator, warehouse_config):
@@ -277,3 +280,11 @@ def test_permanent_errors_fail_at_once_without_retries(emulator, tmp_path):
         assert not result.success and not retries and time.monotonic() - started < 20
         [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
         assert expected in failure.step_failure_data.error.message
+
+
+def test_id_job_materializes_a_table_that_was_backfilled(emulator, warehouse_config):
+    warehouse = Warehouse(warehouse_config["url"], warehouse_config["schema"] or None)
+    StripeCouponAction(api_key=emulator.api_key, api_base=emulator.base_url, warehouse=warehouse).sync_incremental()
+    coupon = next(iter(emulator.store.collections["coupons"].objects))
+    result = _run_id_job(emulator, warehouse_config, ids=[coupon], object_type="coupon")
+    assert [m.asset_key.to_user_string() for m in result.asset_materializations_for_node("sync_stripe_ids")] == ["stripe/coupons"]

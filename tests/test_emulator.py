@@ -396,3 +396,21 @@ def test_seeded_objects_are_created_as_the_timeline_says(make_emulator, timeline
 def test_an_unknown_timeline_is_refused():
     with pytest.raises(ValueError, match="unknown timeline 'weekly'; known: even, burst-past"):
         Emulator(seed={"customer": 1}, timeline="weekly")
+
+
+def test_the_key_works_as_a_basic_auth_user_as_on_stripe(make_emulator):
+    import base64
+    import urllib.request
+
+    emulator = make_emulator({"customer": 2})
+    token = base64.b64encode(f"{emulator.api_key}:".encode()).decode()
+    request = urllib.request.Request(f"{emulator.base_url}/v1/customers", headers={"Authorization": f"Basic {token}"})
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200
+    wrong = base64.b64encode(b"sk_test_wrong:").decode()
+    request = urllib.request.Request(f"{emulator.base_url}/v1/customers", headers={"Authorization": f"Basic {wrong}"})
+    try:
+        urllib.request.urlopen(request)
+        raise AssertionError("a wrong key must be refused")
+    except urllib.error.HTTPError as error:
+        assert error.code == 401

@@ -111,3 +111,21 @@ def test_a_hook_that_invents_a_column_gets_a_clear_error(make_emulator, client_f
         Inventive(client=client_for(emulator), warehouse=warehouse, strict=True).sync_all()
     stats = Inventive(client=client_for(emulator), warehouse=warehouse).sync_all()
     assert stats.failed == 1 and warehouse.open_errors("customers") == 1
+
+
+def test_the_readme_way_to_sync_what_subscriptions_refer_to_is_batched(make_emulator, client_for, warehouse):
+    from stripe_pipeline.actions import ALL_ACTIONS
+    from stripe_pipeline.actions.related import sync_related
+
+    class SubscriptionWithCustomers(StripeSubscriptionAction):
+        def sync_all(self, **list_params):
+            self.track_references()
+            stats = super().sync_all(**list_params)
+            sync_related(self, ALL_ACTIONS, lambda action: action(client=self.client, warehouse=self.warehouse))
+            return stats
+
+    emulator = make_emulator({"customer": 30, "product": 2, "price": 3, "subscription": 60})
+    SubscriptionWithCustomers(client=client_for(emulator), warehouse=warehouse).sync_all()
+    referenced = {s["customer"] for s in emulator.store.collections["subscriptions"].objects.values()}
+    assert set(table_rows(warehouse, StripeCustomer.__table__)) == referenced
+    assert emulator.requests.by_route["GET /v1/customers/:id"] == len(referenced)  # each once, none per subscription

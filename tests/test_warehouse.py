@@ -175,3 +175,11 @@ def test_upsert_paths_store_the_same_values(warehouse, action):
         assert _counts(_upsert_portable(connection, table, later[:half])) == (0, 0, half)
         assert _counts(upsert_rows(connection, table, later[half:])) == (0, 0, len(rows) - half)
         assert _counts(upsert_rows(connection, table, later)) == (0, 0, len(rows))
+
+
+def test_a_sqlite_warehouse_keeps_its_lock_and_budget_files_in_one_folder(tmp_path, make_emulator, client_for):
+    emulator = make_emulator({"customer": 3})
+    warehouse = Warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    StripeCustomerAction(client=client_for(emulator, slot_store=warehouse.slot_store()), warehouse=warehouse).sync_all()
+    assert sorted(path.name for path in tmp_path.iterdir() if not path.name.startswith("w.db-")) == ["w.db", "w.db.stripe_pipeline"]
+    assert {path.suffix for path in (tmp_path / "w.db.stripe_pipeline").iterdir()} <= {".lock", ".json"}

@@ -49,6 +49,16 @@ def plan_id_sync(
     return dict(groups), problems
 
 
+def _table_event(key: dg.AssetKey, target, action, description: str, metadata: dict):
+    """A materialization where the table was backfilled; else an observation that says it is
+    partial, so the UI does not show a table of a few IDs as materialized."""
+    state = target.load_state(action.table_name(), None)
+    if state and state["backfill_completed_at"] is not None:
+        return dg.AssetMaterialization(asset_key=key, description=description, metadata=metadata)
+    metadata = {**metadata, "partial": "only IDs synced by the ID job: the table has not been backfilled yet"}
+    return dg.AssetObservation(asset_key=key, description=description, metadata=metadata)
+
+
 def build_id_sync_job(actions: list[type[StripeSyncActionMixin]], translator: StripeAssetTranslator | None = None) -> dg.JobDefinition:
     @dg.op(pool=STRIPE_API_POOL, tags={"dagster/kind/stripe": ""})
     def sync_stripe_ids(
@@ -76,16 +86,15 @@ def build_id_sync_job(actions: list[type[StripeSyncActionMixin]], translator: St
             for object_id in stats.missing_ids:
                 problems[object_id] = f"Stripe has no {action.object_name()} with this ID."
             synced[action.table_name()] = [i for i in ids if i not in missing]
-            yield dg.AssetMaterialization(
-                asset_key=asset_key(action, translator),
-                description=f"{len(synced[action.table_name()])} objects synced by ID",
-                metadata=sync_metadata(sync, stats, client.stats, target),
+            yield _table_event(
+                asset_key(action, translator), target, action,
+                f"{len(synced[action.table_name()])} objects synced by ID", sync_metadata(sync, stats, client.stats, target),
             )
             for other, other_stats in related.items():
-                yield dg.AssetMaterialization(
-                    asset_key=asset_key(other, translator),
-                    description=f"{other_stats.fetched} objects that {action.table_name()} refer to, synced by ID",
-                    metadata=sync_metadata(other, other_stats, None, target),
+                yield _table_event(
+                    asset_key(other, translator), target, other,
+                    f"{other_stats.fetched} objects that {action.table_name()} refer to, synced by ID",
+                    sync_metadata(other, other_stats, None, target),
                 )
         for object_id, reason in problems.items():
             context.log.warning(f"{object_id}: {reason}")

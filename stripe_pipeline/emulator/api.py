@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import random
@@ -305,6 +306,13 @@ class StripeApi:
             )
 
     def _authenticate(self, authorization: str | None) -> None:
+        if authorization and authorization.startswith("Basic "):
+            # Stripe takes the key as a Basic user name too (`curl -u sk_test_…:`).
+            try:
+                user = base64.b64decode(authorization[6:].strip()).decode().partition(":")[0]
+            except (ValueError, UnicodeDecodeError):
+                user = ""
+            authorization = f"Bearer {user}"
         if not authorization or not authorization.startswith("Bearer ") or not authorization[7:].strip():
             raise ApiError(
                 401,

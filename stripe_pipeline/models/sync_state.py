@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import JSON
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -23,6 +25,8 @@ class SyncState(Base):
     object_type: Mapped[str] = mapped_column(primary_key=True, comment="the table, e.g. customers")
     account: Mapped[str] = mapped_column(primary_key=True, comment="Connect account ID; '' for the platform")
     backfill: Mapped[dict | None] = mapped_column(
+        # SQL NULL, not JSON null, when no backfill runs: `WHERE backfill IS NULL` must find it.
+        JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql"),
         comment="the running backfill's checkpoint: where it resumes, and the events cursor it hands over"
     )
     backfill_completed_at: Mapped[datetime | None] = mapped_column(comment="when the last full backfill finished")

@@ -7,6 +7,8 @@ every SQLite transaction takes the write lock up front (BEGIN IMMEDIATE) and wai
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -24,6 +26,14 @@ class WarehouseError(RuntimeError):
     def __init__(self, message: str, *, refused_row: bool = False):
         super().__init__(message)
         self.refused_row = refused_row
+
+
+def sidecar_dir(database: str) -> Path:
+    """Where a SQLite warehouse keeps the sync's lock files and the request budget: one folder
+    beside the database (`stripe_warehouse.db.stripe_pipeline/`), made when first needed."""
+    folder = Path(f"{database}.stripe_pipeline")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def safe_url(url: str) -> str:

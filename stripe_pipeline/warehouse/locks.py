@@ -19,6 +19,8 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from sqlalchemy import Engine, func, select
 
+from .engine import sidecar_dir
+
 POLL_SECONDS = 1.0
 LOG_EVERY_SECONDS = 30.0
 
@@ -35,7 +37,7 @@ def sync_lock(engine: Engine, name: str, on_wait: Callable[[float], None]) -> It
     if database in (None, "", ":memory:"):
         yield  # an in-memory database lives in one process: nothing to share
         return
-    with _file_lock(Path(f"{database}.{name}.lock"), on_wait):
+    with _file_lock(sidecar_dir(database) / f"{name}.lock", on_wait):
         yield
 
 

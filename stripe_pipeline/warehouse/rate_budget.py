@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from ..models.sync_state import RequestSlot
 from ..stripe_api.budget import LocalSlotStore, SlotStore
+from .engine import sidecar_dir
 from .upsert import qualified_name
 
 _TABLE = RequestSlot.__table__
@@ -28,7 +29,7 @@ def slot_store_for(engine: Engine) -> SlotStore:
     database = engine.url.database
     if database in (None, "", ":memory:"):
         return LocalSlotStore()
-    return FileSlotStore(Path(f"{database}.rate-budget.json"))
+    return FileSlotStore(sidecar_dir(database) / "rate-budget.json")
 
 
 class PostgresSlotStore:
