@@ -13,10 +13,10 @@ from .children import ChildRowsMixin
 from .mixins import StripeSyncActionMixin
 
 
-def catalogued_action(object_type: ObjectType, base: type[StripeSyncActionMixin] = StripeSyncActionMixin):
+def catalogued_action(object_type: ObjectType) -> type[StripeSyncActionMixin]:
     return type(
         f"Stripe{object_type.class_name}Action",
-        (base,),
+        (StripeSyncActionMixin,),
         {
             "__module__": "stripe_pipeline.actions",
             "__doc__": f"Sync Stripe {object_type.object_name} objects into `{object_type.table}`.",
@@ -31,7 +31,7 @@ def catalogued_action(object_type: ObjectType, base: type[StripeSyncActionMixin]
 
 def child_action(child: ChildTable) -> type[StripeSyncActionMixin]:
     model = MODELS[child.table]
-    action = type(
+    return type(
         model.__name__ + "Action",
         (ChildRowsMixin, StripeSyncActionMixin),
         {
@@ -43,7 +43,6 @@ def child_action(child: ChildTable) -> type[StripeSyncActionMixin]:
             "redacted_fields": child.child.redacted_fields,
         },
     )
-    return action
 
 
 def attach_children(actions: list[type[StripeSyncActionMixin]]) -> list[type[StripeSyncActionMixin]]:
@@ -57,4 +56,4 @@ def attach_children(actions: list[type[StripeSyncActionMixin]]) -> list[type[Str
 def catalogued_actions(hand_written: list[type[StripeSyncActionMixin]]) -> list[type[StripeSyncActionMixin]]:
     """An action for every catalogued top-level type that `hand_written` does not cover."""
     covered = {action.object_name() for action in hand_written}
-    return [catalogued_action(t) for name, t in TYPES.items() if name not in covered]
+    return [catalogued_action(object_type) for name, object_type in TYPES.items() if name not in covered]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 import stripe
@@ -20,7 +21,7 @@ import stripe
 from ..catalog import ChildTable
 
 if TYPE_CHECKING:
-    from .mixins import StripeSyncActionMixin
+    from .mixins import StripeSyncActionMixin, SyncStats
 
 
 class ChildRowsMixin:
@@ -50,7 +51,7 @@ class ChildSync:
         self._sets: dict[str, dict[str, set[str]]] = {action.table_name(): {} for action in self._actions}
 
     @property
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> dict[str, SyncStats]:
         return {action.table_name(): action.stats for action in self._actions}
 
     @property
@@ -91,7 +92,7 @@ class ChildSync:
                 self._flag_vanished(action, sets)
             action.flush()
 
-    def _fetch(self, item: tuple[StripeSyncActionMixin, str, str | None]) -> tuple[list[dict] | None, int | None]:
+    def _fetch(self, item: tuple[StripeSyncActionMixin, str, str | None]) -> tuple[list[dict] | None, datetime | None]:
         action, parent_id, after = item
         path, params = action.child_table.list_request(parent_id)
         if after:
@@ -106,7 +107,7 @@ class ChildSync:
             raise
         return objects, self._parent.client.observed_at()
 
-    def _stage(self, action: StripeSyncActionMixin, parent_id: str, objects: list[dict], observed_at: int | None) -> None:
+    def _stage(self, action: StripeSyncActionMixin, parent_id: str, objects: list[dict], observed_at: datetime | None) -> None:
         action._parent_id, action._observed_at = parent_id, observed_at
         ids = self._sets[action.table_name()].setdefault(parent_id, set())
         for obj in objects:

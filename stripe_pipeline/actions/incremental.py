@@ -47,7 +47,7 @@ class IncrementalSyncMixin:
         customer's tax ID: the customer is synced again). At most 20: one request."""
         if cls.event_types is not None:
             own = tuple(cls.event_types)
-        elif getattr(cls, "stripe_type", None) is not None:
+        elif cls.stripe_type is not None:
             own = cls.stripe_type.events
         else:
             name = cls.object_name()
@@ -60,7 +60,7 @@ class IncrementalSyncMixin:
         """Event types after which the object no longer exists (its row gets `_deleted_at`)."""
         if cls.deletion_event_types is not None:
             return frozenset(cls.deletion_event_types)
-        if getattr(cls, "stripe_type", None) is not None:
+        if cls.stripe_type is not None:
             return frozenset(cls.stripe_type.deletion_events)
         return frozenset(t for t in cls.watched_events() if t.endswith(".deleted"))
 
@@ -122,8 +122,7 @@ class IncrementalSyncMixin:
         if self.stripe_type is not None and not self.stripe_type.lists_by_created:
             self._backfill_by_cursor()
             return
-        watched = self.watched_events()
-        newest = EventReader(self.client, watched).newest() if watched else None  # where the events take over
+        newest = self._newest_event()  # where the events take over
         now = self.client.server_now()
         if resume and now - resume["started_at"] > SAFE_EVENT_AGE_SECONDS:
             self.log.info(f"{self.table_name()}: the unfinished backfill is older than Stripe's events; starting over")
@@ -152,40 +151,38 @@ class IncrementalSyncMixin:
 
         for page in self._list_windows_and_sync(windows, checkpoint=checkpoint_state):
             unlisted.difference_update(obj["id"] for obj in page)
-        self._flag_deleted(unlisted)
-        self.flush()
         cursor = checkpoint["events_cursor"]
-        self._save_state(
-            backfill=None,
-            backfill_completed_at=datetime.now(timezone.utc),
-            events_cursor_created=cursor["created"],
-            events_cursor_id=cursor["id"],
-            events_recent_ids=[cursor["id"]] if cursor["id"] else [],  # what the listing saw already
-            events_read_at=_utc(checkpoint["started_at"]),
-        )
-        if unlisted:
-            self.log.info(f"{self.table_name()}: {len(unlisted):,} rows that Stripe no longer lists flagged deleted")
+        self._finish_backfill(unlisted, EventCursor(cursor["created"], cursor["id"]), checkpoint["started_at"])
 
     def _backfill_by_cursor(self) -> None:
         """A backfill of a type whose list takes no `created` filter: one cursor walk, newest
         first. Not resumable part-way (such types hold configuration, a few pages at most): a
         restart lists them again. Rows the walk does not return are flagged deleted."""
-        watched = self.watched_events()
-        newest = EventReader(self.client, watched).newest() if watched else None
+        newest = self._newest_event()
         started_at = self.client.server_now()
         unlisted = self.warehouse.ids(self.table(), self.stripe_account, deleted=False)
         for page in self._list_and_sync(dict(self.list_params)):
             unlisted.difference_update(obj["id"] for obj in page)
+        self._finish_backfill(unlisted, newest or EventCursor(started_at), started_at)
+
+    def _newest_event(self) -> EventCursor | None:
+        watched = self.watched_events()
+        return EventReader(self.client, watched).newest() if watched else None
+
+    def _finish_backfill(self, unlisted: set[str], cursor: EventCursor, started_at: int) -> None:
+        """Flag what the listing did not return, write it all, and hand over to the events."""
         self._flag_deleted(unlisted)
         self.flush()
         self._save_state(
             backfill=None,
             backfill_completed_at=datetime.now(timezone.utc),
-            events_cursor_created=newest.created if newest else started_at,
-            events_cursor_id=newest.id if newest else None,
-            events_recent_ids=[newest.id] if newest else [],  # what the listing saw already
+            events_cursor_created=cursor.created,
+            events_cursor_id=cursor.id,
+            events_recent_ids=[cursor.id] if cursor.id else [],  # what the listing saw already
             events_read_at=_utc(started_at),
         )
+        if unlisted:
+            self.log.info(f"{self.table_name()}: {len(unlisted):,} rows that Stripe no longer lists flagged deleted")
 
     # -- events ----------------------------------------------------------------------------
 
@@ -266,10 +263,10 @@ class IncrementalSyncMixin:
             if event["id"] in applied:
                 continue  # this object's newest state is in the table already
             if event["type"] in deletions and not from_child:
-                self._observed_at = event["created"]
+                self._observed_at = _utc(event["created"])
                 self._flag_deleted([obj["id"]])
             elif trust_event_payloads and not from_child:
-                self._observed_at = event["created"]  # the payload is the object as of the event
+                self._observed_at = _utc(event["created"])  # the payload is the object as of the event
                 self.sync(obj)
             else:
                 to_retrieve.append(obj["id"])

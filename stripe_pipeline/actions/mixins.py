@@ -188,8 +188,8 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         self._exclusive_depth = 0
         self._chosen_children = self._choose_children(children)
         self._children: ChildSync | None = None
-        # When the data being synced was observed at Stripe (Unix time; None: unknown, taken as now).
-        self._observed_at: int | None = None
+        # When the data being synced was observed at Stripe (None: unknown, taken as now).
+        self._observed_at: datetime | None = None
         self._failures: list[dict] = []  # objects for _stripe_sync_errors, written with the next flush
         self._has_open_errors: bool | None = None
         # IDs the synced rows refer to, by object name, while `track_references()` is on.
@@ -406,7 +406,7 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
             self._checkpoint = None
         progress.done()
 
-    def _sync_page(self, objects: list[dict], progress: _Progress, observed_at: int | None) -> None:
+    def _sync_page(self, objects: list[dict], progress: _Progress, observed_at: datetime | None) -> None:
         self.stats.pages += 1
         self.stats.fetched += len(objects)
         self._observed_at = observed_at
@@ -419,7 +419,7 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         list endpoint where it filters by IDs; None where Stripe has no such object. While an
         object is handed on, `_observed_at` is the time of its response."""
 
-        def retrieve(object_id: str) -> tuple[dict | None, int | None]:
+        def retrieve(object_id: str) -> tuple[dict | None, datetime | None]:
             found = self.client.retrieve(self.api_path(), object_id)
             return found, self.client.observed_at()
 
@@ -458,7 +458,7 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
             if self.strict or not error.refused_row:
                 raise
             rows, result, deleted = self._write_row_by_row(rows, tombstones, state)
-        if self._open_errors and rows:
+        if rows and self._may_have_open_errors():
             self.warehouse.resolve_errors(self.table_name(), self.stripe_account, [row["id"] for row in rows])
         self.stats.written += result
         self.stats.deleted += deleted
@@ -491,18 +491,13 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
                 raise
             # The very value the table refused (a NUL character on PostgreSQL) is in the `_raw` too.
             self.warehouse.record_errors(self.table_name(), self.stripe_account, [{**f, "raw": _storable(f["raw"])} for f in failures])
-        self._open_errors = True
+        self._has_open_errors = True
 
-    @property
-    def _open_errors(self) -> bool:
+    def _may_have_open_errors(self) -> bool:
         """Whether this table may hold open errors that a clean sync resolves (asked once per action)."""
         if self._has_open_errors is None:
             self._has_open_errors = self.warehouse.open_errors(self.table_name(), self.stripe_account) > 0
         return self._has_open_errors
-
-    @_open_errors.setter
-    def _open_errors(self, value: bool) -> None:
-        self._has_open_errors = value
 
     def _stage_deletion(self, stub: dict) -> dict:
         now = datetime.now(timezone.utc)
@@ -529,10 +524,10 @@ class StripeSyncActionMixin(IncrementalSyncMixin):
         )
 
     def _observed_time(self, now: datetime) -> datetime:
-        if self._observed_at is None:
-            # A row synced without a response time (a hook's own `sync(obj)`): observed now, by Stripe's clock.
-            return datetime.fromtimestamp(self.client.server_now(), timezone.utc) if self._client is not None else now
-        return datetime.fromtimestamp(self._observed_at, timezone.utc)
+        if self._observed_at is not None:
+            return self._observed_at
+        # A row synced without a response time (a hook's own `sync(obj)`): observed now, by Stripe's clock.
+        return datetime.fromtimestamp(self.client.server_now(), timezone.utc) if self._client is not None else now
 
     def _flush_if_due(self) -> None:
         if self._batch_depth == 0 or len(self._staged) + len(self._staged_deletions) >= self.flush_every:

@@ -7,7 +7,6 @@ and the emulator are all built from `TYPES` and `CHILD_TABLES` below.
 
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,9 +15,7 @@ from . import declarations
 from ._generated import CATALOGUE
 
 API_VERSION: str = CATALOGUE["api_version"]
-STRIPE_VERSION: str = CATALOGUE["stripe_version"]
 EVENT_NAMES: tuple[str, ...] = CATALOGUE["events"]
-MAX_EVENT_TYPES = 20  # Stripe's limit on `types[]` in one events request
 
 
 @dataclass(frozen=True)
@@ -53,11 +50,6 @@ class ObjectType:
         """Whether its list takes `created` filters on a `created` field, which the parallel
         backfill needs (invoice items filter `created` on their `date`: they walk by cursor)."""
         return "created" in self.list_filters and any(f.name == "created" for f in self.fields)
-
-    @cached_property
-    def stripe_class(self) -> type:
-        module, _, name = self.class_path.rpartition(".")
-        return getattr(importlib.import_module(module), name)
 
     @property
     def class_name(self) -> str:
@@ -97,12 +89,6 @@ class ChildTable:
 
 def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[._]", name) if part)
-
-
-def _plural(word: str) -> str:
-    if word.endswith("y") and not word.endswith(("ay", "ey", "oy")):
-        return word[:-1] + "ies"
-    return word if word.endswith("s") else word + "s"
 
 
 def _area(object_name: str) -> str:
@@ -197,9 +183,3 @@ def _build() -> tuple[dict[str, ObjectType], dict[str, ChildTable], dict[str, st
 TYPES, CHILD_TABLES, LEFT_OUT = _build()
 """Top-level types by object name; child tables by table name; left-out types and why."""
 
-
-def children_of(parent: str) -> list[ChildTable]:
-    return [child for child in CHILD_TABLES.values() if child.parent == parent]
-
-
-AREAS: tuple[str, ...] = tuple(sorted({t.area for t in TYPES.values()}))

@@ -29,8 +29,9 @@ _UNFINISHED = [
 def build_events_sensor(
     actions: list[type[StripeSyncActionMixin]], job, interval_seconds: int, translator: StripeAssetTranslator | None = None
 ) -> dg.SensorDefinition:
-    asset_by_event_type = {event_type: asset_key(action, translator) for action in actions for event_type in action.watched_events()}
-    all_assets = {asset_key(action, translator) for action in actions}
+    keys = {action: asset_key(action, translator) for action in actions}  # a spec each: built once
+    asset_by_event_type = {event_type: keys[action] for action in actions for event_type in action.watched_events()}
+    all_assets = set(keys.values())
 
     @dg.sensor(
         name=EVENTS_SENSOR,

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from ..catalog import CHILD_TABLES, TYPES, ChildTable, ObjectType
+from ..catalog import API_VERSION, CHILD_TABLES, TYPES, ChildTable, ObjectType
 from . import generic, objects, timelines
 from .collection import Collection
 from .errors import ApiError, no_such
@@ -19,7 +19,6 @@ from .timelines import Timeline
 EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z
 # Stripe keeps events for 30 days.
 EVENT_RETENTION_SECONDS = 30 * 86_400
-API_VERSION = "2026-10-28.endive"
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 # A parent embeds the first page of its child lists (an invoice's first 10 lines) with has_more.
 EMBEDDED_PAGE = 10

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -161,10 +162,11 @@ class StripeApiClient:
             except (TypeError, ValueError):
                 pass  # a proxy's odd Date header must not fail the sync
 
-    def observed_at(self) -> int | None:
+    def observed_at(self) -> datetime | None:
         """Stripe's time (its Date header) of this thread's last response: when the data it
         returned was observed. Rows carry it, and an older observation never overwrites a newer."""
-        return getattr(self._local, "server_time", None)
+        server_time = getattr(self._local, "server_time", None)
+        return None if server_time is None else datetime.fromtimestamp(server_time, timezone.utc)
 
     def list_pages(self, path: str, params: dict | None = None) -> Iterator[list[dict]]:
         """Walk a list endpoint newest first, one page of dicts at a time (memory stays flat)."""

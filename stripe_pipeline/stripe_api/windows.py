@@ -19,6 +19,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from .client import StripeApiClient
 
@@ -78,7 +79,7 @@ class WindowPage:
     objects: list[dict]
     remaining: Window | None
     new_windows: dict[int, Window] = field(default_factory=dict)
-    observed_at: int | None = None  # Stripe's time of the response (set as the page is queued)
+    observed_at: datetime | None = None  # Stripe's time of the response (set as the page is queued)
 
 
 @dataclass(frozen=True)
