@@ -94,3 +94,23 @@ def test_a_child_event_syncs_its_parent_again(make_emulator, client_for, warehou
     assert stats.modes == ["incremental"]
     assert table_rows(warehouse, MODELS["customer_tax_ids"].__table__)[tax_id["id"]]["customer"] == customer
     assert emulator.requests.by_route["GET /v1/customers/:id"] == 1  # only that customer, once
+
+
+def test_a_strict_parent_fails_fast_on_its_children_too(make_emulator, client_for, warehouse):
+    import pytest
+
+    from stripe_pipeline.actions import StripeInvoiceLineItemAction
+    from stripe_pipeline.actions.mixins import ObjectSyncError
+
+    class BrokenLines(StripeInvoiceLineItemAction):
+        def post_set_default(self, defaults):
+            raise ValueError("no")
+
+    class Invoices(StripeInvoiceAction):
+        child_actions = (BrokenLines,)
+
+    emulator = make_emulator({"customer": 3, "product": 2, "price": 2, "invoice": 4})
+    with pytest.raises(ObjectSyncError, match="hook post_set_default failed for invoice_line_items/"):
+        Invoices(client=client_for(emulator), warehouse=warehouse, strict=True).sync_all()
+    stats = Invoices(client=client_for(emulator), warehouse=warehouse).sync_all()
+    assert stats.failed == 0 and warehouse.open_errors("invoice_line_items") == emulator.store.table_count("invoice_line_items")

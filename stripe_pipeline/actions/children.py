@@ -45,7 +45,8 @@ class ChildSync:
     def __init__(self, parent: StripeSyncActionMixin, actions: Iterable[type[StripeSyncActionMixin]]):
         self._parent = parent
         self._actions = [
-            action(client=parent.client, warehouse=parent.warehouse, logger=parent.log, flush_every=10**9) for action in actions
+            action(client=parent.client, warehouse=parent.warehouse, logger=parent.log, flush_every=10**9, strict=parent.strict)
+            for action in actions
         ]
         self._pending: list[tuple[StripeSyncActionMixin, str, str | None]] = []  # (child action, parent ID, after)
         self._sets: dict[str, dict[str, set[str]]] = {action.table_name(): {} for action in self._actions}
