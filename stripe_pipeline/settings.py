@@ -20,8 +20,10 @@ def stripe_api_key(override: str | None = None) -> str:
     key = override or os.environ.get("STRIPE_API_KEY")
     if not key:
         raise ConfigurationError(
-            "STRIPE_API_KEY is not set. Export a secret or restricted key "
-            "(sk_live_…, rk_live_…, or sk_test_… for test mode)."
+            "STRIPE_API_KEY is not set. Set it, in the environment of the process that runs the sync, to a "
+            "secret or restricted key of the account to sync (sk_live_…, rk_live_…, or sk_test_… for test mode). "
+            "Under `dagster dev`, a .env file in the project folder holding STRIPE_API_KEY=… works; restart "
+            "`dagster dev` (or reload the code location) after setting it."
         )
     return key
 

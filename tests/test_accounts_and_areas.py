@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 
 from stripe_pipeline.actions import StripeCustomerAction, StripeIssuingCardAction, StripeRefundAction
 from stripe_pipeline.dagster_defs.factory import build_assets
 from stripe_pipeline.dagster_defs.resources import StripeResource, WarehouseResource
 from stripe_pipeline.models import MODELS, SyncState
+from stripe_pipeline.settings import ConfigurationError
 
 from .conftest import table_rows
 
@@ -37,8 +39,9 @@ def test_every_connected_account_syncs_with_its_own_state_and_one_budget(make_em
     for account in ACCOUNTS:
         assert {i for i, r in rows.items() if r["_account"] == account} == set(emulator.account(account).collections["customers"].objects)
     with warehouse.engine.connect() as connection:
-        states = connection.execute(sa.select(SyncState.account).where(SyncState.object_type == "customers")).scalars().all()
-    assert sorted(states) == sorted(["", *ACCOUNTS])
+        states = dict(connection.execute(sa.select(SyncState.account, SyncState.stripe_account_id).where(SyncState.object_type == "customers")).all())
+    # Each state row records the account it was read from (GET /v1/account answers per Stripe-Account).
+    assert states == {"": "acct_emulator", **{account: account for account in ACCOUNTS}}
     with warehouse.engine.connect() as connection:
         buckets = connection.execute(sa.text(f"SELECT count(*) FROM {warehouse.schema + '.' if warehouse.schema else ''}_stripe_rate_budget")).scalar() if warehouse.dialect == "postgresql" else 1
     assert buckets == 1  # one request budget for the platform and all its accounts
@@ -85,3 +88,25 @@ def test_objects_of_an_older_api_version_sync_with_what_they_have(make_emulator,
     assert row["business_name"] is None and row["invoice_credit_balance"] is None
     assert row["_raw"]["account_balance"] == 1200 and "account_balance" not in row
     assert len(table_rows(warehouse, MODELS["customers"].__table__)) == 6
+
+
+def test_the_sync_state_belongs_to_the_account_and_mode_it_was_read_from(make_emulator, client_for, warehouse):
+    first = make_emulator({"customer": 30}, account_id="acct_1First")
+    StripeCustomerAction(client=client_for(first), warehouse=warehouse).sync_incremental()
+    state = warehouse.load_state("customers", None)
+    assert (state["stripe_account_id"], state["livemode"]) == ("acct_1First", False)
+
+    # Another account's key on the same warehouse: its cursor would skip that account's history.
+    other = make_emulator({"customer": 40}, account_id="acct_1Other", random_seed=7)
+    before = table_rows(warehouse, MODELS["customers"].__table__)
+    with pytest.raises(ConfigurationError, match=r"belongs to Stripe account acct_1First \(test mode\), but the API key now reads acct_1Other \(test mode\)"):
+        StripeCustomerAction(client=client_for(other), warehouse=warehouse).sync_incremental()
+    assert table_rows(warehouse, MODELS["customers"].__table__) == before
+
+    # A full refresh moves the table to the new account on purpose.
+    StripeCustomerAction(client=client_for(other), warehouse=warehouse).sync_incremental(full_refresh=True)
+    rows = table_rows(warehouse, MODELS["customers"].__table__)
+    assert {i for i, row in rows.items() if row["_deleted_at"] is None} == set(other.store.collections["customers"].objects)
+    assert {i for i, row in rows.items() if row["_deleted_at"] is not None} == set(first.store.collections["customers"].objects)
+    assert warehouse.load_state("customers", None)["stripe_account_id"] == "acct_1Other"
+    assert StripeCustomerAction(client=client_for(other), warehouse=warehouse).sync_incremental().modes == ["incremental"]

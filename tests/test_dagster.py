@@ -193,6 +193,18 @@ def test_contract_cli_materializes_one_asset(emulator, tmp_path):
     assert Warehouse(env["WAREHOUSE_URL"]).count(ALL_ACTIONS[0].table()) == len(emulator.store.collections["customers"])
 
 
+def test_a_missing_key_under_the_cli_says_what_to_set(emulator, tmp_path):
+    env = _cli_env(tmp_path, emulator)
+    del env["STRIPE_API_KEY"]
+    done = subprocess.run(
+        [Path(sys.executable).parent / "dagster", "asset", "materialize", "-m", "stripe_pipeline.definitions", "--select", "stripe/customers"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode != 0
+    assert "STRIPE_API_KEY is not set. Set it, in the environment of the process that runs the sync" in done.stdout + done.stderr
+    assert "STEP_UP_FOR_RETRY" not in done.stdout + done.stderr  # a configuration error is not retried
+
+
 WORKSPACE_QUERY = """
 query { workspaceOrError { __typename
   ... on Workspace { locationEntries { name loadStatus

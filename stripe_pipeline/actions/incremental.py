@@ -15,6 +15,7 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from typing import Any
 
+from ..settings import ConfigurationError
 from ..stripe_api.events import MAX_TYPES_PER_REQUEST, SAFE_EVENT_AGE_SECONDS, EventCursor, EventReader
 from ..stripe_api.windows import Window, initial_windows
 
@@ -28,6 +29,10 @@ MAX_RECENT_EVENT_IDS = 5_000
 
 def _utc(unix_time: int) -> datetime:
     return datetime.fromtimestamp(unix_time, timezone.utc)
+
+
+def _mode(livemode: bool | None) -> str:
+    return "live mode" if livemode else "test mode"
 
 
 def _unix(moment: datetime) -> int:
@@ -79,6 +84,7 @@ class IncrementalSyncMixin:
         """
         with self._exclusive(), self._batch():
             state = self._load_state()
+            self._check_account(state, adopt=full_refresh)
             reason = "a full refresh was asked for" if full_refresh else self._why_backfill(state)
             if reason is None:
                 reason = self._apply_events(state, trust_event_payloads)
@@ -88,6 +94,27 @@ class IncrementalSyncMixin:
             if reconcile:
                 self.reconcile()
         return self.stats
+
+    def _check_account(self, state: dict | None, *, adopt: bool) -> None:
+        """A state row (cursor, checkpoint) belongs to the Stripe account and mode it was read
+        from. Another account's key must not continue it: its events cursor would skip the new
+        account's history, and its backfill would flag the old account's rows deleted. So the
+        run stops and says so, unless a full refresh adopts the new account."""
+        account_id, livemode = self.client.account_id(), self.client.livemode
+        known_id, known_livemode = (state or {}).get("stripe_account_id"), (state or {}).get("livemode")
+        other_account = known_id and account_id and known_id != account_id
+        other_mode = known_livemode is not None and known_livemode != livemode  # test and live share an account ID
+        if not adopt and (other_account or other_mode):
+            raise ConfigurationError(
+                f"The sync state of {self.table_name()} in this warehouse belongs to Stripe account {known_id} "
+                f"({_mode(known_livemode)}), but the API key now reads {account_id} ({_mode(livemode)}). Sync each account "
+                "and mode into its own warehouse or schema (WAREHOUSE_URL, WAREHOUSE_SCHEMA). To move this table to "
+                "the new account on purpose, run a full refresh: it backfills from the new account and flags the "
+                "rows that account does not have as deleted."
+            )
+        current = (account_id or known_id, livemode)  # a key that may not read its account keeps the known ID
+        if (known_id, known_livemode) != current:
+            self._save_state(stripe_account_id=current[0], livemode=current[1])
 
     @contextmanager
     def _exclusive(self):

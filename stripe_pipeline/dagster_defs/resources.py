@@ -16,7 +16,9 @@ class StripeResource(dg.ConfigurableResource):
     """Stripe API access. Bind `api_key` with `dg.EnvVar("STRIPE_API_KEY")` so the key stays
     out of run config, logs and the UI."""
 
-    api_key: str = Field(description="Secret or restricted key; bind it with dg.EnvVar.")
+    api_key: Optional[str] = Field(
+        default=None, description="Secret or restricted key; bind it with dg.EnvVar. Unbound: STRIPE_API_KEY, read when a run starts."
+    )
     api_base: Optional[str] = Field(default=None, description="Defaults to STRIPE_API_BASE, then https://api.stripe.com.")
     stripe_account: Optional[str] = Field(default=None, description="A Connect account to read through the platform key.")
     max_retries: int = Field(default=8, description="Retries per request on 429, 409, 5xx and network errors.")

@@ -6,6 +6,7 @@ import argparse
 
 from ..catalog.declarations import DEFAULT_OBJECTS
 from .objects import SEED_ORDER
+from .api import FAULT_KINDS
 from .server import DEFAULT_API_KEY, Emulator
 from .timelines import TIMELINES
 
@@ -36,9 +37,11 @@ def main() -> None:
         "--fault",
         action="append",
         default=[],
-        metavar="STATUS:SHARE",
-        help="answer this share of requests with this error, e.g. --fault 429:0.05 --fault 503:0.01",
+        metavar="FAULT:SHARE",
+        help="answer this share of requests with this fault: an HTTP status or one of "
+        f"{', '.join(FAULT_KINDS)}, e.g. --fault 429:0.05 --fault drop:0.01",
     )
+    parser.add_argument("--stall-seconds", type=float, default=2.0, help="how long a `stall` fault holds the answer")
     parser.add_argument("--rate-limit", type=int, default=None, metavar="N", help="at most N requests per second per API key, as Stripe's global limit (default: none)")
     parser.add_argument("--endpoint-rate-limit", type=int, default=None, metavar="N", help="at most N requests per second to one route, e.g. GET /v1/customers (default: none)")
     for object_name in SEED_ORDER:
@@ -63,7 +66,8 @@ def main() -> None:
         endpoint_rate_limit=args.endpoint_rate_limit,
         not_enabled=args.not_enabled,
     )
-    emulator.faults.rates = {int(status): float(share) for status, share in (f.split(":") for f in args.fault)}
+    emulator.faults.rates = _fault_rates(parser, args.fault)
+    emulator.faults.stall_seconds = args.stall_seconds
     print(f"Stripe emulator on {emulator.base_url} (key {args.api_key}), seeded with {dict((path, n) for path, n in emulator.store.counts().items() if n)}", flush=True)
     if emulator.rate_limiter.enabled:
         print(f"  rate limits: {args.rate_limit or 'none'}/s per key, {args.endpoint_rate_limit or 'none'}/s per endpoint", flush=True)
@@ -72,6 +76,19 @@ def main() -> None:
         emulator.serve_forever()
     except KeyboardInterrupt:
         pass
+
+
+def _fault_rates(parser: argparse.ArgumentParser, faults: list[str]) -> dict[str | int, float]:
+    rates: dict[str | int, float] = {}
+    for fault in faults:
+        kind, _, share = fault.rpartition(":")
+        if not (kind.isdigit() or kind in FAULT_KINDS):
+            parser.error(f"--fault {fault}: the fault is an HTTP status or one of {', '.join(FAULT_KINDS)}")
+        try:
+            rates[int(kind) if kind.isdigit() else kind] = float(share)
+        except ValueError:
+            parser.error(f"--fault {fault}: the share is a number, e.g. {kind}:0.05")
+    return rates
 
 
 if __name__ == "__main__":

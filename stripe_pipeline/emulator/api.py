@@ -24,17 +24,48 @@ from .store import API_VERSION, Store
 _LIST_PARAMS = {"limit", "starting_after", "ending_before", "created", "expand"}
 
 
+# What goes wrong between a client and Stripe, by name. A status code (429, 503, …) is Stripe's
+# own JSON error; the named kinds are what networks and proxies do.
+FAULT_KINDS = {
+    "429-retry-after": "429 with Retry-After (1 s)",
+    "429-should-retry": "429 with Stripe-Should-Retry: true",
+    "proxy-502": "a proxy's HTML 502 page instead of Stripe's JSON",
+    "truncate": "a 200 whose body is cut in half (Content-Length matches the cut)",
+    "drop": "a 200 whose connection closes halfway through the body",
+    "stall": "no answer for `stall_seconds`, then the answer",
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str | int  # a FAULT_KINDS name or an HTTP status
+
+    def error(self) -> ApiError | None:
+        """The error response this fault replaces the answer with, if it is one."""
+        if isinstance(self.kind, int):
+            return _fault_error(self.kind, {})
+        if self.kind == "429-retry-after":
+            return _fault_error(429, {"Retry-After": "1"})
+        if self.kind == "429-should-retry":
+            return _fault_error(429, {"Stripe-Should-Retry": "true"})
+        if self.kind == "proxy-502":
+            return ApiError(502, "", html="<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>\n")
+        return None
+
+
 @dataclass
 class Faults:
-    """Switches tests flip: latency on every request, and errors for the next N requests."""
+    """Switches tests flip: latency on every request, faults for the next N requests, and
+    random faults at given rates (`rates = {"drop": 0.05, 429: 0.05}`; see FAULT_KINDS)."""
 
     latency: float = 0.0
-    # Random faults: HTTP status -> share of requests, e.g. {429: 0.05, 503: 0.01}.
-    rates: dict[int, float] = field(default_factory=dict)
+    rates: dict[str | int, float] = field(default_factory=dict)
+    stall_seconds: float = 2.0
     _queued: list[tuple[int, dict[str, str]]] = field(default_factory=list)
-    _truncate: int = 0
+    _queued_kinds: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _rng: random.Random = field(default_factory=lambda: random.Random(7))
+    injected: Counter = field(default_factory=Counter)  # faults answered, by kind
 
     def fail_next(self, count: int = 1, status: int = 429, *, retry_after: float | None = None, should_retry: bool | None = None) -> None:
         headers = {}
@@ -45,27 +76,30 @@ class Faults:
         with self._lock:
             self._queued.extend([(status, headers)] * count)
 
+    def next(self, kind: str, count: int = 1) -> None:
+        """Answer the next `count` requests with a FAULT_KINDS fault."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"Unknown fault {kind!r}: one of {', '.join(FAULT_KINDS)}, or an HTTP status")
+        with self._lock:
+            self._queued_kinds.extend([kind] * count)
+
     def truncate_next(self, count: int = 1) -> None:
-        """Answer the next `count` successful requests with half their body, as a connection
-        dropped mid-body would leave it."""
-        with self._lock:
-            self._truncate += count
+        """Cut the next `count` bodies in half (as `next("truncate", count)`)."""
+        self.next("truncate", count)
 
-    def cut(self, payload: bytes) -> bytes:
-        with self._lock:
-            if not self._truncate:
-                return payload
-            self._truncate -= 1
-        return payload[: len(payload) // 2]
-
-    def take(self) -> tuple[int, dict[str, str]] | None:
+    def take(self) -> tuple[int, dict[str, str]] | Fault | None:
         with self._lock:
             if self._queued:
+                self.injected[self._queued[0][0]] += 1
                 return self._queued.pop(0)
+            if self._queued_kinds:
+                self.injected[self._queued_kinds[0]] += 1
+                return Fault(self._queued_kinds.pop(0))
             draw = self._rng.random()
-            for status, rate in self.rates.items():
+            for kind, rate in self.rates.items():
                 if draw < rate:
-                    return status, {}
+                    self.injected[kind] += 1
+                    return Fault(kind)
                 draw -= rate
             return None
 
@@ -200,10 +234,18 @@ class StripeApi:
     (`Stripe-Account` header). Areas in `not_enabled` answer as Stripe does on an account
     without them (`issuing`, `treasury`, …: see catalog/declarations.py)."""
 
-    def __init__(self, store: Store, api_key: str, limiter: RateLimiter | None = None, not_enabled: frozenset[str] = frozenset()):
+    def __init__(
+        self,
+        store: Store,
+        api_key: str,
+        limiter: RateLimiter | None = None,
+        not_enabled: frozenset[str] = frozenset(),
+        account_id: str = "acct_emulator",
+    ):
         self.platform = store
         self.accounts: dict[str, Store] = {}
         self.api_key = api_key
+        self.account_id = account_id  # the platform's own account, as GET /v1/account tells it
         self.faults = Faults()
         self.log = RequestLog()
         self.limiter = limiter or RateLimiter()
@@ -215,14 +257,19 @@ class StripeApi:
         """The store of the account the current request reads."""
         return getattr(self._local, "store", None) or self.platform
 
-    def handle(self, method: str, path: str, query: str, body: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    def handle(
+        self, method: str, path: str, query: str, body: str, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes, int | None]:
         """One request: route, authenticate, rate-limit, latency, faults, then the handler.
+        Returns the status, headers and body, and how many bytes of the body to send before
+        closing the connection (None: all of it).
 
         A request over the rate limit is answered at once, without the latency: Stripe's
         limiter refuses before any work. Unroutable and unauthenticated requests are not
         counted by the limiter (it counts per API key and route) and still get the latency.
         """
         route = "?"
+        fault = None
         at = time.monotonic()  # arrival; the limiter's admission time replaces it
         try:
             try:
@@ -240,23 +287,35 @@ class StripeApi:
             if self.faults.latency:
                 time.sleep(self.faults.latency)
             fault = self.faults.take()
-            if fault:
+            if isinstance(fault, tuple):
                 raise _fault_error(*fault)
+            error = fault.error() if fault is not None else None
+            if error is not None:
+                raise error
+            if fault is not None and fault.kind == "stall":
+                time.sleep(self.faults.stall_seconds)
             params = decode_params(body if method == "POST" else query)
             status, payload = 200, handler(params, *args)
         except ApiError as error:
-            status, payload, extra = error.status, json.dumps(error.body), error.headers
+            status, extra = error.status, error.headers
+            payload = error.html if error.html is not None else json.dumps(error.body)
+            content_type = "text/html" if error.html is not None else "application/json"
+            fault = None  # an error answer is not spoiled further
         else:
-            extra = {}
+            extra, content_type = {}, "application/json"
         self.log.record(f"{method} {route}", status, at)
         response_headers = {
-            "Content-Type": "application/json",
+            "Content-Type": content_type,
             "Request-Id": "req_" + secrets.token_hex(7),
             "Stripe-Version": headers.get("stripe-version", API_VERSION),
             **extra,
         }
         body = payload.encode()
-        return status, response_headers, self.faults.cut(body) if status == 200 else body
+        if isinstance(fault, Fault) and fault.kind == "truncate":
+            body = body[: len(body) // 2]
+        # "drop": the full length is announced and half of it sent before the connection closes.
+        sent = len(body) // 2 if isinstance(fault, Fault) and fault.kind == "drop" else None
+        return status, response_headers, body, sent
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -265,7 +324,9 @@ class StripeApi:
         rest = parts[1:] if parts[0] == "v1" else []
         resource = "/".join(rest)
         handlers: dict = {}
-        if resource in RESOURCES:
+        if resource == "account":
+            handlers, route, args = {"GET": self._own_account}, "/v1/account", ("account",)
+        elif resource in RESOURCES:
             writable = RESOURCES[resource].writable
             handlers = {"GET": self._list, "POST": self._create} if writable else {"GET": self._list}
             route, args = f"/v1/{resource}", (resource,)
@@ -388,6 +449,16 @@ class StripeApi:
         if resource == "events":
             self.store.expire_events()
         return json.dumps(self._expanded(self.store.retrieve(resource, object_id), _expand_list(params)))
+
+    def _own_account(self, params: dict, _resource: str) -> str:
+        """GET /v1/account: the account the key (or the Stripe-Account header) reads."""
+        for name in params:
+            if name != "expand":
+                raise unknown_parameter(name)
+        for account_id, store in self.accounts.items():
+            if store is self.store:
+                return json.dumps(self.platform.retrieve("accounts", account_id))
+        return json.dumps({"id": self.account_id, "object": "account", "type": "standard", "country": "US", "default_currency": "usd"})
 
     def _create(self, params: dict, resource: str) -> str:
         return json.dumps(self.store.create(RESOURCES[resource].object_name, coerce=_typed_like, **params))

@@ -13,10 +13,13 @@ class ApiError(Exception):
         code: str | None = None,
         param: str | None = None,
         headers: dict[str, str] | None = None,
+        html: str | None = None,
     ):
+        """`html`: answer with this page instead of Stripe's JSON, as a proxy in between would."""
         super().__init__(message)
         self.status = status
         self.headers = headers or {}
+        self.html = html
         self.body = {"error": {"message": message, "type": type}}
         if code:
             self.body["error"]["code"] = code

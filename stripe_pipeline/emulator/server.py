@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Iterable, Mapping
@@ -37,6 +38,7 @@ class Emulator:
         endpoint_rate_limit: int | None = None,
         accounts: Mapping[str, Mapping[str, int]] | None = None,
         not_enabled: Iterable[str] = (),
+        account_id: str = "acct_emulator",
     ):
         """`timeline`: when the seeded objects were created, a name from timelines.TIMELINES
         ("even", the default, "burst-past", "ties", …) or a Timeline.
@@ -46,14 +48,15 @@ class Emulator:
         `accounts`: Connect accounts by ID, each with its own seed counts; they answer to the
         `Stripe-Account` header and the platform lists them in /v1/accounts.
         `not_enabled`: Stripe areas (`issuing`, `treasury`, …) this account does not have: their
-        endpoints answer Stripe's "not set up" error."""
+        endpoints answer Stripe's "not set up" error.
+        `account_id`: the key's own account, as `GET /v1/account` answers it."""
         self.api_key = api_key
         self.store = Store(Clock(), seed=random_seed, event_retention=event_retention)
         if seed:
             self.store.seed(seed, seed=random_seed, timeline=timeline)
-        self.api = StripeApi(self.store, api_key, RateLimiter(rate_limit, endpoint_rate_limit), frozenset(not_enabled))
-        for number, (account_id, counts) in enumerate((accounts or {}).items()):
-            self.add_account(account_id, counts, random_seed=random_seed + number + 1, timeline=timeline)
+        self.api = StripeApi(self.store, api_key, RateLimiter(rate_limit, endpoint_rate_limit), frozenset(not_enabled), account_id)
+        for number, (connected_id, counts) in enumerate((accounts or {}).items()):
+            self.add_account(connected_id, counts, random_seed=random_seed + number + 1, timeline=timeline)
         self.api.faults.latency = latency
         self._server = _Server((host, port), _handler_for(self.api))
         self._server.daemon_threads = True
@@ -138,13 +141,20 @@ def _handler_for(api: StripeApi) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
             headers = {name.lower(): value for name, value in self.headers.items()}
-            status, response_headers, payload = api.handle(self.command, path, query, body, headers)
-            self.send_response(status)
-            for name, value in response_headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            status, response_headers, payload, sent = api.handle(self.command, path, query, body, headers)
+            try:
+                self.send_response(status)
+                for name, value in response_headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload if sent is None else payload[:sent])
+                if sent is not None:
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+            except ConnectionError:
+                self.close_connection = True  # the client gave up waiting (a timeout): nothing to answer
 
         do_GET = do_POST = do_DELETE = _serve
 

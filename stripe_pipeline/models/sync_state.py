@@ -24,6 +24,10 @@ class SyncState(Base):
 
     object_type: Mapped[str] = mapped_column(primary_key=True, comment="the table, e.g. customers")
     account: Mapped[str] = mapped_column(primary_key=True, comment="Connect account ID; '' for the platform")
+    stripe_account_id: Mapped[str | None] = mapped_column(
+        comment="the Stripe account this state was read from (GET /v1/account); another account's key is refused"
+    )
+    livemode: Mapped[bool | None] = mapped_column(comment="whether it was read with a live-mode key")
     backfill: Mapped[dict | None] = mapped_column(
         # SQL NULL, not JSON null, when no backfill runs: `WHERE backfill IS NULL` must find it.
         JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql"),

@@ -81,6 +81,8 @@ class StripeApiClient:
         )
         self.api_base = settings.stripe_api_base(api_base)
         self.stripe_account = stripe_account
+        self.livemode = api_key.startswith(("sk_live_", "rk_live_"))
+        self._account_id: str | None = None
         self.backoff = backoff or BackoffPolicy()
         self.stats = RequestStats()
         self._server_time: int | None = None
@@ -146,6 +148,21 @@ class StripeApiClient:
             # A body cut short (a dropped connection, a proxy): retried like a network error. The
             # message names its length, never its content, which is customer data.
             raise stripe.APIConnectionError(_unreadable(body, status, headers), should_retry=True) from None
+
+    def account_id(self) -> str | None:
+        """The ID of the account this client reads (`GET /v1/account`: the key's own account,
+        or the connected account), or None when it cannot be read: a restricted key without
+        that permission, or a proxy or fake that does not serve the endpoint. Asked once per client."""
+        if self._account_id is None:
+            try:
+                self._account_id = str(self.get("/v1/account").get("id") or "")
+            except StripeAccessError as error:
+                if error.http_status == 401:
+                    raise  # a key Stripe rejects: nothing else will work either
+                self._account_id = ""
+            except (StripeNotEnabled, stripe.InvalidRequestError):
+                self._account_id = ""
+        return self._account_id or None
 
     def server_now(self) -> int:
         """Stripe's clock as of the last response (its Date header), else this machine's.
@@ -228,10 +245,12 @@ def _access_error(error: stripe.StripeError, path: str) -> StripeAccessError:
     if isinstance(error, stripe.AuthenticationError):
         return StripeAccessError(
             f"Stripe rejected the API key (HTTP {error.http_status}) on GET {path}. "
-            "Check STRIPE_API_KEY: it must be a current secret or restricted key of the account you sync."
+            "Check STRIPE_API_KEY: it must be a current secret or restricted key of the account you sync.",
+            error.http_status,
         )
     detail = _redacted_message(error)
     return StripeAccessError(
         f"The API key may not read GET {path} (HTTP {error.http_status}): {detail} "
-        "Give the restricted key read access to this resource."
+        "Give the restricted key read access to this resource.",
+        error.http_status,
     )

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 
 class StripeAccessError(RuntimeError):
-    """Stripe refused the key or its permissions. The message never contains the key."""
+    """Stripe refused the key or its permissions. The message never contains the key.
+    `http_status`: 401 for a key Stripe does not accept, 403 for one that may not read this."""
+
+    def __init__(self, message: str, http_status: int | None = None):
+        super().__init__(message)
+        self.http_status = http_status
 
 
 class StripeNotEnabled(RuntimeError):

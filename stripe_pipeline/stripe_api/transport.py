@@ -55,7 +55,7 @@ class BudgetedHttpClient(stripe.HTTPClient):
             ) from error
         except urllib3.exceptions.HTTPError as error:
             raise stripe.APIConnectionError(
-                f"Could not reach {urlsplit(url).hostname}: {type(error).__name__}: {error}", should_retry=True
+                f"The request to {urlsplit(url).hostname} failed: {type(error).__name__}: {error}", should_retry=True
             ) from error
         return response.data, response.status, response.headers
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from filelock import FileLock
@@ -22,10 +23,11 @@ from .upsert import qualified_name
 _TABLE = RequestSlot.__table__
 
 
-def slot_store_for(engine: Engine) -> SlotStore:
-    """The store for this warehouse; on PostgreSQL its table must exist (Warehouse.slot_store)."""
+def slot_store_for(engine: Engine, retrying: Callable[[Callable[[], float]], float] = lambda try_: try_()) -> SlotStore:
+    """The store for this warehouse; on PostgreSQL its table must exist (Warehouse.slot_store).
+    `retrying(attempt)` runs each reservation (the warehouse's transient-error retries)."""
     if engine.dialect.name == "postgresql":
-        return PostgresSlotStore(engine)
+        return PostgresSlotStore(engine, retrying)
     database = engine.url.database
     if database in (None, "", ":memory:"):
         return LocalSlotStore()
@@ -35,8 +37,9 @@ def slot_store_for(engine: Engine) -> SlotStore:
 class PostgresSlotStore:
     """One statement per reservation on a connection of its own; the row lock lasts that long."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, retrying: Callable[[Callable[[], float]], float]):
         self._engine = engine
+        self._retrying = retrying
         self._connection = None
         self._statement = ""
         self._lock = threading.Lock()  # one connection per process, one statement at a time
@@ -44,6 +47,10 @@ class PostgresSlotStore:
 
     def reserve(self, bucket: str, not_before: float, interval: float) -> float:
         with self._lock:
+            return self._retrying(lambda: self._reserve(bucket, not_before, interval))
+
+    def _reserve(self, bucket: str, not_before: float, interval: float) -> float:
+        try:
             cursor = self._cursor()
             if bucket not in self._known:
                 cursor.execute(self._create, (bucket,))
@@ -52,6 +59,13 @@ class PostgresSlotStore:
             # would cost more CPU than the request's share of the sync.
             cursor.execute(self._statement, (not_before, interval, bucket, interval))
             return cursor.fetchone()[0]
+        except Exception:
+            # The next attempt starts on a fresh connection. A slot reserved by a statement whose
+            # answer got lost is only a slot left unused.
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                connection.invalidate()
+            raise
 
     def _cursor(self):
         if self._connection is None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import random
-import time
+import logging
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -20,14 +19,15 @@ from ..models.sync_state import RequestSlot, SyncError, SyncState
 from ..stripe_api.budget import SlotStore
 from . import errors
 from .columns import add_missing_columns
-from .locks import sync_lock
+from .locks import HeldLock, LockLost, sync_lock
 from .rate_budget import slot_store_for
 from .state import load_state, save_state
 from .engine import WarehouseError, create_warehouse_engine, safe_url
+from .transient import RECONNECT_SECONDS, GaveUp, driver_error, is_lost_connection, retry_transient, sqlstate
 from .upsert import UpsertResult, mark_deleted_rows, upsert_rows
 
 T = TypeVar("T")
-TRANSIENT_RETRIES = 5
+log = logging.getLogger(__name__)
 
 # Any constant works; it only has to be the same in every process that creates tables.
 _DDL_LOCK_KEY = zlib.crc32(b"stripe_pipeline.ddl")
@@ -40,13 +40,18 @@ class Warehouse:
     it with an advisory lock, SQLite with its write lock.
     """
 
-    def __init__(self, url: str | None = None, schema: str | None = None):
+    def __init__(self, url: str | None = None, schema: str | None = None, *, reconnect_seconds: float = RECONNECT_SECONDS):
+        """`reconnect_seconds`: how long a lost connection is retried before the sync fails
+        (see transient.py)."""
         self.url = settings.warehouse_url(url)
+        self.reconnect_seconds = reconnect_seconds
         self.engine = create_warehouse_engine(self.url, schema)
         self.dialect = self.engine.dialect.name
         self.schema = settings.warehouse_schema(self.dialect, schema)
         self._ready: set[str] = set()
         self._slot_store: SlotStore | None = None
+        self._reached = False  # until the server has answered once, an unreachable one is misconfigured
+        self._held_locks: list[HeldLock] = []
 
     def __repr__(self) -> str:
         return f"Warehouse({safe_url(self.url)!r})"
@@ -185,18 +190,20 @@ class Warehouse:
     def sync_lock(self, object_type: str, account: str | None, on_wait: Callable[[float], None]) -> Iterator[None]:
         """Only one sync of this object type and account at a time (see locks.py)."""
         name = f"{self.schema or 'main'}.{object_type}.{account or 'platform'}"
-        try:
-            with sync_lock(self.engine, name, on_wait):
+        doing = f"take the sync lock of {object_type}"
+        with sync_lock(self.engine, name, on_wait, retrying=lambda attempt: self._retrying(doing, attempt)) as lock:
+            self._held_locks.append(lock)
+            try:
                 yield
-        except DBAPIError as error:
-            raise self._explain(error, f"hold the sync lock of {object_type}") from error
+            finally:
+                self._held_locks.remove(lock)
 
     def slot_store(self) -> SlotStore:
         """Where the request budget's slots are kept, shared by every process using this warehouse."""
         if self._slot_store is None:
             if self.dialect == "postgresql":
                 self.ensure_tables([RequestSlot.__table__])
-            self._slot_store = slot_store_for(self.engine)
+            self._slot_store = slot_store_for(self.engine, lambda attempt: self._retrying("reserve a request slot", attempt))
         return self._slot_store
 
     def count(self, table: Table) -> int:
@@ -207,19 +214,48 @@ class Warehouse:
         self._run("connect", lambda connection: connection.execute(text("SELECT 1")))
 
     def _run(self, doing: str, work: Callable[[Connection], T]) -> T:
-        """Run `work` in a transaction, again when the database asks for it (deadlock, lock wait)."""
-        for attempt in range(TRANSIENT_RETRIES + 1):
-            try:
-                with self.engine.begin() as connection:
-                    return work(connection)
-            except DBAPIError as error:
-                if not _is_transient(error) or attempt == TRANSIENT_RETRIES:
-                    raise self._explain(error, doing) from error
-                time.sleep(0.05 * 2**attempt * (1 + random.random()))
-        raise AssertionError("unreachable")
+        """Run `work` in a transaction, again on a fresh connection after transient errors (see
+        transient.py). Before a write, the sync locks this process holds are checked: a sync
+        that lost its lock must not go on writing as if it held it."""
 
-    def _explain(self, error: DBAPIError, doing: str) -> WarehouseError:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        def attempt() -> T:
+            for lock in self._held_locks:
+                lock.check()
+            with self.engine.begin() as connection:
+                result = work(connection)
+            self._reached = True
+            return result
+
+        return self._retrying(doing, attempt)
+
+    def _retrying(self, doing: str, work: Callable[[], T]) -> T:
+        def on_retry(error: BaseException, delay: float) -> None:
+            if is_lost_connection(error):
+                log.warning(f"Lost the connection to the warehouse {safe_url(self.url)} to {doing}; retrying in {delay:.1f} s")
+
+        try:
+            # A server never reached is a configuration error, not a blip: fail at once.
+            return retry_transient(
+                work, reconnect_seconds=self.reconnect_seconds if self._reached else 0.0, on_retry=on_retry
+            )
+        except LockLost as error:
+            raise _stop_without_lock(error) from error
+        except GaveUp as error:
+            if isinstance(error.last, LockLost):
+                raise _stop_without_lock(error.last) from error.last
+            if isinstance(error.last, (DataError, IntegrityError)):
+                raise self._explain(error.last, doing) from error.last  # reconnected, then a row was refused
+            raise self._explain(error.first, doing, gave_up=error) from error.last
+        except (DBAPIError, self.engine.dialect.loaded_dbapi.Error) as error:  # the slot store runs raw driver SQL
+            raise self._explain(error, doing) from error
+
+    def _explain(self, error: BaseException, doing: str, gave_up: GaveUp | None = None) -> WarehouseError:
+        reason = _first_line(error)
+        if gave_up is not None:
+            return WarehouseError(
+                f"The warehouse {safe_url(self.url)} failed to {doing}: {reason}. Retrying on fresh connections did "
+                f"not help ({gave_up.attempts - 1} retries over {gave_up.seconds:.0f} s; the last error: {_first_line(gave_up.last)})."
+            )
         if isinstance(error, (DataError, IntegrityError)):
             # A value the database refuses: that row's fault, not the warehouse's.
             return WarehouseError(f"The warehouse {safe_url(self.url)} refused a row to {doing}: {reason}", refused_row=True)
@@ -231,19 +267,23 @@ class Warehouse:
         return WarehouseError(f"The warehouse {safe_url(self.url)} failed to {doing}: {reason}")
 
 
-def _sqlstate(error: DBAPIError) -> str | None:
-    return getattr(error.orig, "sqlstate", None)
+def _first_line(error: BaseException) -> str:
+    """What the driver said, without the SQL and parameters SQLAlchemy appends (they hold data)."""
+    text = str(driver_error(error)).strip()
+    return text.splitlines()[0] if text else type(driver_error(error)).__name__
 
 
-def _is_transient(error: DBAPIError) -> bool:
-    # 40P01 deadlock, 40001 serialization failure; SQLite gives up after its busy timeout.
-    return _sqlstate(error) in ("40P01", "40001") or "database is locked" in str(error.orig)
+def _stop_without_lock(error: LockLost) -> WarehouseError:
+    return WarehouseError(
+        f"{error}. This run stops so as not to write over that run; what it wrote so far is kept, "
+        "and the next run goes on from the last checkpoint."
+    )
 
 
 def _is_unreachable(error: DBAPIError) -> bool:
     if not isinstance(error, OperationalError):
         return False
-    state = _sqlstate(error)
+    state = sqlstate(error)
     # No SQLSTATE: the connection never got that far. 08: connection exceptions, 28: bad login,
     # 3D000: no such database, 57P: the server is shutting down.
     return state is None or state.startswith(("08", "28", "3D000", "57P"))

@@ -1,0 +1,133 @@
+"""PostgreSQL terminates the sync's connections, or goes away: the sync reconnects and ends
+complete, never writes on without its lock, and when it cannot recover names the first error.
+(SQLite has no connection to lose.)"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from stripe_pipeline.actions import StripeCustomerAction
+from stripe_pipeline.models import StripeCustomer
+from stripe_pipeline.warehouse import Warehouse, WarehouseError
+from stripe_pipeline.warehouse.locks import AdvisoryLock
+
+from .conftest import POSTGRES_URL, table_rows
+from .tcp_proxy import TcpProxy
+
+
+@pytest.fixture
+def schema(postgres_engine):
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield name
+    with postgres_engine.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+
+
+@pytest.fixture
+def tagged_url():
+    """The test URL with an application_name of its own, to find (and terminate) its sessions by."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    url = sa.engine.make_url(POSTGRES_URL).update_query_dict({"application_name": name})
+    return url.render_as_string(hide_password=False), name
+
+
+def _terminate(postgres_engine, application_name: str) -> int:
+    with postgres_engine.connect() as connection:
+        return connection.scalar(
+            sa.text("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :name"),
+            {"name": application_name},
+        )
+
+
+def test_terminated_connections_are_survived_and_the_table_ends_complete(make_emulator, postgres_engine, schema, tagged_url, caplog):
+    url, application_name = tagged_url
+    emulator = make_emulator({"customer": 3000}, latency=0.03)
+    warehouse = Warehouse(url, schema)
+    terminated: list[int] = []
+
+    def terminate_twice():
+        # Once the first rows are in, and again a few pages later: flush, lock and budget slot
+        # connections all die, mid-run.
+        for after_requests in (8, 20):
+            while emulator.requests.snapshot()["total"] < after_requests:
+                time.sleep(0.01)
+            terminated.append(_terminate(postgres_engine, application_name))
+
+    killer = threading.Thread(target=terminate_twice)
+    killer.start()
+    with caplog.at_level(logging.WARNING):
+        # The action's own client: its request budget lives in the warehouse too.
+        stats = StripeCustomerAction(api_key=emulator.api_key, api_base=emulator.base_url, warehouse=warehouse).sync_incremental()
+    killer.join()
+
+    assert len(terminated) == 2 and min(terminated) >= 3, terminated  # the lock's, the budget's, a flush's
+    assert stats.modes == ["backfill"]
+    rows = table_rows(warehouse, StripeCustomer.__table__)
+    assert {i: row["_raw"] for i, row in rows.items()} == emulator.store.collections["customers"].objects
+    lost = [record.getMessage() for record in caplog.records if "Lost the connection to the warehouse" in record.getMessage()]
+    assert any("reserve a request slot" in message for message in lost), lost
+    warehouse.engine.dispose()
+
+
+@pytest.mark.parametrize("another_run_took_it", [True, False])
+def test_a_lost_lock_is_taken_again_or_the_sync_stops_writing(another_run_took_it, postgres_engine, schema, tagged_url):
+    url, application_name = tagged_url
+    warehouse = Warehouse(url, schema)
+    other_run = AdvisoryLock(postgres_engine, f"{schema}.customers.platform")
+    try:
+        with warehouse.sync_lock("customers", None, lambda waited: None):
+            warehouse.save_state("customers", None, events_cursor_id="evt_before")
+            _terminate(postgres_engine, application_name)  # the lock goes with the session
+            if another_run_took_it:
+                assert other_run.try_acquire()
+                with pytest.raises(WarehouseError, match="lost with its database connection, and another run holds it now"):
+                    warehouse.save_state("customers", None, events_cursor_id="evt_after")
+            else:
+                warehouse.save_state("customers", None, events_cursor_id="evt_after")
+                assert not other_run.try_acquire()  # held again, by the sync
+    finally:
+        other_run.release()
+    expected = "evt_before" if another_run_took_it else "evt_after"
+    assert warehouse.load_state("customers", None)["events_cursor_id"] == expected
+    warehouse.engine.dispose()
+
+
+def test_a_warehouse_that_stays_away_fails_the_run_naming_the_first_error(postgres_engine, schema, tagged_url):
+    _, application_name = tagged_url
+    target = sa.engine.make_url(POSTGRES_URL)
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
+    url = target.set(host="127.0.0.1", port=proxy.port).update_query_dict({"application_name": application_name})
+    warehouse = Warehouse(url.render_as_string(hide_password=False), schema, reconnect_seconds=3)
+    try:
+        with warehouse.sync_lock("customers", None, lambda waited: None):
+            warehouse.save_state("customers", None, events_cursor_id="evt_before")
+            # The administrator ends the sessions, and the server does not come back within the bound.
+            _terminate(postgres_engine, application_name)
+            time.sleep(0.2)
+            proxy.cut(refuse_new=True)
+            started = time.monotonic()
+            with pytest.raises(WarehouseError) as raised:
+                warehouse.save_state("customers", None, events_cursor_id="evt_after")
+            assert time.monotonic() - started < 10
+    finally:
+        proxy.close()
+        warehouse.engine.dispose()
+    first, _, last = str(raised.value).partition("the last error")
+    assert "failed to save the sync state: terminating connection due to administrator command" in first, first
+    assert "Retrying on fresh connections did not help" in first and "terminating" not in last
+
+
+def test_a_warehouse_never_reached_fails_at_once(schema):
+    proxy = TcpProxy("127.0.0.1", 1)
+    proxy.close()  # nothing listens on its port any more
+    warehouse = Warehouse(f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/test", schema)
+    started = time.monotonic()
+    with pytest.raises(WarehouseError, match="Cannot reach the warehouse"):
+        warehouse.ping()
+    assert time.monotonic() - started < 5
