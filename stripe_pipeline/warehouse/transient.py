@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 T = TypeVar("T")
 
 BUSY_RETRIES = 5  # 0.05 s doubling: about 3 s in all
-RECONNECT_SECONDS = 60.0  # a PostgreSQL restart took 2-5 s here; managed failovers document 30-60 s
+RECONNECT_SECONDS = 60.0  # a PostgreSQL restart takes seconds; managed failovers document 30-60 s
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # then 15 s apart until RECONNECT_SECONDS
 
 
