@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from . import policies
+
 DEFAULT_API_BASE = "https://api.stripe.com"
 DEFAULT_WAREHOUSE_URL = "sqlite:///stripe_warehouse.db"
 
@@ -57,7 +59,7 @@ def events_poll_seconds(override: int | None = None) -> int:
 
 def timeout_seconds(override: float | None = None) -> float:
     """The read timeout per request (STRIPE_TIMEOUT_SECONDS, default 30; connecting gets at most 10)."""
-    return _positive_number("STRIPE_TIMEOUT_SECONDS", override, "seconds") or 30.0
+    return _positive_number("STRIPE_TIMEOUT_SECONDS", override, "seconds") or policies.HTTP_READ_TIMEOUT_SECONDS
 
 
 def requests_per_second(override: float | None = None) -> float | None:

@@ -67,7 +67,7 @@ class ChildSync:
             self._sets[action.table_name()][parent_id] = set()
             page = parent_data.get(child.embedded) if child.embedded else None
             if isinstance(page, dict) and isinstance(page.get("data"), list):
-                self._stage(action, parent_id, page["data"], self._parent._observed_at)
+                self._stage(action, parent_id, page["data"], self._parent.observed_at)
                 if page.get("has_more") and page["data"]:
                     self._pending.append((action, parent_id, page["data"][-1]["id"]))
             else:
@@ -109,7 +109,7 @@ class ChildSync:
         return objects, self._parent.client.observed_at()
 
     def _stage(self, action: StripeSyncActionMixin, parent_id: str, objects: list[dict], observed_at: datetime | None) -> None:
-        action._parent_id, action._observed_at = parent_id, observed_at
+        action._parent_id, action.observed_at = parent_id, observed_at
         ids = self._sets[action.table_name()].setdefault(parent_id, set())
         for obj in objects:
             row = action.sync(obj)
@@ -122,4 +122,4 @@ class ChildSync:
             action.table(), action.child_table.parent_column, list(sets), self._parent.stripe_account
         )
         for parent_id, ids in live.items():
-            action._flag_deleted(ids - sets.get(parent_id, set()))
+            action.flag_deleted(ids - sets.get(parent_id, set()))

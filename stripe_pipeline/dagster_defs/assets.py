@@ -7,7 +7,7 @@ import dagster as dg
 import stripe
 from pydantic import Field
 
-from .. import settings
+from .. import policies, settings
 from ..actions import StripeSyncActionMixin, SyncStats
 from ..settings import ConfigurationError
 from ..stripe_api import RequestStats, StripeAccessError, StripeNotEnabled
@@ -19,7 +19,12 @@ from .translator import StripeAssetTranslator
 # Every asset and op that calls Stripe runs in this pool; cap it in dagster.yaml to share the rate limit.
 STRIPE_API_POOL = "stripe_api"
 # Outages and rate-limit storms pass; a retry a few minutes later usually succeeds.
-SYNC_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+SYNC_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=policies.ASSET_MAX_RETRIES,
+    delay=policies.ASSET_RETRY_DELAY_SECONDS,
+    backoff=dg.Backoff.EXPONENTIAL,
+    jitter=dg.Jitter.PLUS_MINUS,
+)
 
 
 class StripeSyncConfig(dg.Config):
@@ -75,7 +80,9 @@ def accounts_to_sync(stripe_api: StripeResource, spec: list[str] | str | None, l
     return [None, *spec]
 
 
-def build_sync_asset(action: type[StripeSyncActionMixin], translator: StripeAssetTranslator) -> dg.AssetsDefinition:
+def build_sync_asset(
+    action: type[StripeSyncActionMixin], translator: StripeAssetTranslator, retry_policy: dg.RetryPolicy | None = SYNC_RETRY_POLICY
+) -> dg.AssetsDefinition:
     specs = {child: translator.get_asset_spec(child) for child in action.child_actions}
     own = translator.get_asset_spec(action)
 
@@ -92,7 +99,7 @@ def build_sync_asset(action: type[StripeSyncActionMixin], translator: StripeAsse
         ],
         can_subset=True,
         pool=STRIPE_API_POOL,
-        retry_policy=SYNC_RETRY_POLICY,
+        retry_policy=retry_policy,
     )
     def sync_asset(
         context: dg.AssetExecutionContext, config: StripeSyncConfig, stripe_api: StripeResource, warehouse: WarehouseResource

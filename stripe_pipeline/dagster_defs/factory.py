@@ -9,7 +9,7 @@ from sqlalchemy.engine import make_url
 
 from .. import settings
 from ..actions import StripeSyncActionMixin
-from .assets import build_sync_asset
+from .assets import SYNC_RETRY_POLICY, build_sync_asset
 from .events_sensor import build_events_sensor
 from .id_sync import build_id_sync_job
 from .resources import StripeResource, WarehouseResource
@@ -28,10 +28,15 @@ def warehouse_kind(url: str | None = None) -> str:
 
 
 def build_assets(
-    actions: list[type[StripeSyncActionMixin]], translator: StripeAssetTranslator | None = None
+    actions: list[type[StripeSyncActionMixin]],
+    translator: StripeAssetTranslator | None = None,
+    *,
+    retry_policy: dg.RetryPolicy | None = SYNC_RETRY_POLICY,
 ) -> list[dg.AssetsDefinition]:
+    """One multi-asset per top-level type. `retry_policy`: Dagster's retries of a failed step,
+    on top of the per-request and per-transaction ones (policies.py); None for none."""
     translator = translator or StripeAssetTranslator(warehouse_kind())
-    return [build_sync_asset(action, translator) for action in actions]
+    return [build_sync_asset(action, translator, retry_policy) for action in actions]
 
 
 def _running_schedule(name: str, job, cron_schedule: str) -> dg.ScheduleDefinition:
@@ -51,10 +56,13 @@ def build_definitions(
     *,
     translator: StripeAssetTranslator | None = None,
     objects: str | None = None,
+    retry_policy: dg.RetryPolicy | None = SYNC_RETRY_POLICY,
 ) -> dg.Definitions:
-    """`objects`: what the scheduled jobs cover, in STRIPE_OBJECTS' syntax (default: that variable)."""
+    """`objects`: what the scheduled jobs cover, in STRIPE_OBJECTS' syntax (default: that variable).
+    `translator`: asset keys, groups and kinds (subclass StripeAssetTranslator). `retry_policy`:
+    Dagster's retries of a failed asset step; None switches them off (tests do)."""
     translator = translator or StripeAssetTranslator(warehouse_kind())
-    assets = build_assets(actions, translator)
+    assets = build_assets(actions, translator, retry_policy=retry_policy)
     tables = chosen_tables(actions, settings.stripe_objects(objects))
     every_action = [*actions, *(child for action in actions for child in action.child_actions)]
     keys = [translator.get_asset_spec(action).key for action in every_action if action.table_name() in tables]

@@ -15,14 +15,12 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-LIVE_REQUESTS_PER_SECOND = 100.0
-TEST_REQUESTS_PER_SECOND = 25.0
-# Spaced a little wider than 1/rate: a request that leaves late (a busy CPU, a new connection)
-# or is counted late by the server must not bunch into the next second with the ones after it.
-# At 1.03, a million objects at full speed still met a few 429s; at 1.05, none.
-SPACING_MARGIN = 1.05
-# How late, in slots, a request may still use its slot.
-LATE_SLOTS = 2
+from .. import policies
+
+LIVE_REQUESTS_PER_SECOND = policies.LIVE_REQUESTS_PER_SECOND
+TEST_REQUESTS_PER_SECOND = policies.TEST_REQUESTS_PER_SECOND
+SPACING_MARGIN = policies.BUDGET_SPACING_MARGIN  # why: see policies.py
+LATE_SLOTS = policies.BUDGET_LATE_SLOTS
 
 
 def default_rate(api_key: str) -> float:

@@ -23,6 +23,7 @@ import stripe
 
 from .. import settings
 from .budget import RateBudget, SlotStore, budget_key, default_rate
+from .compat import RawRequester
 from .errors import StripeAccessError, StripeNotEnabled
 from .retry import BackoffPolicy
 from .transport import BudgetedHttpClient
@@ -95,6 +96,7 @@ class StripeApiClient:
             max_network_retries=0,  # retries are ours: see retry.py
             http_client=BudgetedHttpClient(self.budget, self.api_base, timeout=settings.timeout_seconds(timeout)),
         )
+        self._raw = RawRequester(self._client)
 
     def __repr__(self) -> str:
         return f"StripeApiClient(api_base={self.api_base!r}, stripe_account={self.stripe_account!r})"
@@ -126,21 +128,15 @@ class StripeApiClient:
                 self.stats.count(retries=1)
 
     def _request_json(self, method: str, path: str, params: dict) -> dict:
-        """`StripeClient.raw_request` without its parse of the body: that parse builds
-        OrderedDicts with the standard library's json, five times orjson's time, for every
-        object of every page. `_requestor` is the package's, used as `raw_request` uses it in
-        stripe 15 and 16 (pyproject bounds the version; the tests cover this path)."""
-        requestor = self._client._requestor
-        body, status, headers = requestor.request_raw(
-            method, path, params=params, options={}, base_address="api", api_mode="V1", usage=["raw_request"]
-        )
-        if not 200 <= status < 300:
-            try:
-                requestor._interpret_response(body, status, headers, "V1")  # raises the package's StripeError
-            except stripe.APIError as error:
-                if "Invalid response body" in (error.user_message or ""):  # its message quotes the body
-                    raise stripe.APIError(_unreadable(body, status, headers), None, status, None, headers) from None
-                raise
+        """One request through the `stripe` package, its body parsed with orjson (compat.py)."""
+        try:
+            body, status, headers = self._raw.request(method, path, params)
+        except stripe.APIError as error:
+            if "Invalid response body" in (error.user_message or ""):  # the package's message quotes the body
+                raise stripe.APIError(
+                    _unreadable(error.http_body or b"", error.http_status or 0, error.headers or {}), None, error.http_status, None, error.headers
+                ) from None
+            raise
         self._note_server_time(headers)
         try:
             return orjson.loads(body)
@@ -148,6 +144,11 @@ class StripeApiClient:
             # A body cut short (a dropped connection, a proxy): retried like a network error. The
             # message names its length, never its content, which is customer data.
             raise stripe.APIConnectionError(_unreadable(body, status, headers), should_retry=True) from None
+
+    @property
+    def uses_private_stripe_calls(self) -> bool:
+        """Whether requests take the fast path through the package's private calls (compat.py)."""
+        return self._raw.uses_private_calls
 
     def account_id(self) -> str | None:
         """The ID of the account this client reads (`GET /v1/account`: the key's own account,

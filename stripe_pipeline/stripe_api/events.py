@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from .. import policies
 from .client import StripeApiClient
 
 EVENTS_PATH = "/v1/events"
 # Stripe keeps events for 30 days; events last read longer ago than this leave a gap that events
 # cannot fill (a day of margin against clock skew and long runs).
-SAFE_EVENT_AGE_SECONDS = 29 * 86_400
+SAFE_EVENT_AGE_SECONDS = policies.SAFE_EVENT_AGE_SECONDS
 MAX_TYPES_PER_REQUEST = 20
 
 

@@ -13,16 +13,17 @@ from dataclasses import dataclass
 
 import stripe
 
+from .. import policies
+
 RETRIED_STATUSES = frozenset({409, 429})  # 409: Stripe's lock timeouts; plus every 5xx
 
 
 @dataclass(frozen=True)
 class BackoffPolicy:
-    max_retries: int = 8
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-    # A server may ask for longer; waiting more than this per attempt would look like a hang.
-    max_retry_after: float = 60.0
+    max_retries: int = policies.HTTP_MAX_RETRIES
+    base_delay: float = policies.HTTP_BASE_DELAY_SECONDS
+    max_delay: float = policies.HTTP_MAX_DELAY_SECONDS
+    max_retry_after: float = policies.HTTP_MAX_RETRY_AFTER_SECONDS
 
     def should_retry(self, error: stripe.StripeError, attempt: int) -> bool:
         if attempt >= self.max_retries:

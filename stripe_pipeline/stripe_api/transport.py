@@ -18,12 +18,11 @@ from urllib.request import getproxies, proxy_bypass
 import stripe
 import urllib3
 
+from .. import policies
 from .budget import RateBudget
 
-# Kept open for reuse; more threads than this still work, on connections opened for one request.
-MAX_CONNECTIONS = 64
-
-CONNECT_TIMEOUT_SECONDS = 10.0
+MAX_CONNECTIONS = policies.HTTP_MAX_CONNECTIONS
+CONNECT_TIMEOUT_SECONDS = policies.HTTP_CONNECT_TIMEOUT_SECONDS
 
 
 class BudgetedHttpClient(stripe.HTTPClient):
@@ -33,7 +32,6 @@ class BudgetedHttpClient(stripe.HTTPClient):
     name = "urllib3"
 
     def __init__(self, budget: RateBudget, api_base: str, timeout: float):
-        # A connection that takes seconds to open is not coming; a response may take longer.
         connect = min(timeout, CONNECT_TIMEOUT_SECONDS)
         super().__init__()
         self._budget = budget

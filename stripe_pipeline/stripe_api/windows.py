@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .. import policies
 from .client import StripeApiClient
 
 PAGE_SIZE = 100
@@ -93,7 +94,7 @@ class Remaining:
 
 # Requests beyond the pages needed that a listing may spend, as a share of those pages (plus
 # one per worker): on cutting windows, on empty ones and on part-full last pages.
-MAX_WASTE = 0.05
+MAX_WASTE = policies.MAX_LISTING_WASTE
 # How far one page's density is taken to speak for: 32 pages' worth of `created` around it.
 # Past that a window may hold anything (a gap, a burst), and its objects are not estimated.
 MEASURED_PAGES = 32

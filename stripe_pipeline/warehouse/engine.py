@@ -13,10 +13,10 @@ import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from .. import settings
+from .. import policies, settings
 
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
-SQLITE_BUSY_TIMEOUT_MS = 120_000
+SQLITE_BUSY_TIMEOUT_MS = policies.SQLITE_BUSY_TIMEOUT_MS
 
 
 class WarehouseError(RuntimeError):

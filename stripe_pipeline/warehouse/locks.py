@@ -21,10 +21,11 @@ from filelock import FileLock, Timeout
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
+from .. import policies
 from .engine import sidecar_dir
 
-POLL_SECONDS = 1.0
-LOG_EVERY_SECONDS = 30.0
+POLL_SECONDS = policies.LOCK_POLL_SECONDS
+LOG_EVERY_SECONDS = policies.LOCK_LOG_EVERY_SECONDS
 
 
 class HeldLock:

@@ -20,11 +20,13 @@ from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
+from .. import policies
+
 T = TypeVar("T")
 
-BUSY_RETRIES = 5  # 0.05 s doubling: about 3 s in all
-RECONNECT_SECONDS = 60.0  # a PostgreSQL restart takes seconds; managed failovers document 30-60 s
-RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # then 15 s apart until RECONNECT_SECONDS
+BUSY_RETRIES = policies.WAREHOUSE_BUSY_RETRIES  # the figures and why: policies.py
+RECONNECT_SECONDS = policies.WAREHOUSE_RECONNECT_SECONDS
+RECONNECT_DELAYS = policies.WAREHOUSE_RECONNECT_DELAYS
 
 
 def driver_error(error: BaseException) -> BaseException:

@@ -166,18 +166,3 @@ def test_what_remains_is_not_guessed_where_no_page_has_measured_it(account):
         if remaining.unmeasured is None:  # a full estimate: it must be of the right size
             assert left <= max(3 * remaining.objects, 10 * PAGE_SIZE), (left, remaining)
     assert lister.remaining() == Remaining(0, None)
-
-
-@given(gte=st.integers(0, 10**9), span=st.integers(1, 10**6), parts=st.integers(1, 50))
-def test_split_windows_cover_the_window_without_overlap(gte, span, parts):
-    window = Window(gte, gte + span - 1)
-    pieces = split(window, parts)
-    assert pieces[0].lte == window.lte and pieces[-1].gte == window.gte
-    assert all(newer.gte == older.lte + 1 for newer, older in zip(pieces, pieces[1:]))
-    assert len(pieces) == min(parts, span) and all(piece.span() >= 1 for piece in pieces)
-
-
-def test_the_initial_windows_start_at_zero_and_end_at_the_backfill_start():
-    windows = initial_windows(EPOCH)
-    assert windows[0].gte == 0 and windows[-1].lte == EPOCH
-    assert all(newer.gte == older.lte + 1 for older, newer in zip(windows, windows[1:]))

@@ -93,7 +93,7 @@ def test_the_asset_check_is_red_while_errors_are_open(make_emulator, warehouse_c
 
     emulator = make_emulator({"customer": 30})
     FailsOnSome.poisoned = set(list(emulator.store.collections["customers"].objects)[:2])
-    [asset] = build_assets([FailsOnSome])
+    [asset] = build_assets([FailsOnSome], retry_policy=None)
     resources = {
         "stripe_api": StripeResource(api_key=emulator.api_key, api_base=emulator.base_url),
         "warehouse": WarehouseResource(url=warehouse_config["url"], schema_name=warehouse_config["schema"] or None),

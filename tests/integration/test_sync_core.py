@@ -191,9 +191,9 @@ def test_stats_describe_one_call_and_sync_takes_stripe_objects(make_emulator, cl
 
 
 def test_progress_is_logged(make_emulator, client_for, warehouse, caplog, monkeypatch):
-    from stripe_pipeline.actions import mixins
+    from stripe_pipeline.actions.sync import progress
 
-    monkeypatch.setattr(mixins, "PROGRESS_EVERY_SECONDS", 0.0)
+    monkeypatch.setattr(progress, "PROGRESS_EVERY_SECONDS", 0.0)
     emulator = make_emulator({"customer": 250})
     with caplog.at_level("INFO", logger="stripe_pipeline.customers"):
         StripeCustomerAction(client=client_for(emulator), warehouse=warehouse).sync_all()
@@ -207,9 +207,9 @@ def test_progress_is_logged(make_emulator, client_for, warehouse, caplog, monkey
 def test_progress_names_what_it_cannot_estimate(make_emulator, client_for, warehouse, caplog, monkeypatch):
     """Customers all from an import six years ago: no log line promises the end while most of
     them are still to come; what no page has measured yet is named by its dates."""
-    from stripe_pipeline.actions import mixins
+    from stripe_pipeline.actions.sync import progress
 
-    monkeypatch.setattr(mixins, "PROGRESS_EVERY_SECONDS", 0.0)
+    monkeypatch.setattr(progress, "PROGRESS_EVERY_SECONDS", 0.0)
     emulator = make_emulator({"customer": 3_000}, timeline="burst-past")
     with caplog.at_level("INFO", logger="stripe_pipeline.customers"):
         StripeCustomerAction(client=client_for(emulator), warehouse=warehouse, concurrency=4).sync_all()

@@ -26,7 +26,7 @@ def _metadata(result, asset) -> dict:
 
 
 def test_the_asset_backfills_then_reads_events_and_says_which_mode_ran(emulator, warehouse_config):
-    [asset] = build_assets([StripeCustomerAction])
+    [asset] = build_assets([StripeCustomerAction], retry_policy=None)
     resources = _resources(emulator, warehouse_config)
     first = _metadata(dg.materialize([asset], resources=resources, selection=[f"stripe/{asset.op.name}"]), asset)
     assert first["mode"] == "backfill" and first["inserted"] == first["dagster/row_count"] == 30
@@ -49,7 +49,7 @@ def test_the_asset_backfills_then_reads_events_and_says_which_mode_ran(emulator,
 
 def test_the_weekly_reconcile_job_reconciles_every_asset(stripe_env, monkeypatch):
     monkeypatch.setenv("STRIPE_EVENTS_POLL_SECONDS", "15")
-    defs = build_definitions(ALL_ACTIONS)
+    defs = build_definitions(ALL_ACTIONS, retry_policy=None)
     assert defs.resolve_schedule_def("stripe_weekly_reconcile").cron_schedule == "0 4 * * 0"
     sensor = defs.resolve_sensor_def(EVENTS_SENSOR)
     assert sensor.minimum_interval_seconds == 15 and sensor.default_status == dg.DefaultSensorStatus.STOPPED

@@ -27,7 +27,7 @@ def _resources(emulator, warehouse_config) -> dict:
 def test_every_connected_account_syncs_with_its_own_state_and_one_budget(make_emulator, warehouse_config, warehouse, monkeypatch):
     emulator = make_emulator({"customer": 5}, accounts=ACCOUNTS)
     monkeypatch.setenv("STRIPE_ACCOUNTS", "all")
-    [asset] = build_assets([StripeCustomerAction])
+    [asset] = build_assets([StripeCustomerAction], retry_policy=None)
     result = dg.materialize([asset], resources=_resources(emulator, warehouse_config))
     assert result.success
 
@@ -50,7 +50,7 @@ def test_every_connected_account_syncs_with_its_own_state_and_one_budget(make_em
 def test_a_listed_account_is_synced_and_an_unknown_one_fails_clearly(make_emulator, warehouse_config, monkeypatch):
     emulator = make_emulator(accounts=ACCOUNTS)
     monkeypatch.setenv("STRIPE_ACCOUNTS", "acct_1Bravo, acct_1Nobody")
-    [asset] = build_assets([StripeCustomerAction])
+    [asset] = build_assets([StripeCustomerAction], retry_policy=None)
     result = dg.materialize([asset], resources=_resources(emulator, warehouse_config), raise_on_error=False)
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
@@ -59,7 +59,7 @@ def test_a_listed_account_is_synced_and_an_unknown_one_fails_clearly(make_emulat
 
 def test_an_area_the_account_does_not_have_is_a_skip_not_a_failure(make_emulator, warehouse_config):
     emulator = make_emulator({"customer": 3, "refund": 4}, not_enabled=["issuing"])
-    assets = build_assets([StripeIssuingCardAction, StripeRefundAction])
+    assets = build_assets([StripeIssuingCardAction, StripeRefundAction], retry_policy=None)
     with dg.instance_for_test() as instance:
         result = dg.materialize(assets, resources=_resources(emulator, warehouse_config), instance=instance)
         assert result.success

@@ -24,7 +24,7 @@ from stripe_pipeline.warehouse import Warehouse
 
 from .conftest import table_rows
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_TABLES = {
     "customers", "products", "prices", "coupons", "subscriptions", "subscription_items", "invoices", "invoice_line_items",
     "charges", "payment_intents", "balance_transactions",
@@ -55,7 +55,7 @@ def test_definitions_load_with_the_contracted_names():
 
 
 def test_every_asset_materializes_with_table_metadata(emulator, warehouse_config):
-    assets = build_assets(HAND_WRITTEN)
+    assets = build_assets(HAND_WRITTEN, retry_policy=None)
     result = dg.materialize(assets, resources=_resources(emulator, warehouse_config))
     assert result.success
     warehouse = Warehouse(warehouse_config["url"], warehouse_config["schema"] or None)
@@ -265,7 +265,7 @@ def test_a_translator_subclass_changes_every_key_the_location_uses():
             spec = super().get_asset_spec(action)
             return spec.replace_attributes(key=spec.key.with_prefix("raw"), group_name="raw_stripe")
 
-    defs = build_definitions(ALL_ACTIONS, translator=RawStripeKeys("postgres"))
+    defs = build_definitions(ALL_ACTIONS, translator=RawStripeKeys("postgres"), retry_policy=None)
     dg.Definitions.validate_loadable(defs)
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert "raw/stripe/customers" in keys and not any(key.startswith("stripe/") for key in keys)

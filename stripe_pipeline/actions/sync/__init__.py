@@ -1,0 +1,1 @@
+"""The machinery behind an action's public methods, one module per job (see ../mixins.py)."""

@@ -1,0 +1,94 @@
+"""The full backfill: every object created up to its start, checkpointed with each flush.
+
+A restart lists again only the windows still outstanding: what is fetched twice is the page
+the last flush cut in two and the pages that were queued or in flight, and nothing is skipped.
+When the table already had rows (a refresh, a retention fallback, a state row someone
+deleted), rows the listing does not return are flagged deleted: their deletions may have
+happened where no event can tell any more.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from ...policies import SAFE_EVENT_AGE_SECONDS
+from ...stripe_api.events import EventCursor, EventReader
+from ...stripe_api.windows import Window, initial_windows
+from .listing import list_and_sync, list_windows_and_sync
+from .times import utc
+
+if TYPE_CHECKING:
+    from ..mixins import StripeSyncActionMixin
+
+
+def backfill(action: StripeSyncActionMixin, resume: dict | None) -> None:
+    """List everything in `created` windows walked in parallel; every flush saves the windows
+    still to list (`_stripe_sync_state.backfill`) in the transaction of its rows."""
+    action.stats.modes.append("backfill")
+    if action.stripe_type is not None and not action.stripe_type.lists_by_created:
+        _backfill_by_cursor(action)
+        return
+    newest = _newest_event(action)  # where the events take over
+    now = action.client.server_now()
+    if resume and now - resume["started_at"] > SAFE_EVENT_AGE_SECONDS:
+        action.log.info(f"{action.table_name()}: the unfinished backfill is older than Stripe's events; starting over")
+        resume = None
+    if resume:
+        checkpoint = dict(resume)
+        action.log.info(f"{action.table_name()}: resuming the backfill: {len(checkpoint['windows'])} created windows to list")
+    else:
+        checkpoint = {
+            "started_at": now,
+            "windows": [[window.gte, window.lte] for window in initial_windows(now)],
+            "events_cursor": {"created": newest.created, "id": newest.id} if newest else {"created": now, "id": None},
+        }
+    windows = [Window(gte, lte) for gte, lte in checkpoint["windows"]]
+    # Rows the listing must account for: live rows in what this process lists.
+    unlisted = action.warehouse.ids(
+        action.table(), action.stripe_account, deleted=False, created_in=[(utc(w.gte), utc(w.lte)) for w in windows]
+    )
+    if resume and unlisted:
+        action.log.info(f"{action.table_name()}: deletions among the objects listed before the restart are left to the next reconcile")
+    action.save_state(backfill=checkpoint)
+
+    def checkpoint_state(outstanding: list[Window]) -> dict:
+        checkpoint["windows"] = [[window.gte, window.lte] for window in outstanding]
+        return {"backfill": checkpoint}
+
+    for page in list_windows_and_sync(action, windows, checkpoint=checkpoint_state):
+        unlisted.difference_update(obj["id"] for obj in page)
+    cursor = checkpoint["events_cursor"]
+    _finish(action, unlisted, EventCursor(cursor["created"], cursor["id"]), checkpoint["started_at"])
+
+
+def _backfill_by_cursor(action: StripeSyncActionMixin) -> None:
+    """A type whose list takes no `created` filter: one cursor walk, newest first. Not resumable
+    part-way (such types hold configuration, a few pages at most): a restart lists them again."""
+    newest = _newest_event(action)
+    started_at = action.client.server_now()
+    unlisted = action.warehouse.ids(action.table(), action.stripe_account, deleted=False)
+    for page in list_and_sync(action, dict(action.list_params)):
+        unlisted.difference_update(obj["id"] for obj in page)
+    _finish(action, unlisted, newest or EventCursor(started_at), started_at)
+
+
+def _newest_event(action: StripeSyncActionMixin) -> EventCursor | None:
+    watched = action.watched_events()
+    return EventReader(action.client, watched).newest() if watched else None
+
+
+def _finish(action: StripeSyncActionMixin, unlisted: set[str], cursor: EventCursor, started_at: int) -> None:
+    """Flag what the listing did not return, write it all, and hand over to the events."""
+    action.flag_deleted(unlisted)
+    action.flush()
+    action.save_state(
+        backfill=None,
+        backfill_completed_at=datetime.now(timezone.utc),
+        events_cursor_created=cursor.created,
+        events_cursor_id=cursor.id,
+        events_recent_ids=[cursor.id] if cursor.id else [],  # what the listing saw already
+        events_read_at=utc(started_at),
+    )
+    if unlisted:
+        action.log.info(f"{action.table_name()}: {len(unlisted):,} rows that Stripe no longer lists flagged deleted")

@@ -1,0 +1,118 @@
+"""The incremental run: the events after the cursor, each changed object once, newest first.
+
+Events list newest first, so an object's first event is its newest: older ones are skipped
+and can never overwrite it, even when they show up late. Stripe does not promise that events
+become visible in `created` order, so each run reads again EVENT_OVERLAP_SECONDS before its
+cursor; events applied before are recognised by ID (`events_recent_ids`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ...policies import EVENT_OVERLAP_SECONDS, MAX_RECENT_EVENT_IDS, SAFE_EVENT_AGE_SECONDS
+from ...stripe_api.events import EventCursor, EventReader
+from .listing import RETRIEVE_BATCH, retrieve_each
+from .times import unix, utc
+
+if TYPE_CHECKING:
+    from ..mixins import StripeSyncActionMixin
+
+
+def apply_events(action: StripeSyncActionMixin, state: dict, trust_event_payloads: bool) -> str | None:
+    """Apply the events after the cursor; returns why a backfill is needed instead, if it is."""
+    cursor = EventCursor(state["events_cursor_created"], state["events_cursor_id"])
+    applied = set(state["events_recent_ids"] or ())
+    events = EventReader(action.client, action.watched_events()).since(cursor.created - EVENT_OVERLAP_SECONDS)
+    newest = next(events, None)  # the first request; its Date header tells Stripe's time
+    read_at = action.client.server_now()
+    age = read_at - unix(state["events_read_at"])
+    if age > SAFE_EVENT_AGE_SECONDS:
+        return (
+            f"events were last read {age / 86_400:.1f} days ago and Stripe keeps them for 30 days: "
+            "changes in the gap can only be found by listing everything again"
+        )
+    action.stats.modes.append("incremental")
+    recent: list[str] = []
+    if newest is not None:
+        cursor = EventCursor.of(newest)
+        read = _apply_newest_per_object(action, itertools.chain((newest,), events), applied, trust_event_payloads)
+        recent = [event_id for event_id, created in read if created >= cursor.created - EVENT_OVERLAP_SECONDS]
+    action.flush()  # the rows before the cursor that says they are there
+    action.save_state(
+        events_cursor_created=cursor.created,
+        events_cursor_id=cursor.id,
+        events_recent_ids=recent[:MAX_RECENT_EVENT_IDS],
+        events_read_at=utc(read_at),
+    )
+    action.log.info(f"{action.table_name()}: {action.stats.events:,} new events; events cursor at {cursor.id or cursor.created}")
+    return None
+
+
+def _apply_newest_per_object(
+    action: StripeSyncActionMixin, events: Iterable[dict], applied: set[str], trust_event_payloads: bool
+) -> list[tuple[str, int]]:
+    """Apply each object's newest event unless it was applied before; returns (ID, created)
+    of every event read."""
+    read: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    to_retrieve: list[str] = []
+    deletions = action.deletion_events()
+    watched = set(action.watched_events())
+    for event in events:
+        read.append((event["id"], event["created"]))
+        if event.get("type") not in watched or not isinstance(event.get("data", {}).get("object"), dict):
+            action.stats.events_skipped += 1  # a proxy or a mock that ignores `types[]`
+            continue
+        obj = event["data"]["object"]
+        kind = obj.get("object", action.object_name())
+        from_child = kind != action.object_name()
+        if from_child:
+            # A child's event: its parent is synced again, children and all. Any other
+            # object is an event named like this type's that carries something else.
+            obj = _parent_of(action, kind, obj)
+            if obj is None:
+                action.stats.events_skipped += 1
+                continue
+        if event["id"] not in applied:
+            action.stats.events += 1
+        if obj["id"] in seen:
+            continue
+        seen.add(obj["id"])
+        if event["id"] in applied:
+            continue  # this object's newest state is in the table already
+        if event["type"] in deletions and not from_child:
+            action.observed_at = utc(event["created"])
+            action.flag_deleted([obj["id"]])
+        elif trust_event_payloads and not from_child:
+            action.observed_at = utc(event["created"])  # the payload is the object as of the event
+            action.sync(obj)
+        else:
+            to_retrieve.append(obj["id"])
+            if len(to_retrieve) >= RETRIEVE_BATCH:
+                sync_current(action, to_retrieve)
+                to_retrieve = []
+    sync_current(action, to_retrieve)
+    return read
+
+
+def _parent_of(action: StripeSyncActionMixin, kind: str, child: dict) -> dict | None:
+    """A stand-in for the parent of a chosen child table's object, or None."""
+    for child_action in action.chosen_children:
+        table = child_action.child_table
+        if child_action.object_name() == kind:
+            parent_id = child.get(table.parent_field)
+            parent_id = parent_id.get("id") if isinstance(parent_id, dict) else parent_id
+            return {"id": parent_id, "object": action.object_name()} if isinstance(parent_id, str) else None
+    return None
+
+
+def sync_current(action: StripeSyncActionMixin, ids: list[str]) -> None:
+    """Sync the objects as the API renders them now; one that is gone gets `_deleted_at`."""
+    for object_id, stripe_data in retrieve_each(action, ids):
+        if stripe_data is None:
+            action.flag_deleted([object_id])
+        else:
+            action.sync(stripe_data)

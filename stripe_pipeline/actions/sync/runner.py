@@ -1,0 +1,71 @@
+"""One run of a type: take its sync lock, check whose state it is, choose the mode, run it.
+
+- no state yet, an unfinished backfill, `full_refresh`, or events last read longer ago than
+  Stripe keeps them (30 days): a (resumed) full backfill, checkpointed (backfill.py);
+- otherwise: the events since the cursor, each changed object once (events.py);
+- `reconcile`: afterwards, relist every ID and flag rows Stripe no longer has (reconcile.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...settings import ConfigurationError
+from .backfill import backfill
+from .events import apply_events
+from .reconcile import reconcile
+
+if TYPE_CHECKING:
+    from ..mixins import StripeSyncActionMixin
+
+
+def run(action: StripeSyncActionMixin, *, reconcile_after: bool, trust_event_payloads: bool, full_refresh: bool) -> None:
+    with action.exclusive(), action.batched():
+        state = action.load_state()
+        _check_account(action, state, adopt=full_refresh)
+        reason = "a full refresh was asked for" if full_refresh else _why_backfill(action, state)
+        if reason is None:
+            reason = apply_events(action, state, trust_event_payloads)  # type: ignore[arg-type]  # state is set here
+        if reason is not None:
+            action.log.info(f"{action.table_name()}: full backfill, because {reason}")
+            backfill(action, resume=None if full_refresh or not state else state["backfill"])
+        if reconcile_after:
+            reconcile(action)
+
+
+def _why_backfill(action: StripeSyncActionMixin, state: dict | None) -> str | None:
+    if state is None:
+        return f"this is the first run (no row for {action.table_name()} in the sync state)"
+    if not action.watched_events():
+        return f"Stripe sends no events about {action.object_name()} objects: every run lists them all"
+    if state["backfill"] is not None:
+        return "an earlier backfill did not finish"
+    if state["events_read_at"] is None:
+        return "there is no events cursor yet"
+    return None
+
+
+def _check_account(action: StripeSyncActionMixin, state: dict | None, *, adopt: bool) -> None:
+    """A state row (cursor, checkpoint) belongs to the Stripe account and mode it was read
+    from. Another account's key must not continue it: its events cursor would skip the new
+    account's history, and its backfill would flag the old account's rows deleted. So the run
+    stops and says so, unless a full refresh adopts the new account."""
+    account_id, livemode = action.client.account_id(), action.client.livemode
+    known_id, known_livemode = (state or {}).get("stripe_account_id"), (state or {}).get("livemode")
+    other_account = known_id and account_id and known_id != account_id
+    other_mode = known_livemode is not None and known_livemode != livemode  # test and live share an account ID
+    if not adopt and (other_account or other_mode):
+        raise ConfigurationError(
+            f"The sync state of {action.table_name()} in this warehouse belongs to Stripe account {known_id} "
+            f"({_mode(known_livemode)}), but the API key now reads {account_id} ({_mode(livemode)}). Sync each account "
+            "and mode into its own warehouse or schema (WAREHOUSE_URL, WAREHOUSE_SCHEMA). To move this table to "
+            "the new account on purpose, run a full refresh: it backfills from the new account and flags the "
+            "rows that account does not have as deleted."
+        )
+    current = (account_id or known_id, livemode)  # a key that may not read its account keeps the known ID
+    if (known_id, known_livemode) != current:
+        action.save_state(stripe_account_id=current[0], livemode=current[1])
+
+
+def _mode(livemode: bool | None) -> str:
+    return "live mode" if livemode else "test mode"

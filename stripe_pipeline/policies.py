@@ -1,0 +1,82 @@
+"""Every tunable of the sync in one place, each with the reason for its value.
+
+Plain numbers, importing nothing, so that the core and the Dagster layer read the same ones.
+Three layers retry, each for its own kind of failure, innermost first:
+
+| layer | retries what | how often, how long | code |
+|---|---|---|---|
+| one HTTP request | 429, 409, 5xx, network errors, a body cut short | 8 times, 0.5 s doubling to 30 s with equal jitter, at least what `Retry-After` asks (up to 60 s): about 92 s in all | stripe_api/retry.py |
+| one warehouse transaction | busy: deadlock, serialization failure, SQLite's busy lock; lost connection: terminated, restart, failover | busy: 5 times from 0.05 s doubling (about 3 s); lost: for 60 s, 0.5 s doubling to 15 s apart | warehouse/transient.py |
+| one Dagster step (asset) | what is still transient after the two above | 3 times, 30 s, 60 s, 120 s later (±50 %) | dagster_defs/assets.py |
+
+Permanent errors (a rejected key, a bad setting, Stripe's 4xx other than 409 and 429, a
+warehouse never reached) skip all three and fail at once.
+"""
+
+# -- HTTP requests (stripe_api/retry.py, stripe_api/transport.py) ----------------------------
+
+HTTP_MAX_RETRIES = 8
+HTTP_BASE_DELAY_SECONDS = 0.5
+HTTP_MAX_DELAY_SECONDS = 30.0
+# A server may ask for longer; waiting more than this per attempt would look like a hang.
+HTTP_MAX_RETRY_AFTER_SECONDS = 60.0
+# Stripe answers list pages in well under a second; 30 s is a stalled answer, not a slow one.
+# (The stripe package's own default, 80 s, made every stall cost more than a minute.)
+HTTP_READ_TIMEOUT_SECONDS = 30.0
+# A connection that takes seconds to open is not coming.
+HTTP_CONNECT_TIMEOUT_SECONDS = 10.0
+# Kept open for reuse; more threads than this still work, on connections opened for one request.
+HTTP_MAX_CONNECTIONS = 64
+
+# -- the request budget (stripe_api/budget.py) ------------------------------------------------
+
+# Stripe's read limits per account: 100 requests per second in live mode, 25 in test mode.
+LIVE_REQUESTS_PER_SECOND = 100.0
+TEST_REQUESTS_PER_SECOND = 25.0
+# Slots are spaced a little wider than 1/rate: a request that leaves late (a busy CPU, a new
+# connection) or is counted late by the server must not bunch into the next second with the
+# ones after it. At 1.03, a million objects at full speed still met a few 429s; at 1.05, none.
+BUDGET_SPACING_MARGIN = 1.05
+# How late, in slots, a request may still use its slot before it queues again.
+BUDGET_LATE_SLOTS = 2
+
+# -- listing (stripe_api/windows.py, actions/) --------------------------------------------------
+
+# Requests in flight at once while listing or retrieving; the request budget caps the rate.
+# 16 keeps a 100 req/s budget busy at up to 160 ms per request.
+CONCURRENCY = 16
+# Requests beyond the pages needed that a backfill may spend cutting `created` windows, as a
+# share of those pages (plus one per worker).
+MAX_LISTING_WASTE = 0.05
+# Log a long listing's progress this often, so that it is visibly alive.
+PROGRESS_EVERY_SECONDS = 5.0
+
+# -- writing (actions/, warehouse/) ------------------------------------------------------------
+
+# Rows per flush: one multi-row upsert and one backfill checkpoint. A killed run refetches at
+# most the pages since its last flush. SQLAlchemy cuts the statement further where a database
+# bounds its parameters (SQLite: 32,766; 500 invoices, 84 columns, are two statements).
+FLUSH_EVERY = 500
+WAREHOUSE_BUSY_RETRIES = 5  # 0.05 s doubling: about 3 s in all
+# A PostgreSQL restart takes seconds; managed failovers document 30-60 s.
+WAREHOUSE_RECONNECT_SECONDS = 60.0
+WAREHOUSE_RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # then 15 s apart
+# SQLite waits this long for its write lock before "database is locked" (then the busy retries).
+SQLITE_BUSY_TIMEOUT_MS = 120_000
+# A run waiting for another run's sync lock polls it this often and logs this often.
+LOCK_POLL_SECONDS = 1.0
+LOCK_LOG_EVERY_SECONDS = 30.0
+
+# -- events (actions/incremental.py, stripe_api/events.py) ----------------------------------------
+
+# Stripe keeps events 30 days; a cursor older than this backfills instead, a day to spare.
+SAFE_EVENT_AGE_SECONDS = 29 * 86_400
+# Events are read again this far behind the cursor: Stripe does not promise that events become
+# visible in `created` order. Already applied ones are recognised by ID and cost only the reading.
+EVENT_OVERLAP_SECONDS = 300
+MAX_RECENT_EVENT_IDS = 5_000
+
+# -- Dagster (dagster_defs/) ---------------------------------------------------------------------
+
+ASSET_MAX_RETRIES = 3
+ASSET_RETRY_DELAY_SECONDS = 30  # doubling, ±50 % jitter

@@ -1,0 +1,42 @@
+"""The catalogue against the installed `stripe` package and in a warehouse: the committed module
+is what the package says, and the tables carry the package's documentation."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from stripe_pipeline.catalog import generate
+from stripe_pipeline.models import MODELS
+
+
+def test_the_committed_catalogue_is_what_the_installed_package_says():
+    assert generate.TARGET.read_text() == generate.render(generate.build()), (
+        "the stripe package changed: run python -m stripe_pipeline.catalog.generate"
+    )
+
+
+def test_column_comments_reach_postgresql(warehouse):
+    if warehouse.dialect != "postgresql":
+        pytest.skip("comments are a PostgreSQL feature here")
+    warehouse.ensure_tables([MODELS["refunds"].__table__])
+    with warehouse.engine.connect() as connection:
+        comment = connection.scalar(
+            sa.text("SELECT col_description(to_regclass(:table), attnum) FROM pg_attribute WHERE attrelid = to_regclass(:table) AND attname = 'amount'"),
+            {"table": f"{warehouse.schema}.refunds"},
+        )
+    assert comment and "Amount, in cents" in comment
+
+
+def test_a_table_of_an_older_version_gains_the_new_columns(warehouse):
+    """Upgrading: the table that 0.2 made lacks the catalogue's new columns; they are added."""
+    table = MODELS["customers"].__table__
+    old = sa.Table("customers", sa.MetaData(), *(sa.Column(c.name, c.type, primary_key=c.primary_key) for c in table.columns if c.name in ("id", "_raw", "_synced_at", "_deleted_at", "_account", "email")))
+    with warehouse.engine.begin() as connection:
+        if warehouse.schema:
+            connection.execute(sa.schema.CreateSchema(warehouse.schema, if_not_exists=True))
+        old.create(connection)
+    warehouse.ensure_tables([table])
+    with warehouse.engine.connect() as connection:
+        columns = {column["name"] for column in sa.inspect(connection).get_columns("customers", schema=warehouse.schema)}
+    assert columns == set(table.columns.keys())

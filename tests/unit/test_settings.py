@@ -1,0 +1,53 @@
+"""The environment variables users set: defaults, and clear errors for values that cannot work."""
+
+from __future__ import annotations
+
+import pytest
+
+from stripe_pipeline import settings
+from stripe_pipeline.settings import ConfigurationError
+
+
+def test_defaults(monkeypatch):
+    for name in ("STRIPE_API_BASE", "WAREHOUSE_URL", "WAREHOUSE_SCHEMA", "STRIPE_EVENTS_POLL_SECONDS", "STRIPE_TIMEOUT_SECONDS", "STRIPE_ACCOUNTS", "STRIPE_REQUESTS_PER_SECOND"):
+        monkeypatch.delenv(name, raising=False)
+    assert settings.stripe_api_base() == "https://api.stripe.com"
+    assert settings.warehouse_url() == "sqlite:///stripe_warehouse.db"
+    assert settings.warehouse_schema("postgresql") == "stripe" and settings.warehouse_schema("sqlite") is None
+    assert settings.events_poll_seconds() == 60 and settings.timeout_seconds() == 30.0
+    assert settings.stripe_accounts() is None and settings.requests_per_second() is None
+
+
+def test_arguments_win_over_the_environment(monkeypatch):
+    monkeypatch.setenv("STRIPE_API_BASE", "http://from-env/")
+    assert settings.stripe_api_base() == "http://from-env"
+    assert settings.stripe_api_base("http://argument") == "http://argument"
+
+
+def test_a_missing_key_says_what_to_set(monkeypatch):
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="STRIPE_API_KEY is not set. Set it"):
+        settings.stripe_api_key()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "read", "message"),
+    [
+        ("STRIPE_EVENTS_POLL_SECONDS", "soon", settings.events_poll_seconds, "whole number of seconds, not 'soon'"),
+        ("STRIPE_EVENTS_POLL_SECONDS", "0", settings.events_poll_seconds, "at least 1"),
+        ("STRIPE_TIMEOUT_SECONDS", "-5", settings.timeout_seconds, "greater than 0"),
+        ("STRIPE_REQUESTS_PER_SECOND", "fast", settings.requests_per_second, "number of requests per second"),
+        ("STRIPE_ACCOUNTS", "acct_1A, cus_2", settings.stripe_accounts, r"\['cus_2'\]"),
+    ],
+)
+def test_unusable_values_fail_naming_the_variable(monkeypatch, name, value, read, message):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=f"{name}.*{message}"):
+        read()
+
+
+def test_accounts_are_a_comma_list_or_all(monkeypatch):
+    monkeypatch.setenv("STRIPE_ACCOUNTS", " acct_1A , acct_1B ")
+    assert settings.stripe_accounts() == ["acct_1A", "acct_1B"]
+    monkeypatch.setenv("STRIPE_ACCOUNTS", "ALL")
+    assert settings.stripe_accounts() == "all"

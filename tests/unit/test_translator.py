@@ -1,0 +1,34 @@
+"""Asset specs from actions (dagster_defs/translator.py), and a subclass that changes them."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from stripe_pipeline.actions import StripeCustomerAction, StripeInvoiceLineItemAction, StripeIssuingCardAction
+from stripe_pipeline.dagster_defs.translator import StripeAssetTranslator
+
+
+def test_the_spec_of_a_table():
+    spec = StripeAssetTranslator("postgres").get_asset_spec(StripeCustomerAction)
+    assert spec.key == dg.AssetKey(["stripe", "customers"])
+    assert spec.group_name == "stripe_payments" and spec.kinds == {"stripe", "postgres"}  # customers: Stripe's payments area
+    assert spec.tags["stripe/area"] == "payments"
+    columns = {column.name for column in spec.metadata["dagster/column_schema"].columns}
+    assert {"id", "email", "_raw", "_observed_at"} <= columns
+    assert "StripeCustomerAction" in spec.description
+
+
+def test_child_tables_and_other_areas():
+    lines = StripeAssetTranslator().get_asset_spec(StripeInvoiceLineItemAction)
+    assert lines.key == dg.AssetKey(["stripe", "invoice_line_items"]) and "`invoice`" in lines.description
+    assert StripeAssetTranslator().get_asset_spec(StripeIssuingCardAction).group_name == "stripe_issuing"
+
+
+def test_a_subclass_changes_keys_and_groups():
+    class RawKeys(StripeAssetTranslator):
+        def get_asset_spec(self, action):
+            spec = super().get_asset_spec(action)
+            return spec.replace_attributes(key=spec.key.with_prefix("raw"), group_name="raw_stripe")
+
+    spec = RawKeys().get_asset_spec(StripeCustomerAction)
+    assert spec.key == dg.AssetKey(["raw", "stripe", "customers"]) and spec.group_name == "raw_stripe"
