@@ -35,8 +35,14 @@ from stripe_pipeline.emulator.timelines import TIMELINES, timeline
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MULTI_ASSET_COUNTS = {
-    "product": 200, "price": 400, "coupon": 100, "customer": 40_000,
-    "subscription": 20_000, "invoice": 20_000, "payment_intent": 20_000, "charge": 20_000,
+    "product": 200,
+    "price": 400,
+    "coupon": 100,
+    "customer": 40_000,
+    "subscription": 20_000,
+    "invoice": 20_000,
+    "payment_intent": 20_000,
+    "charge": 20_000,
 }
 
 
@@ -86,7 +92,9 @@ def _backfill(emulator: Emulator, path: str, target: str, concurrency: int) -> d
         child = subprocess.run(
             [sys.executable, "-m", "benchmarks.backfill", "--run-one", path, emulator.base_url, url, schema or "", str(concurrency)],
             env={**os.environ, "STRIPE_REQUESTS_PER_SECOND": str(emulator.rate_limiter.rate or 100)},
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if child.returncode != 0:
             raise SystemExit(f"The {path} backfill into {target} failed:\n{child.stderr[-3000:]}")
@@ -139,7 +147,10 @@ def _multi_asset(rate_limit: int, latency: float) -> dict:
         started = time.perf_counter()
         subprocess.run(
             [Path(sys.executable).parent / "dagster", "job", "execute", "-m", "stripe_pipeline.definitions", "-j", "stripe_full_sync"],
-            env=env, cwd=home.name, check=True, capture_output=True,
+            env=env,
+            cwd=home.name,
+            check=True,
+            capture_output=True,
         )
         elapsed = time.perf_counter() - started
         log = emulator.requests
@@ -172,10 +183,13 @@ def main() -> None:
     parser.add_argument("--rate-limit", type=int, default=100, help="requests per second, enforced by the emulator with 429s")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
-        "--distribution", default=",".join(TIMELINES),
+        "--distribution",
+        default=",".join(TIMELINES),
         help=f"when the customers were created, one or more of: {', '.join(TIMELINES)} (default: all)",
     )
-    parser.add_argument("--targets", default="postgresql,sqlite", help="the first gets every shape and the sequential path; the others the first shape")
+    parser.add_argument(
+        "--targets", default="postgresql,sqlite", help="the first gets every shape and the sequential path; the others the first shape"
+    )
     parser.add_argument("--skip-sequential", action="store_true")
     parser.add_argument("--skip-multi-asset", action="store_true")
     parser.add_argument("--run-one", nargs=5, metavar=("PATH", "API_BASE", "URL", "SCHEMA", "CONCURRENCY"), help=argparse.SUPPRESS)
@@ -190,12 +204,17 @@ def main() -> None:
         timeline(shape)  # an unknown name fails before anything runs
     targets = args.targets.split(",")
     bound = args.rate_limit * 100
-    print(f"Machine: {os.cpu_count()} cores, {_memory_gib():.0f} GiB. Emulator: {args.objects:,} customers, {args.latency_ms:.0f} ms per request, "
-          f"{args.rate_limit} requests/s (bound: {bound:,} objects/s), concurrency {args.concurrency}.", flush=True)
+    print(
+        f"Machine: {os.cpu_count()} cores, {_memory_gib():.0f} GiB. Emulator: {args.objects:,} customers, {args.latency_ms:.0f} ms per request, "
+        f"{args.rate_limit} requests/s (bound: {bound:,} objects/s), concurrency {args.concurrency}.",
+        flush=True,
+    )
     table = []
     for index, shape in enumerate(shapes):
         started = time.perf_counter()
-        with Emulator(seed={"customer": args.objects}, timeline=shape, latency=args.latency_ms / 1000, rate_limit=args.rate_limit) as emulator:
+        with Emulator(
+            seed={"customer": args.objects}, timeline=shape, latency=args.latency_ms / 1000, rate_limit=args.rate_limit
+        ) as emulator:
             print(f"\n{shape}: seeded in {time.perf_counter() - started:.1f} s.", flush=True)
             runs = [(targets[0], "parallel")]
             if not args.skip_sequential:
@@ -216,7 +235,9 @@ def main() -> None:
                 assert result["rows"] == args.objects, f"{result['rows']:,} rows for {args.objects:,} objects"
             table.append(_row(shape, results[(targets[0], "parallel")], results.get((targets[0], "sequential")), bound))
     print(f"\n{args.objects:,} customers into {targets[0]}, {args.latency_ms:.0f} ms per request, {args.rate_limit} requests/s:\n")
-    print("| shape | objects/s | of the bound | requests | pages needed | 429s | max requests in a second | peak RSS | CPU µs/object | sequential objects/s | parallel / sequential |")
+    print(
+        "| shape | objects/s | of the bound | requests | pages needed | 429s | max requests in a second | peak RSS | CPU µs/object | sequential objects/s | parallel / sequential |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(table), flush=True)
     if not args.skip_multi_asset:

@@ -80,10 +80,16 @@ class Mutator(threading.Thread):
         customers = list(store.collections["customers"].objects)
         draw = rng.random()
         if draw < 0.25:
-            store.create("customer", name=rng.choice(["Zoë Ångström", "李小龙", "O'Brien & Söhne", None]), email=None if rng.random() < 0.3 else f"soak{rng.randrange(10**9)}@example.com")
+            store.create(
+                "customer",
+                name=rng.choice(["Zoë Ångström", "李小龙", "O'Brien & Söhne", None]),
+                email=None if rng.random() < 0.3 else f"soak{rng.randrange(10**9)}@example.com",
+            )
             self.done["customer created"] += 1
         elif draw < 0.55:
-            store.update(rng.choice(customers), name=f"Renamed {rng.randrange(10**6)} ✓", metadata={"tier": rng.choice(["gold", "silver", ""])})
+            store.update(
+                rng.choice(customers), name=f"Renamed {rng.randrange(10**6)} ✓", metadata={"tier": rng.choice(["gold", "silver", ""])}
+            )
             self.done["customer updated"] += 1
         elif draw < 0.65:
             victim = rng.choice(customers)
@@ -132,7 +138,9 @@ def main() -> None:
     parser.add_argument("--warehouse", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--fault-share", type=float, default=0.05, help="share of requests answered with a fault, all kinds together")
     parser.add_argument("--mutations-per-second", type=float, default=2.0)
-    parser.add_argument("--kill-every", type=float, nargs=2, default=(60.0, 180.0), metavar=("MIN", "MAX"), help="seconds between kills, drawn uniformly")
+    parser.add_argument(
+        "--kill-every", type=float, nargs=2, default=(60.0, 180.0), metavar=("MIN", "MAX"), help="seconds between kills, drawn uniformly"
+    )
     parser.add_argument("--child", nargs=3, metavar=("API_BASE", "URL", "SCHEMA"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -163,12 +171,17 @@ def main() -> None:
     def launch() -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-m", "benchmarks.soak", "--child", emulator.base_url, url, schema or ""],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
     try:
-        print(f"soak: {args.minutes:g} min into {args.warehouse}, seed {SEED}, faults {args.fault_share:.0%}, "
-              f"{args.mutations_per_second:g} mutations/s, a kill every {args.kill_every[0]:.0f}-{args.kill_every[1]:.0f} s", flush=True)
+        print(
+            f"soak: {args.minutes:g} min into {args.warehouse}, seed {SEED}, faults {args.fault_share:.0%}, "
+            f"{args.mutations_per_second:g} mutations/s, a kill every {args.kill_every[0]:.0f}-{args.kill_every[1]:.0f} s",
+            flush=True,
+        )
         while time.monotonic() < deadline:
             run_started = time.monotonic()
             process = launch()
@@ -192,7 +205,7 @@ def main() -> None:
             else:
                 figures["completed"] += 1
                 run_seconds.append(time.monotonic() - run_started)
-                for table, stats in json.loads(out.strip().splitlines()[-1]).items():
+                for stats in json.loads(out.strip().splitlines()[-1]).values():
                     requests["requests"] += stats["requests"]
                     requests["retries"] += stats["retries"]
                     for mode in stats["modes"]:
@@ -210,23 +223,35 @@ def main() -> None:
         mismatches = compare(emulator, engine, schema, mutator.deleted)
         with engine.connect() as connection:
             prefix = f'"{schema}".' if schema else ""
-            open_errors = connection.scalar(sa.text(f"SELECT count(*) FROM {prefix}_stripe_sync_errors")) if sa.inspect(connection).has_table("_stripe_sync_errors", schema=schema) else 0
+            open_errors = (
+                connection.scalar(sa.text(f"SELECT count(*) FROM {prefix}_stripe_sync_errors"))
+                if sa.inspect(connection).has_table("_stripe_sync_errors", schema=schema)
+                else 0
+            )
             unfinished = connection.scalar(sa.text(f"SELECT count(*) FROM {prefix}_stripe_sync_state WHERE backfill IS NOT NULL"))
-        print(json.dumps({
-            "minutes": args.minutes,
-            "warehouse": args.warehouse,
-            "runs": dict(figures),
-            "stuck_runs": stuck,
-            "run_seconds": {"median": round(statistics.median(run_seconds), 1), "max": round(max(run_seconds), 1)} if run_seconds else None,
-            "mutations": dict(mutator.done),
-            "faults_injected": {str(kind): count for kind, count in emulator.faults.injected.items()},
-            "requests_by_completed_runs": dict(requests),
-            "emulator_requests": emulator.requests.snapshot()["total"],
-            "mismatched_rows": mismatches,
-            "open_sync_errors": open_errors,
-            "unfinished_backfills": unfinished,
-            "final_run_ok": final.returncode == 0,
-        }, indent=2), flush=True)
+        print(
+            json.dumps(
+                {
+                    "minutes": args.minutes,
+                    "warehouse": args.warehouse,
+                    "runs": dict(figures),
+                    "stuck_runs": stuck,
+                    "run_seconds": {"median": round(statistics.median(run_seconds), 1), "max": round(max(run_seconds), 1)}
+                    if run_seconds
+                    else None,
+                    "mutations": dict(mutator.done),
+                    "faults_injected": {str(kind): count for kind, count in emulator.faults.injected.items()},
+                    "requests_by_completed_runs": dict(requests),
+                    "emulator_requests": emulator.requests.snapshot()["total"],
+                    "mismatched_rows": mismatches,
+                    "open_sync_errors": open_errors,
+                    "unfinished_backfills": unfinished,
+                    "final_run_ok": final.returncode == 0,
+                },
+                indent=2,
+            ),
+            flush=True,
+        )
         ok = final.returncode == 0 and not any(mismatches.values()) and open_errors == 0 and stuck == 0 and unfinished == 0
         print("soak: PASS" if ok else "soak: FAIL", flush=True)
         sys.exit(0 if ok else 1)

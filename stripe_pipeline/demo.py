@@ -20,7 +20,6 @@ from .emulator.__main__ import DEMO_COUNTS
 from .models import MODELS
 from .warehouse import Warehouse, safe_url
 
-
 DEMO_WAREHOUSE_URL = "sqlite:///stripe_demo.db"
 
 

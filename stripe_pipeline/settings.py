@@ -1,12 +1,20 @@
-"""The environment variables users configure (see CONTRACT.md), read in one place.
+"""The environment variables users configure, in one pydantic-settings class.
 
-Constructor arguments win over the environment, so the same code runs from Dagster
-resources, from tests and from a plain Python shell.
+`Settings()` reads the environment when it is made, never at import. Constructor arguments
+win over the environment (`Settings(stripe_api_key=…)`), so the same code runs from Dagster
+resources (which compose it, see dagster_defs/resources.py), from tests and from a shell. The
+key is a `SecretStr`: its repr, str and any error show `**********`, never the key.
+
+The functions below read one setting each, an explicit argument first; code takes its settings
+through them. A value that cannot work fails with ConfigurationError naming the variable.
 """
 
 from __future__ import annotations
 
-import os
+from typing import Any
+
+from pydantic import SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import policies
 
@@ -18,83 +26,146 @@ class ConfigurationError(RuntimeError):
     """A setting is missing or unusable; the message says which and how to fix it."""
 
 
+class Settings(BaseSettings):
+    """Every variable of the README's table; field names are the variables, lower-cased."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=True, validate_default=False)
+
+    stripe_api_key: SecretStr | None = None
+    stripe_api_base: str = DEFAULT_API_BASE
+    warehouse_url: str = DEFAULT_WAREHOUSE_URL
+    warehouse_schema: str | None = None
+    stripe_events_poll_seconds: int = 60
+    stripe_timeout_seconds: float = policies.HTTP_READ_TIMEOUT_SECONDS
+    stripe_requests_per_second: float | None = None
+    stripe_endpoint_requests_per_second: float | None = None
+    stripe_objects: str = ""
+    stripe_accounts: str = ""  # a comma list of acct_…, or `all` (parsed by stripe_accounts() below)
+
+    @field_validator("stripe_events_poll_seconds", mode="before")
+    @classmethod
+    def _whole_seconds(cls, raw: Any) -> int:
+        try:
+            seconds = int(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"STRIPE_EVENTS_POLL_SECONDS must be a whole number of seconds, not {raw!r}.") from None
+        if seconds < 1:
+            raise ValueError(f"STRIPE_EVENTS_POLL_SECONDS must be at least 1, not {seconds}.")
+        return seconds
+
+    @field_validator("stripe_timeout_seconds", "stripe_requests_per_second", "stripe_endpoint_requests_per_second", mode="before")
+    @classmethod
+    def _positive(cls, raw: Any, info) -> float | None:
+        if raw is None:
+            return None
+        name = info.field_name.upper()
+        unit = "seconds" if name == "STRIPE_TIMEOUT_SECONDS" else "requests per second"
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number of {unit}, not {raw!r}.") from None
+        if value <= 0:
+            raise ValueError(f"{name} must be greater than 0, not {value}.")
+        return value
+
+    @field_validator("stripe_api_base", mode="after")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("stripe_objects", mode="after")
+    @classmethod
+    def _stripped(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("stripe_accounts", mode="after")
+    @classmethod
+    def _accounts(cls, value: str) -> str:
+        _parse_accounts(value)  # fails on a wrong entry
+        return value.strip()
+
+
+def load(**overrides: Any) -> Settings:
+    """The settings from the environment, with the given values (None: not given) over it."""
+    try:
+        return Settings(**{name: value for name, value in overrides.items() if value is not None})
+    except ValidationError as error:
+        problems = [
+            str(problem["ctx"]["error"])
+            if "error" in problem.get("ctx", {})
+            else f"{'.'.join(map(str, problem['loc'])).upper()}: {problem['msg']}"
+            for problem in error.errors(include_input=False)
+        ]
+        raise ConfigurationError(" ".join(problems)) from None
+
+
+def _one(name: str, override: Any) -> Any:
+    """One setting: the argument when given, else the environment's value, else the default.
+    Every variable is validated on each read, so a bad one fails early, by its name."""
+    return getattr(load(**{name: override}), name)
+
+
 def stripe_api_key(override: str | None = None) -> str:
-    key = override or os.environ.get("STRIPE_API_KEY")
-    if not key:
+    key = _one("stripe_api_key", override)
+    if key is None or not key.get_secret_value().strip():
         raise ConfigurationError(
             "STRIPE_API_KEY is not set. Set it, in the environment of the process that runs the sync, to a "
             "secret or restricted key of the account to sync (sk_live_…, rk_live_…, or sk_test_… for test mode). "
             "Under `dagster dev`, a .env file in the project folder holding STRIPE_API_KEY=… works; restart "
             "`dagster dev` (or reload the code location) after setting it."
         )
-    return key
+    return key.get_secret_value()
 
 
 def stripe_api_base(override: str | None = None) -> str:
-    return (override or os.environ.get("STRIPE_API_BASE") or DEFAULT_API_BASE).rstrip("/")
+    return _one("stripe_api_base", override)
 
 
 def warehouse_url(override: str | None = None) -> str:
-    return override or os.environ.get("WAREHOUSE_URL") or DEFAULT_WAREHOUSE_URL
+    return _one("warehouse_url", override)
 
 
 def warehouse_schema(dialect: str, override: str | None = None) -> str | None:
     """`stripe` on dialects with schemas, none on SQLite (it has no schemas to speak of)."""
     if dialect == "sqlite":
         return None
-    return override or os.environ.get("WAREHOUSE_SCHEMA") or "stripe"
+    return _one("warehouse_schema", override) or "stripe"
 
 
 def events_poll_seconds(override: int | None = None) -> int:
     """How often the events sensor polls Stripe (STRIPE_EVENTS_POLL_SECONDS, default 60)."""
-    raw = override if override is not None else os.environ.get("STRIPE_EVENTS_POLL_SECONDS", "60")
-    try:
-        seconds = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"STRIPE_EVENTS_POLL_SECONDS must be a whole number of seconds, not {raw!r}.") from None
-    if seconds < 1:
-        raise ConfigurationError(f"STRIPE_EVENTS_POLL_SECONDS must be at least 1, not {seconds}.")
-    return seconds
+    return _one("stripe_events_poll_seconds", override)
 
 
 def timeout_seconds(override: float | None = None) -> float:
     """The read timeout per request (STRIPE_TIMEOUT_SECONDS, default 30; connecting gets at most 10)."""
-    return _positive_number("STRIPE_TIMEOUT_SECONDS", override, "seconds") or policies.HTTP_READ_TIMEOUT_SECONDS
+    return _one("stripe_timeout_seconds", override)
 
 
 def requests_per_second(override: float | None = None) -> float | None:
     """The request budget (STRIPE_REQUESTS_PER_SECOND); None: Stripe's limit for the key's mode."""
-    return _positive_number("STRIPE_REQUESTS_PER_SECOND", override)
+    return _one("stripe_requests_per_second", override)
 
 
 def endpoint_requests_per_second(override: float | None = None) -> float | None:
     """A cap per endpoint (STRIPE_ENDPOINT_REQUESTS_PER_SECOND); None: no cap beyond the budget."""
-    return _positive_number("STRIPE_ENDPOINT_REQUESTS_PER_SECOND", override)
-
-
-def _positive_number(name: str, override: float | None, unit: str = "requests per second") -> float | None:
-    raw = override if override is not None else os.environ.get(name) or None
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number of {unit}, not {raw!r}.") from None
-    if value <= 0:
-        raise ConfigurationError(f"{name} must be greater than 0, not {value}.")
-    return value
+    return _one("stripe_endpoint_requests_per_second", override)
 
 
 def stripe_objects(override: str | None = None) -> str:
     """What the default full sync covers (STRIPE_OBJECTS): tables, object names or areas,
     comma-separated, or `all`; empty: the default set (see dagster_defs/selection.py)."""
-    return (override if override is not None else os.environ.get("STRIPE_OBJECTS", "")).strip()
+    return _one("stripe_objects", override)
 
 
 def stripe_accounts(override: str | None = None) -> list[str] | str | None:
     """Connect accounts to sync besides the platform (STRIPE_ACCOUNTS): a comma list of
     `acct_…`, or `all` for every account /v1/accounts lists; None: the platform only."""
-    raw = (override if override is not None else os.environ.get("STRIPE_ACCOUNTS", "")).strip()
+    return _parse_accounts(_one("stripe_accounts", override))
+
+
+def _parse_accounts(raw: str) -> list[str] | str | None:
+    raw = raw.strip()
     if not raw:
         return None
     if raw.lower() == "all":
@@ -102,5 +173,5 @@ def stripe_accounts(override: str | None = None) -> list[str] | str | None:
     accounts = [part.strip() for part in raw.split(",") if part.strip()]
     wrong = [account for account in accounts if not account.startswith("acct_")]
     if wrong:
-        raise ConfigurationError(f"STRIPE_ACCOUNTS lists {wrong}: give connected account IDs (acct_…), comma-separated, or `all`.")
+        raise ValueError(f"STRIPE_ACCOUNTS lists {wrong}: give connected account IDs (acct_…), comma-separated, or `all`.")
     return accounts

@@ -17,11 +17,11 @@ import functools
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from stripe import StripeObject
 from sqlalchemy import Table
+from stripe import StripeObject
 
 from .. import policies
 from ..catalog import ObjectType
@@ -291,7 +291,7 @@ class StripeSyncActionMixin:
         row = mapping.map_fields(mapping.mapping_plan(self.table()), stripe_data, self.stats.drifted)
         row["_raw"] = self.redacted(stripe_data)
         row["_account"] = self.stripe_account
-        row["_synced_at"] = now = datetime.now(timezone.utc)
+        row["_synced_at"] = now = datetime.now(UTC)
         row["_deleted_at"] = None
         row["_observed_at"] = self._observed_time(now)
         return row
@@ -402,9 +402,13 @@ class StripeSyncActionMixin:
         self._flush_if_due()
 
     def _stage_deletion(self, stub: dict) -> dict:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         tombstone = {
-            "id": stub["id"], "_raw": stub, "_synced_at": now, "_deleted_at": now, "_account": self.stripe_account,
+            "id": stub["id"],
+            "_raw": stub,
+            "_synced_at": now,
+            "_deleted_at": now,
+            "_account": self.stripe_account,
             "_observed_at": self._observed_time(now),
         }
         self.rows.stage_deletion(tombstone)
@@ -421,7 +425,7 @@ class StripeSyncActionMixin:
         if self.observed_at is not None:
             return self.observed_at
         # A row synced without a response time (a hook's own `sync(obj)`): observed now, by Stripe's clock.
-        return datetime.fromtimestamp(self.client.server_now(), timezone.utc) if self._client is not None else now
+        return datetime.fromtimestamp(self.client.server_now(), UTC) if self._client is not None else now
 
     def _report_failures(self) -> None:
         if self.stats.failed:

@@ -24,7 +24,4 @@ def action_for_id(actions: list[type[StripeSyncActionMixin]], object_id: str) ->
         if object_id.startswith(action.id_prefixes):
             return action
     prefixes = ", ".join(sorted(prefix for action in actions for prefix in action.id_prefixes))
-    raise UnknownObjectType(
-        f"Cannot tell the object type of {object_id!r} from its prefix (known: {prefixes}); "
-        "give the type explicitly."
-    )
+    raise UnknownObjectType(f"Cannot tell the object type of {object_id!r} from its prefix (known: {prefixes}); give the type explicitly.")

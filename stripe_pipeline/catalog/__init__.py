@@ -163,9 +163,7 @@ def _build() -> tuple[dict[str, ObjectType], dict[str, ChildTable], dict[str, st
             child_name, url = key, raw[key]["path"]
             param = column = raw[key]["required_list_params"][0]
         entry = _union_of("bank_account", "card") if child_name == "Union" else raw[child_name]
-        child = _object_type(
-            "external_account" if child_name == "Union" else child_name, entry, table=spec["table"]
-        )
+        child = _object_type("external_account" if child_name == "Union" else child_name, entry, table=spec["table"])
         children[spec["table"]] = ChildTable(
             table=spec["table"],
             parent=parent,
@@ -182,4 +180,3 @@ def _build() -> tuple[dict[str, ObjectType], dict[str, ChildTable], dict[str, st
 
 TYPES, CHILD_TABLES, LEFT_OUT = _build()
 """Top-level types by object name; child tables by table name; left-out types and why."""
-

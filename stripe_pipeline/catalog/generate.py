@@ -29,8 +29,17 @@ _TIMESTAMP_DOC = re.compile(r"seconds since the unix epoch|unix timestamp|measur
 # Many timestamps' docs do not say so ("The end of the current period"); their names do.
 _TIMESTAMP_SUFFIXES = ("_at", "_date", "_on", "_until", "_time")
 _TIMESTAMP_NAMES = {
-    "created", "period_end", "period_start", "current_period_end", "current_period_start", "trial_end",
-    "trial_start", "redeem_by", "billing_cycle_anchor", "next_pending_invoice_item_invoice", "next_payment_attempt",
+    "created",
+    "period_end",
+    "period_start",
+    "current_period_end",
+    "current_period_start",
+    "trial_end",
+    "trial_start",
+    "redeem_by",
+    "billing_cycle_anchor",
+    "next_pending_invoice_item_invoice",
+    "next_payment_attempt",
 }
 _SCALARS = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "Decimal": "decimal"}
 
@@ -105,8 +114,10 @@ def _fields(cls: type, classes_by_name: dict[str, str]) -> list[tuple]:
         if not (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)):
             continue
         name = item.target.id
-        if name.isupper() or _name(item.annotation) == "ClassVar" or (
-            isinstance(item.annotation, ast.Subscript) and _name(item.annotation.value) == "ClassVar"
+        if (
+            name.isupper()
+            or _name(item.annotation) == "ClassVar"
+            or (isinstance(item.annotation, ast.Subscript) and _name(item.annotation.value) == "ClassVar")
         ):
             continue
         following = body[index + 1] if index + 1 < len(body) else None
@@ -167,7 +178,15 @@ def _event_names() -> tuple[str, ...]:
     tree = ast.parse(source)
     for node in ast.walk(tree):
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "enabled_events":
-            return tuple(sorted({c.value for c in ast.walk(node.annotation) if isinstance(c, ast.Constant) and isinstance(c.value, str) and c.value != "*"}))
+            return tuple(
+                sorted(
+                    {
+                        c.value
+                        for c in ast.walk(node.annotation)
+                        if isinstance(c, ast.Constant) and isinstance(c.value, str) and c.value != "*"
+                    }
+                )
+            )
     raise LookupError("enabled_events")
 
 
@@ -211,6 +230,10 @@ def render(catalogue: dict) -> str:
 if __name__ == "__main__":
     text = render(build())
     if "--check" in sys.argv:
-        sys.exit(0 if TARGET.exists() and TARGET.read_text() == text else "the catalogue is out of date: rerun python -m stripe_pipeline.catalog.generate")
+        sys.exit(
+            0
+            if TARGET.exists() and TARGET.read_text() == text
+            else "the catalogue is out of date: rerun python -m stripe_pipeline.catalog.generate"
+        )
     TARGET.write_text(text)
     print(f"wrote {TARGET} ({len(text):,} characters)")

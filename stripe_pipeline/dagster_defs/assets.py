@@ -1,6 +1,5 @@
 """The asset factory: one Dagster multi-asset per sync action, its child tables included."""
 
-
 from contextlib import contextmanager
 
 import dagster as dg
@@ -92,18 +91,14 @@ def build_sync_asset(
         name=action.table_name().replace(".", "_"),
         specs=[own, *specs.values()],
         check_specs=[
-            dg.AssetCheckSpec(
-                OPEN_ERRORS_CHECK, asset=key, description="No object of this table is waiting in _stripe_sync_errors."
-            )
+            dg.AssetCheckSpec(OPEN_ERRORS_CHECK, asset=key, description="No object of this table is waiting in _stripe_sync_errors.")
             for key in tables
         ],
         can_subset=True,
         pool=STRIPE_API_POOL,
         retry_policy=retry_policy,
     )
-    def sync_asset(
-        context: dg.AssetExecutionContext, config: StripeSyncConfig, stripe_api: StripeResource, warehouse: WarehouseResource
-    ):
+    def sync_asset(context: dg.AssetExecutionContext, config: StripeSyncConfig, stripe_api: StripeResource, warehouse: WarehouseResource):
         children = [child.table_name() for child, spec in specs.items() if spec.key in context.selected_asset_keys]
         totals, child_totals, requests, skipped = SyncStats(), {name: SyncStats() for name in children}, RequestStats(), []
         synced = False

@@ -76,9 +76,7 @@ def build_definitions(
     reconcile = dg.define_asset_job(
         RECONCILE_JOB,
         selection=selection,
-        config={
-            "ops": {asset.op.name: {"config": {"reconcile": True}} for asset in assets if set(asset.keys) & set(keys)}
-        },
+        config={"ops": {asset.op.name: {"config": {"reconcile": True}} for asset in assets if set(asset.keys) & set(keys)}},
         description="Bring the chosen tables up to date, then relist all IDs to catch deletions that no event reported.",
     )
     return dg.Definitions(

@@ -1,6 +1,5 @@
 """The ID sync job: sync the Stripe objects whose IDs a user pastes into the launchpad."""
 
-
 from collections import defaultdict
 from typing import Optional
 
@@ -81,18 +80,25 @@ def build_id_sync_job(actions: list[type[StripeSyncActionMixin]], translator: St
                 if config.related:
                     sync.track_references()
                 stats = sync.sync_by_ids(ids)
-                related = sync_related(sync, actions, lambda other: other(client=client, warehouse=target, logger=context.log))
+                related = sync_related(
+                    sync, actions, lambda other, client=client: other(client=client, warehouse=target, logger=context.log)
+                )
             missing = set(stats.missing_ids)
             for object_id in stats.missing_ids:
                 problems[object_id] = f"Stripe has no {action.object_name()} with this ID."
             synced[action.table_name()] = [i for i in ids if i not in missing]
             yield _table_event(
-                asset_key(action, translator), target, action,
-                f"{len(synced[action.table_name()])} objects synced by ID", sync_metadata(sync, stats, client.stats, target),
+                asset_key(action, translator),
+                target,
+                action,
+                f"{len(synced[action.table_name()])} objects synced by ID",
+                sync_metadata(sync, stats, client.stats, target),
             )
             for other, other_stats in related.items():
                 yield _table_event(
-                    asset_key(other, translator), target, other,
+                    asset_key(other, translator),
+                    target,
+                    other,
                     f"{other_stats.fetched} objects that {action.table_name()} refer to, synced by ID",
                     sync_metadata(other, other_stats, None, target),
                 )

@@ -12,10 +12,7 @@ from ..warehouse import Warehouse
 
 def column_schema(table: Table) -> dg.TableSchema:
     return dg.TableSchema(
-        columns=[
-            dg.TableColumn(name=column.name, type=str(column.type), description=column.comment)
-            for column in table.columns
-        ]
+        columns=[dg.TableColumn(name=column.name, type=str(column.type), description=column.comment) for column in table.columns]
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..catalog.declarations import DEFAULT_OBJECTS
-from .objects import SEED_ORDER
 from .api import FAULT_KINDS
+from .objects import SEED_ORDER
 from .server import DEFAULT_API_KEY, Emulator
 from .timelines import TIMELINES
 
@@ -42,15 +42,42 @@ def main() -> None:
         f"{', '.join(FAULT_KINDS)}, e.g. --fault 429:0.05 --fault drop:0.01",
     )
     parser.add_argument("--stall-seconds", type=float, default=2.0, help="how long a `stall` fault holds the answer")
-    parser.add_argument("--rate-limit", type=int, default=None, metavar="N", help="at most N requests per second per API key, as Stripe's global limit (default: none)")
-    parser.add_argument("--endpoint-rate-limit", type=int, default=None, metavar="N", help="at most N requests per second to one route, e.g. GET /v1/customers (default: none)")
-    for object_name in SEED_ORDER:
-        parser.add_argument(f"--{object_name.replace('_', '-')}s", dest=object_name, type=int, default=DEMO_COUNTS[object_name], help=f"{object_name} objects to seed")
     parser.add_argument(
-        "--seed", action="append", default=[], metavar="TYPE=N",
+        "--rate-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="at most N requests per second per API key, as Stripe's global limit (default: none)",
+    )
+    parser.add_argument(
+        "--endpoint-rate-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="at most N requests per second to one route, e.g. GET /v1/customers (default: none)",
+    )
+    for object_name in SEED_ORDER:
+        parser.add_argument(
+            f"--{object_name.replace('_', '-')}s",
+            dest=object_name,
+            type=int,
+            default=DEMO_COUNTS[object_name],
+            help=f"{object_name} objects to seed",
+        )
+    parser.add_argument(
+        "--seed",
+        action="append",
+        default=[],
+        metavar="TYPE=N",
         help="seed any catalogued type or child table besides those above, e.g. --seed refund=500 --seed invoice_line_items=40",
     )
-    parser.add_argument("--not-enabled", action="append", default=[], metavar="AREA", help="answer an area's endpoints as on an account without it, e.g. issuing")
+    parser.add_argument(
+        "--not-enabled",
+        action="append",
+        default=[],
+        metavar="AREA",
+        help="answer an area's endpoints as on an account without it, e.g. issuing",
+    )
     args = parser.parse_args()
     counts = {object_name: getattr(args, object_name) for object_name in SEED_ORDER}
     counts.update({name: int(count) for name, _, count in (option.partition("=") for option in args.seed)})
@@ -68,7 +95,10 @@ def main() -> None:
     )
     emulator.faults.rates = _fault_rates(parser, args.fault)
     emulator.faults.stall_seconds = args.stall_seconds
-    print(f"Stripe emulator on {emulator.base_url} (key {args.api_key}), seeded with {dict((path, n) for path, n in emulator.store.counts().items() if n)}", flush=True)
+    print(
+        f"Stripe emulator on {emulator.base_url} (key {args.api_key}), seeded with {dict((path, n) for path, n in emulator.store.counts().items() if n)}",
+        flush=True,
+    )
     if emulator.rate_limiter.enabled:
         print(f"  rate limits: {args.rate_limit or 'none'}/s per key, {args.endpoint_rate_limit or 'none'}/s per endpoint", flush=True)
     print(f"  export STRIPE_API_BASE={emulator.base_url} STRIPE_API_KEY={args.api_key}", flush=True)

@@ -10,9 +10,9 @@ import secrets
 import threading
 import time
 from array import array
-from urllib.parse import unquote_plus
 from collections import Counter
 from dataclasses import dataclass, field
+from urllib.parse import unquote_plus
 
 from .collection import parse_created
 from .errors import ApiError, invalid_integer, unknown_parameter
@@ -49,7 +49,11 @@ class Fault:
         if self.kind == "429-should-retry":
             return _fault_error(429, {"Stripe-Should-Retry": "true"})
         if self.kind == "proxy-502":
-            return ApiError(502, "", html="<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>\n")
+            return ApiError(
+                502,
+                "",
+                html="<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>\n",
+            )
         return None
 
 
@@ -342,7 +346,10 @@ class StripeApi:
             route, args = f"/v1/{resource}/:id/{rest[-1]}", (resource, unquote_plus(rest[-2]), rest[-1])
         if method in handlers:
             return route, handlers[method], args
-        raise ApiError(404, f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.")
+        raise ApiError(
+            404,
+            f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
+        )
 
     def _account_store(self, account: str | None) -> Store:
         if not account:
@@ -411,10 +418,7 @@ class StripeApi:
                 predicate=(lambda obj: all(p(obj) for p in predicates)) if predicates else None,
             )
             fields = _list_expansions(params)
-            data = ",".join(
-                json.dumps(self._expanded(collection.objects[i], fields)) if fields else collection.json_of(i)
-                for i in ids
-            )
+            data = ",".join(json.dumps(self._expanded(collection.objects[i], fields)) if fields else collection.json_of(i) for i in ids)
         return f'{{"object":"list","data":[{data}],"has_more":{"true" if has_more else "false"},"url":"/v1/{resource}"}}'
 
     def _list_children(self, params: dict, resource: str, parent_id: str, suffix: str) -> str:

@@ -88,9 +88,7 @@ def value_for(rng: random.Random, field: Field, *, object_id: str, created: int,
     return None if field.nullable else {}
 
 
-def build(
-    object_type: ObjectType, rng: random.Random, *, id: str, created: int, pick: PickId, fields: dict | None = None
-) -> dict:
+def build(object_type: ObjectType, rng: random.Random, *, id: str, created: int, pick: PickId, fields: dict | None = None) -> dict:
     """An object of the type with every field the catalogue knows; `fields` win over generated values."""
     obj: dict = {}
     for field in object_type.fields:

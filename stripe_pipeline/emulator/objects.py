@@ -66,22 +66,142 @@ def new_id(rng: random.Random, object_name: str) -> str:
 # -- vocabulary ------------------------------------------------------------------------------
 
 _FIRST = (
-    "Olivia", "Liam", "Emma", "Noah", "Ava", "Elijah", "Sophia", "James", "Isabella", "Lucas", "Mia", "Mateo",
-    "Amelia", "Benjamin", "Harper", "Henry", "Evelyn", "Alexander", "Aria", "Sebastian", "Chloe", "Jack", "Layla",
-    "Daniel", "Nora", "Leo", "Zoe", "Samuel", "Priya", "Arjun", "Wei", "Mei", "Hiroshi", "Yuki", "Fatima", "Omar",
-    "Aisha", "Diego", "Lucia", "Sofia", "Marco", "Giulia", "Lena", "Jonas", "Camille", "Louis", "Hugo", "Sven",
-    "Ingrid", "Oliver", "Amara", "Kwame", "Ngozi", "Chen", "Ana", "Joao", "Maya", "Ethan", "Grace", "Jenny",
+    "Olivia",
+    "Liam",
+    "Emma",
+    "Noah",
+    "Ava",
+    "Elijah",
+    "Sophia",
+    "James",
+    "Isabella",
+    "Lucas",
+    "Mia",
+    "Mateo",
+    "Amelia",
+    "Benjamin",
+    "Harper",
+    "Henry",
+    "Evelyn",
+    "Alexander",
+    "Aria",
+    "Sebastian",
+    "Chloe",
+    "Jack",
+    "Layla",
+    "Daniel",
+    "Nora",
+    "Leo",
+    "Zoe",
+    "Samuel",
+    "Priya",
+    "Arjun",
+    "Wei",
+    "Mei",
+    "Hiroshi",
+    "Yuki",
+    "Fatima",
+    "Omar",
+    "Aisha",
+    "Diego",
+    "Lucia",
+    "Sofia",
+    "Marco",
+    "Giulia",
+    "Lena",
+    "Jonas",
+    "Camille",
+    "Louis",
+    "Hugo",
+    "Sven",
+    "Ingrid",
+    "Oliver",
+    "Amara",
+    "Kwame",
+    "Ngozi",
+    "Chen",
+    "Ana",
+    "Joao",
+    "Maya",
+    "Ethan",
+    "Grace",
+    "Jenny",
 )
 _LAST = (
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-    "Hernandez", "Lopez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Perez",
-    "Thompson", "White", "Harris", "Clark", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright",
-    "Nguyen", "Patel", "Kim", "Chen", "Wang", "Singh", "Tanaka", "Muller", "Schmidt", "Dubois", "Rossi", "Silva",
-    "Okafor", "Mensah", "Novak", "Jensen", "Murphy", "O'Brien", "Rosen", "Fischer", "Bernard", "Costa",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Clark",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Nguyen",
+    "Patel",
+    "Kim",
+    "Chen",
+    "Wang",
+    "Singh",
+    "Tanaka",
+    "Muller",
+    "Schmidt",
+    "Dubois",
+    "Rossi",
+    "Silva",
+    "Okafor",
+    "Mensah",
+    "Novak",
+    "Jensen",
+    "Murphy",
+    "O'Brien",
+    "Rosen",
+    "Fischer",
+    "Bernard",
+    "Costa",
 )
 _COMPANY_SUFFIX = (
-    "Labs", "Studio", "Partners", "Consulting", "Logistics", "Bakery", "Design Co.", "Analytics", "Health",
-    "Ventures", "Robotics", "Media", "Outfitters", "Dental", "Legal", "Coffee Roasters", "Fitness", "Systems",
+    "Labs",
+    "Studio",
+    "Partners",
+    "Consulting",
+    "Logistics",
+    "Bakery",
+    "Design Co.",
+    "Analytics",
+    "Health",
+    "Ventures",
+    "Robotics",
+    "Media",
+    "Outfitters",
+    "Dental",
+    "Legal",
+    "Coffee Roasters",
+    "Fitness",
+    "Systems",
 )
 _LEGAL = ("", "", " LLC", " Inc.", " Ltd")
 _PERSON_DOMAINS = ("example.com", "example.org", "example.net")
@@ -90,11 +210,25 @@ _ROLE_MAILBOXES = ("billing", "accounts", "finance", "ap", "hello", "admin")
 # (country, weight) per currency; addresses and card countries follow the customer's currency.
 _COUNTRIES = {"usd": ("US",), "eur": ("DE", "FR", "NL", "IE", "ES"), "gbp": ("GB",)}
 _CITIES = {
-    "US": (("San Francisco", "CA", "941"), ("New York", "NY", "100"), ("Austin", "TX", "787"), ("Seattle", "WA", "981"),
-           ("Chicago", "IL", "606"), ("Boston", "MA", "021"), ("Denver", "CO", "802"), ("Portland", "OR", "972"),
-           ("Atlanta", "GA", "303"), ("Miami", "FL", "331")),
-    "GB": (("London", None, "EC1A"), ("Manchester", None, "M1"), ("Edinburgh", None, "EH1"), ("Bristol", None, "BS1"),
-           ("Leeds", None, "LS1")),
+    "US": (
+        ("San Francisco", "CA", "941"),
+        ("New York", "NY", "100"),
+        ("Austin", "TX", "787"),
+        ("Seattle", "WA", "981"),
+        ("Chicago", "IL", "606"),
+        ("Boston", "MA", "021"),
+        ("Denver", "CO", "802"),
+        ("Portland", "OR", "972"),
+        ("Atlanta", "GA", "303"),
+        ("Miami", "FL", "331"),
+    ),
+    "GB": (
+        ("London", None, "EC1A"),
+        ("Manchester", None, "M1"),
+        ("Edinburgh", None, "EH1"),
+        ("Bristol", None, "BS1"),
+        ("Leeds", None, "LS1"),
+    ),
     "DE": (("Berlin", None, "101"), ("Munich", None, "803"), ("Hamburg", None, "200")),
     "FR": (("Paris", None, "750"), ("Lyon", None, "690"), ("Bordeaux", None, "330")),
     "NL": (("Amsterdam", None, "101"), ("Rotterdam", None, "301"), ("Utrecht", None, "351")),
@@ -142,7 +276,16 @@ _DECLINES = (
     ("incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect."),
     ("card_declined", "lost_card", "Your card was declined."),
 )
-_CANCEL_FEEDBACK = ("too_expensive", "switched_service", "unused", "missing_features", "customer_service", "low_quality", "too_complex", "other")
+_CANCEL_FEEDBACK = (
+    "too_expensive",
+    "switched_service",
+    "unused",
+    "missing_features",
+    "customer_service",
+    "low_quality",
+    "too_complex",
+    "other",
+)
 _CANCEL_COMMENTS = ("Moving to an in-house tool.", "Budget cuts this quarter.", "Project ended.", "Too many seats for our team.")
 
 
@@ -173,7 +316,11 @@ _CUSTOMER_META = (
     ("referrer", ("newsletter", "podcast", "google_ads")),
 )
 _CATALOG_META = (("category", ("core", "add_on", "merch")), ("internal_sku", ("SKU-1001", "SKU-2040", "SKU-3310")))
-_BILLING_META = (("order_id", ("ord_7731", "ord_8120", "ord_9954")), ("sales_rep", ("alice", "bob", "carmen")), ("contract", ("2025-Q3", "2026-Q1")))
+_BILLING_META = (
+    ("order_id", ("ord_7731", "ord_8120", "ord_9954")),
+    ("sales_rep", ("alice", "bob", "carmen")),
+    ("contract", ("2025-Q3", "2026-Q1")),
+)
 
 
 def _address(rng: random.Random, country: str) -> dict:
@@ -392,12 +539,28 @@ def _price(
     if recurring:
         if interval is None:
             x = r()
-            interval = ("month", 1) if x < 0.65 else ("month", 3) if x < 0.7 else ("year", 1) if x < 0.95 else ("week", 1) if x < 0.99 else ("day", 1)
+            interval = (
+                ("month", 1)
+                if x < 0.65
+                else ("month", 3)
+                if x < 0.7
+                else ("year", 1)
+                if x < 0.95
+                else ("week", 1)
+                if x < 0.99
+                else ("day", 1)
+            )
         monthly = rng.choice(_MONTHLY_AMOUNTS)
         per_unit = {"month": monthly * interval[1], "year": monthly * 10, "week": monthly // 400 * 100, "day": monthly // 2000 * 100}
         unit_amount = max(100, per_unit[interval[0]])
-        recurring_obj = {"interval": interval[0], "interval_count": interval[1], "meter": None, "usage_type": "licensed", "trial_period_days": None}
-        nickname = (None if r() < 0.6 else {"month": "Monthly", "year": "Annual", "week": "Weekly", "day": "Daily"}[interval[0]])
+        recurring_obj = {
+            "interval": interval[0],
+            "interval_count": interval[1],
+            "meter": None,
+            "usage_type": "licensed",
+            "trial_period_days": None,
+        }
+        nickname = None if r() < 0.6 else {"month": "Monthly", "year": "Annual", "week": "Weekly", "day": "Daily"}[interval[0]]
         if nickname == "Monthly" and interval[1] == 3:
             nickname = "Quarterly"
         lookup_key = None if r() < 0.8 else f"{(nickname or interval[0]).lower()}_{_rand_str(rng, 6, string.ascii_lowercase)}"
@@ -600,25 +763,30 @@ def _subscription(
     collection_method = "charge_automatically" if r() < 0.88 else "send_invoice"
     pause_collection = None
     if status == "active" and r() < 0.03:
-        pause_collection = {"behavior": rng.choice(("void", "keep_as_draft", "mark_uncollectible")), "resumes_at": cpe if r() < 0.5 else None}
+        pause_collection = {
+            "behavior": rng.choice(("void", "keep_as_draft", "mark_uncollectible")),
+            "resumes_at": cpe if r() < 0.5 else None,
+        }
     auto_tax = r() < 0.15
     items = []
     for price in prices:
-        items.append({
-            "created": created,
-            "discounts": [],
-            "id": new_id(rng, "subscription_item"),
-            "metadata": {},
-            "object": "subscription_item",
-            "price": _copy_price(price),
-            "quantity": 1 if r() < 0.8 else rng.choice((2, 3, 5, 8, 10, 25, 50)),
-            "subscription": id,
-            "tax_rates": [],
-            "plan": _plan(price),
-            "current_period_end": cpe,
-            "current_period_start": cps,
-            "billing_thresholds": None,
-        })
+        items.append(
+            {
+                "created": created,
+                "discounts": [],
+                "id": new_id(rng, "subscription_item"),
+                "metadata": {},
+                "object": "subscription_item",
+                "price": _copy_price(price),
+                "quantity": 1 if r() < 0.8 else rng.choice((2, 3, 5, 8, 10, 25, 50)),
+                "subscription": id,
+                "tax_rates": [],
+                "plan": _plan(price),
+                "current_period_end": cpe,
+                "current_period_start": cps,
+                "billing_thresholds": None,
+            }
+        )
     return {
         "application": None,
         "application_fee_percent": None,
@@ -640,7 +808,13 @@ def _subscription(
         "discounts": [],
         "ended_at": ended_at,
         "id": id,
-        "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}, "custom_fields": None, "description": None, "footer": None},
+        "invoice_settings": {
+            "account_tax_ids": None,
+            "issuer": {"type": "self"},
+            "custom_fields": None,
+            "description": None,
+            "footer": None,
+        },
         "items": {
             "data": items,
             "has_more": False,
@@ -749,32 +923,34 @@ def _invoice(
                 "subscription_item_details": None,
                 "type": "invoice_item_details",
             }
-        line_items.append({
-            "amount": amount,
-            "currency": price["currency"],
-            "description": _line_description(product_name, price, quantity, trial) if item_id else product_name,
-            "discount_amounts": [],
-            "discountable": not trial,
-            "discounts": [],
-            "id": new_id(rng, "line_item"),
-            "invoice": id,
-            "livemode": False,
-            "metadata": {},
-            "object": "line_item",
-            "period": {"end": end, "start": start},
-            "quantity": quantity,
-            "subscription": subscription,
-            "pretax_credit_amounts": [],
-            "taxes": [],
-            "parent": parent,
-            "pricing": {
-                "price_details": {"price": price["id"], "product": price["product"]},
-                "type": "price_details",
-                "unit_amount_decimal": "0" if trial else price["unit_amount_decimal"],
-            },
-            "subtotal": amount,
-            "quantity_decimal": None,
-        })
+        line_items.append(
+            {
+                "amount": amount,
+                "currency": price["currency"],
+                "description": _line_description(product_name, price, quantity, trial) if item_id else product_name,
+                "discount_amounts": [],
+                "discountable": not trial,
+                "discounts": [],
+                "id": new_id(rng, "line_item"),
+                "invoice": id,
+                "livemode": False,
+                "metadata": {},
+                "object": "line_item",
+                "period": {"end": end, "start": start},
+                "quantity": quantity,
+                "subscription": subscription,
+                "pretax_credit_amounts": [],
+                "taxes": [],
+                "parent": parent,
+                "pricing": {
+                    "price_details": {"price": price["id"], "product": price["product"]},
+                    "type": "price_details",
+                    "unit_amount_decimal": "0" if trial else price["unit_amount_decimal"],
+                },
+                "subtotal": amount,
+                "quantity_decimal": None,
+            }
+        )
     total = subtotal
     amount_due = total
 
@@ -828,7 +1004,11 @@ def _invoice(
     secret = _rand_str(rng, 40) if finalized else None
     parent = None
     if subscription is not None:
-        parent = {"quote_details": None, "subscription_details": {"metadata": {}, "subscription": subscription}, "type": "subscription_details"}
+        parent = {
+            "quote_details": None,
+            "subscription_details": {"metadata": {}, "subscription": subscription},
+            "type": "subscription_details",
+        }
     period_start, period_end = invoice_period or (created, created)
     return {
         "account_country": "US",
@@ -920,7 +1100,9 @@ def _invoice_status(rng: random.Random) -> str:
     return "paid" if x < 0.7 else "open" if x < 0.84 else "draft" if x < 0.91 else "void" if x < 0.97 else "uncollectible"
 
 
-def build_invoice(rng: random.Random, *, id: str, created: int, customer: str, subscription: str | None, lines_from_prices: list[dict]) -> dict:
+def build_invoice(
+    rng: random.Random, *, id: str, created: int, customer: str, subscription: str | None, lines_from_prices: list[dict]
+) -> dict:
     status = _invoice_status(rng)
     lines = [
         (price, 1 if rng.random() < 0.85 else rng.randint(2, 5), new_id(rng, "subscription_item") if subscription else None)
@@ -1079,10 +1261,14 @@ def _charge(
     }
 
 
-def build_charge(rng: random.Random, *, id: str, created: int, customer: str | None, payment_intent: str | None, amount: int, currency: str) -> dict:
+def build_charge(
+    rng: random.Random, *, id: str, created: int, customer: str | None, payment_intent: str | None, amount: int, currency: str
+) -> dict:
     x = rng.random()
     status = "succeeded" if x < 0.9 else "failed" if x < 0.98 else "pending"
-    return _charge(rng, id=id, created=created, customer=customer, payment_intent=payment_intent, amount=amount, currency=currency, status=status)
+    return _charge(
+        rng, id=id, created=created, customer=customer, payment_intent=payment_intent, amount=amount, currency=currency, status=status
+    )
 
 
 def _payment_intent(
@@ -1144,12 +1330,16 @@ def _payment_intent(
         "latest_charge": latest_charge,
         "livemode": False,
         "metadata": _metadata(rng, _BILLING_META) if not for_invoice else {},
-        "next_action": {"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "three_d_secure_redirect"}} if status == "requires_action" else None,
+        "next_action": {"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "three_d_secure_redirect"}}
+        if status == "requires_action"
+        else None,
         "object": "payment_intent",
         "on_behalf_of": None,
         "payment_method": payment_method,
         "payment_method_configuration_details": {"id": _PM_CONFIGURATION, "parent": None} if automatic else None,
-        "payment_method_options": {"card": {"installments": None, "mandate_options": None, "network": None, "request_three_d_secure": "automatic"}},
+        "payment_method_options": {
+            "card": {"installments": None, "mandate_options": None, "network": None, "request_three_d_secure": "automatic"}
+        },
         "payment_method_types": ["card", "link"] if automatic and r() < 0.5 else ["card"],
         "processing": {"type": "card"} if status == "processing" else None,
         "receipt_email": receipt_email,
@@ -1177,8 +1367,15 @@ def build_payment_intent(
     # The API no longer links payment intents to invoices (that moved to invoice payments), only describes them.
     description = "Payment for Invoice" if invoice else None
     return _payment_intent(
-        rng, id=id, created=created, customer=customer, amount=amount, currency=currency, status=status,
-        description=description, for_invoice=invoice is not None,
+        rng,
+        id=id,
+        created=created,
+        customer=customer,
+        amount=amount,
+        currency=currency,
+        status=status,
+        description=description,
+        for_invoice=invoice is not None,
     )
 
 
@@ -1409,14 +1606,26 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
             in_trial = trial is not None and cps == trial[0]
             k_cur = 0 if in_trial else _period_index(anchor, iv, ic, cps)
             n_prev = 0 if in_trial else k_cur + (1 if trial else 0)
-            sub_records.append({
-                "id": sid, "customer": crec, "status": status, "created": created,
-                "collection_method": obj["collection_method"], "days_until_due": obj["days_until_due"],
-                "items": [(it["price"], it["quantity"], it["id"]) for it in obj["items"]["data"]],
-                "cps": cps, "cpe": item0["current_period_end"], "anchor": anchor, "interval": interval,
-                "trial": trial, "in_trial": in_trial, "n_prev": n_prev, "k_cur": k_cur,
-                "reason": obj["cancellation_details"]["reason"],
-            })
+            sub_records.append(
+                {
+                    "id": sid,
+                    "customer": crec,
+                    "status": status,
+                    "created": created,
+                    "collection_method": obj["collection_method"],
+                    "days_until_due": obj["days_until_due"],
+                    "items": [(it["price"], it["quantity"], it["id"]) for it in obj["items"]["data"]],
+                    "cps": cps,
+                    "cpe": item0["current_period_end"],
+                    "anchor": anchor,
+                    "interval": interval,
+                    "trial": trial,
+                    "in_trial": in_trial,
+                    "n_prev": n_prev,
+                    "k_cur": k_cur,
+                    "reason": obj["cancellation_details"]["reason"],
+                }
+            )
         yield obj
     del invoice_ids
 
@@ -1448,8 +1657,11 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
                 if rec["n_prev"] > 0:
                     ps, pe, prev, trial = sub_period(rec, rec["n_prev"])
             status, attempts = {
-                "active": ("paid", None), "trialing": ("paid", None), "past_due": ("open", rng.randint(1, 3)),
-                "unpaid": ("open", 4), "incomplete": ("open", 1 if rng.random() < 0.7 else 0),
+                "active": ("paid", None),
+                "trialing": ("paid", None),
+                "past_due": ("open", rng.randint(1, 3)),
+                "unpaid": ("open", 4),
+                "incomplete": ("open", 1 if rng.random() < 0.7 else 0),
             }.get(rec["status"], ("paid", None))
             if rec["status"] == "canceled" and rec["reason"] != "cancellation_requested":
                 status, attempts = rng.choice(("void", "uncollectible")), 4
@@ -1474,12 +1686,24 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
             crec = rec["customer"]
             invoice_ties.recent.append(created)
             obj = _invoice(
-                rng, id=iid, created=created, customer=crec[1], subscription=rec["id"],
-                lines=rec["items"], status=status, billing_reason=reason,
-                collection_method=rec["collection_method"], days_until_due=rec["days_until_due"],
-                line_period=(ps, pe), invoice_period=(created, created) if first_period else (prev, created),
-                attempt_count=attempts, trial=trial, payer=crec[3],
-                number=invoice_number(crec), product_names=product_names, now=now,
+                rng,
+                id=iid,
+                created=created,
+                customer=crec[1],
+                subscription=rec["id"],
+                lines=rec["items"],
+                status=status,
+                billing_reason=reason,
+                collection_method=rec["collection_method"],
+                days_until_due=rec["days_until_due"],
+                line_period=(ps, pe),
+                invoice_period=(created, created) if first_period else (prev, created),
+                attempt_count=attempts,
+                trial=trial,
+                payer=crec[3],
+                number=invoice_number(crec),
+                product_names=product_names,
+                now=now,
             )
         else:
             crec = customers.pick(rng, t)
@@ -1493,10 +1717,20 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
             created = invoice_ties(rng, max(t, lo), lo, p=2 * _TIE_P)
             status = _invoice_status(rng)
             obj = _invoice(
-                rng, id=iid, created=created, customer=crec[1], subscription=None, lines=lines, status=status,
-                billing_reason="manual", collection_method="charge_automatically" if rng.random() < 0.4 else "send_invoice",
-                days_until_due=rng.choice((14, 30, 30, 45)), payer=crec[3],
-                number=invoice_number(crec) if status != "draft" else None, product_names=product_names, now=now,
+                rng,
+                id=iid,
+                created=created,
+                customer=crec[1],
+                subscription=None,
+                lines=lines,
+                status=status,
+                billing_reason="manual",
+                collection_method="charge_automatically" if rng.random() < 0.4 else "send_invoice",
+                days_until_due=rng.choice((14, 30, 30, 45)),
+                payer=crec[3],
+                number=invoice_number(crec) if status != "draft" else None,
+                product_names=product_names,
+                now=now,
             )
         if j < n_pairs:
             pay = None
@@ -1505,7 +1739,9 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
                     pay = "succeeded"
                 elif obj["status"] != "draft" and obj["attempt_count"] > 0:
                     pay = "failed"
-            description = {"subscription_create": "Subscription creation", "subscription_cycle": "Subscription update"}.get(obj["billing_reason"], "Payment for Invoice")
+            description = {"subscription_create": "Subscription creation", "subscription_cycle": "Subscription update"}.get(
+                obj["billing_reason"], "Payment for Invoice"
+            )
             invoice_records.append((pay, crec, obj["amount_due"], obj["currency"], obj["effective_at"], description))
         yield obj
 
@@ -1514,7 +1750,7 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
     charge_ids = meta("charge")
     pi_records: list[tuple] = []
     pi_ties = _Ties(now)
-    for j, (pid, t, u) in enumerate(meta("payment_intent")):
+    for j, (pid, t, _u) in enumerate(meta("payment_intent")):
         paired = j < n_pairs
         inv = invoice_records[j] if j < len(invoice_records) and invoice_records[j][0] else None
         for_invoice = inv is not None and paired
@@ -1527,21 +1763,44 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
             currency = crec[2] if crec else _currency(rng)
             amount = rng.choice((500, 999, 1500, 2000, 2500, 4900, 7500, 9900, 12000, 19900, 49900)) + (rng.choice((0, 0, 50, 99)))
             created = pi_ties(rng, max(t, crec[0]) if crec else t, crec[0] if crec else start)
-            description = None if rng.random() < 0.6 else rng.choice(("Order #%d" % rng.randint(1000, 99999), "Top-up", "Donation", "Consulting hours"))
+            description = (
+                None if rng.random() < 0.6 else rng.choice((f"Order #{rng.randint(1000, 99999)}", "Top-up", "Donation", "Consulting hours"))
+            )
             x = rng.random()
             if paired:
-                status = "succeeded" if x < 0.88 else "requires_payment_method" if x < 0.95 else "requires_capture" if x < 0.98 else "processing"
+                status = (
+                    "succeeded" if x < 0.88 else "requires_payment_method" if x < 0.95 else "requires_capture" if x < 0.98 else "processing"
+                )
             else:
-                status = "requires_payment_method" if x < 0.4 else "canceled" if x < 0.75 else "requires_action" if x < 0.9 else "requires_confirmation"
+                status = (
+                    "requires_payment_method"
+                    if x < 0.4
+                    else "canceled"
+                    if x < 0.75
+                    else "requires_action"
+                    if x < 0.9
+                    else "requires_confirmation"
+                )
         charge_id = next(charge_ids)[0] if paired else None
         failure = rng.choice(_DECLINES) if paired and status == "requires_payment_method" else None
         # A declined card is detached from the intent; the charge keeps it.
         pm = new_id(rng, "payment_method") if paired else None
         payer = crec[3] if crec else None
         obj = _payment_intent(
-            rng, id=pid, created=created, customer=crec[1] if crec else None, amount=amount, currency=currency, status=status,
-            latest_charge=charge_id, payment_method=None if failure else pm, failure=failure, description=description,
-            for_invoice=for_invoice, receipt_email=payer[1] if payer and rng.random() < 0.3 else None, now=now,
+            rng,
+            id=pid,
+            created=created,
+            customer=crec[1] if crec else None,
+            amount=amount,
+            currency=currency,
+            status=status,
+            latest_charge=charge_id,
+            payment_method=None if failure else pm,
+            failure=failure,
+            description=description,
+            for_invoice=for_invoice,
+            receipt_email=payer[1] if payer and rng.random() < 0.3 else None,
+            now=now,
         )
         if paired:
             pi_records.append((pid, created, crec, amount, currency, status, pm, failure, description))
@@ -1558,9 +1817,19 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
             created = charge_ties(rng, created, pi_created, p=0.0)  # pairs already tie as their intents do
             status = {"succeeded": "succeeded", "requires_capture": "succeeded", "processing": "pending"}.get(pi_status, "failed")
             obj = _charge(
-                rng, id=cid, created=created, customer=crec[1] if crec else None, payment_intent=pid, amount=amount,
-                currency=currency, status=status, captured=pi_status != "requires_capture", payment_method=pm,
-                failure=failure, description=description, payer=crec[3] if crec else None,
+                rng,
+                id=cid,
+                created=created,
+                customer=crec[1] if crec else None,
+                payment_intent=pid,
+                amount=amount,
+                currency=currency,
+                status=status,
+                captured=pi_status != "requires_capture",
+                payment_method=pm,
+                failure=failure,
+                description=description,
+                payer=crec[3] if crec else None,
             )
         else:
             crec = customers.pick(rng, t) if customers and u < 0.7 else None
@@ -1569,9 +1838,15 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
             status = "succeeded" if rng.random() < 0.92 else "failed"
             created = charge_ties(rng, max(t, crec[0]) if crec else t, crec[0] if crec else start)
             obj = _charge(
-                rng, id=cid, created=created, customer=crec[1] if crec else None, payment_intent=None,
-                amount=amount, currency=currency, status=status,
-                description=None if rng.random() < 0.5 else "Charge for " + ("order #%d" % rng.randint(1000, 99999)),
+                rng,
+                id=cid,
+                created=created,
+                customer=crec[1] if crec else None,
+                payment_intent=None,
+                amount=amount,
+                currency=currency,
+                status=status,
+                description=None if rng.random() < 0.5 else "Charge for " + f"order #{rng.randint(1000, 99999)}",
                 payer=crec[3] if crec else None,
             )
         yield obj

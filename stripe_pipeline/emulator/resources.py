@@ -47,7 +47,9 @@ def event_type(wanted):
 def event_types(wanted):
     wanted = wanted if isinstance(wanted, list) else [wanted]
     if len(wanted) > MAX_EVENT_TYPES:
-        raise ApiError(400, f"Invalid array: types can have at most {MAX_EVENT_TYPES} elements.", code="parameter_invalid_array", param="types")
+        raise ApiError(
+            400, f"Invalid array: types can have at most {MAX_EVENT_TYPES} elements.", code="parameter_invalid_array", param="types"
+        )
     names = set(wanted)
     return lambda obj: obj["type"] in names
 
@@ -204,12 +206,14 @@ for _type in TYPES.values():
         RESOURCES[_type.path.removeprefix("/v1/")] = _catalogued(_type)
 for _child in CHILD_TABLES.values():
     if _child.parent_param and _child.url.removeprefix("/v1/") not in RESOURCES:
-        RESOURCES[_child.url.removeprefix("/v1/")] = _catalogued(
-            replace(_child.child, path=_child.url), required=(_child.parent_param,)
-        )
+        RESOURCES[_child.url.removeprefix("/v1/")] = _catalogued(replace(_child.child, path=_child.url), required=(_child.parent_param,))
 # Stripe's product area of each path (catalog/declarations.py), for areas not enabled on an account.
 AREA_BY_PATH = {
-    **{child.url.removeprefix("/v1/").split("/{parent}/")[0]: TYPES[child.parent].area for child in CHILD_TABLES.values() if child.parent in TYPES},
+    **{
+        child.url.removeprefix("/v1/").split("/{parent}/")[0]: TYPES[child.parent].area
+        for child in CHILD_TABLES.values()
+        if child.parent in TYPES
+    },
     **{t.path.removeprefix("/v1/"): t.area for t in TYPES.values()},
 }
 
@@ -219,4 +223,3 @@ RESOURCE_BY_OBJECT = {resource.object_name: resource for resource in RESOURCES.v
 CHILD_ROUTES = {
     tuple(child.url.removeprefix("/v1/").split("/{parent}/")): child for child in CHILD_TABLES.values() if not child.parent_param
 }
-

@@ -5,8 +5,8 @@ from __future__ import annotations
 import email.utils
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Iterable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .api import StripeApi
 from .ratelimit import RateLimiter
@@ -62,7 +62,9 @@ class Emulator:
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
-    def add_account(self, account_id: str, counts: Mapping[str, int] | None = None, *, random_seed: int = 1, timeline: str | Timeline = "even") -> Store:
+    def add_account(
+        self, account_id: str, counts: Mapping[str, int] | None = None, *, random_seed: int = 1, timeline: str | Timeline = "even"
+    ) -> Store:
         """A connected account with its own objects, listed by the platform's /v1/accounts."""
         store = Store(self.store.clock, seed=random_seed, event_retention=self.store.event_retention)
         if counts:
@@ -99,7 +101,9 @@ class Emulator:
         return self.store.clock
 
     def start(self) -> Emulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": _POLL_INTERVAL}, name="stripe-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": _POLL_INTERVAL}, name="stripe-emulator", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -212,7 +212,9 @@ class Store:
             if object_id in collection.objects:
                 raise ApiError(400, f"{object_name.capitalize()} already exists.", code="resource_already_exists", param="id")
             object_id = object_id or (
-                objects.new_id(self._rng, object_name) if object_name in objects.ID_PREFIXES else generic.new_id(self._rng, object_type(object_name))
+                objects.new_id(self._rng, object_name)
+                if object_name in objects.ID_PREFIXES
+                else generic.new_id(self._rng, object_type(object_name))
             )
             obj = build(self._rng, id=object_id, created=self.clock.now(), **self._parents(object_name))
             obj.update(coerce(obj, fields) if coerce else fields)
@@ -305,6 +307,7 @@ class Store:
 
     def _parents(self, object_name: str) -> dict:
         """References a new object needs, picked among existing objects (made when missing)."""
+
         def pick(parent: str) -> dict:
             collection = self.collection_for(parent)
             if not collection.objects:

@@ -5,9 +5,19 @@ Each is importable by name: `from stripe_pipeline.models import StripeCustomer`,
 """
 
 from .base import META_COLUMNS, Base, StripeModel
-from .sync_state import RequestSlot, SyncError, SyncState
 from .catalogued import MODELS, attribute_name
+from .sync_state import RequestSlot, SyncError, SyncState
 
 globals().update({model.__name__: model for model in MODELS.values()})
 
-__all__ = ["META_COLUMNS", "MODELS", "Base", "RequestSlot", "StripeModel", "SyncError", "SyncState", "attribute_name", *sorted(m.__name__ for m in MODELS.values())]
+__all__ = [
+    "META_COLUMNS",
+    "MODELS",
+    "Base",
+    "RequestSlot",
+    "StripeModel",
+    "SyncError",
+    "SyncState",
+    "attribute_name",
+    *sorted(m.__name__ for m in MODELS.values()),
+]

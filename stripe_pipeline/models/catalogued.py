@@ -45,7 +45,9 @@ def _model(class_name: str, object_type: ObjectType, parent_column: str | None =
     for name, kind in declarations.LEGACY_COLUMNS.get(object_type.object_name, {}).items():
         fields.setdefault(name, Field(name, kind, True, None, "Sent by older API versions only."))
     if parent_column is not None and parent_column not in fields:
-        fields[parent_column] = Field(parent_column, "reference", True, None, f"ID of the {parent_column.replace('_', ' ')} this row belongs to.")
+        fields[parent_column] = Field(
+            parent_column, "reference", True, None, f"ID of the {parent_column.replace('_', ' ')} this row belongs to."
+        )
     # Child rows are read by their parent's ID when a parent's child set is replaced.
     columns = [_column(field, index=name == parent_column) for name, field in sorted(fields.items())]
     table = Table(object_type.table, Base.metadata, *meta_columns(), *columns)

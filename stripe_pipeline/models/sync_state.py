@@ -31,7 +31,7 @@ class SyncState(Base):
     backfill: Mapped[dict | None] = mapped_column(
         # SQL NULL, not JSON null, when no backfill runs: `WHERE backfill IS NULL` must find it.
         JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql"),
-        comment="the running backfill's checkpoint: where it resumes, and the events cursor it hands over"
+        comment="the running backfill's checkpoint: where it resumes, and the events cursor it hands over",
     )
     backfill_completed_at: Mapped[datetime | None] = mapped_column(comment="when the last full backfill finished")
     events_cursor_created: Mapped[int | None] = mapped_column(comment="created (Unix time) of the last event applied")

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -121,9 +121,7 @@ class StripeApiClient:
                     raise
                 delay = self.backoff.delay(error, attempt)
                 attempt += 1
-                self.log.warning(
-                    f"GET {path}: {_describe(error)}; retry {attempt}/{self.backoff.max_retries} in {delay:.1f} s"
-                )
+                self.log.warning(f"GET {path}: {_describe(error)}; retry {attempt}/{self.backoff.max_retries} in {delay:.1f} s")
                 time.sleep(delay)
                 self.stats.count(retries=1)
 
@@ -134,7 +132,11 @@ class StripeApiClient:
         except stripe.APIError as error:
             if "Invalid response body" in (error.user_message or ""):  # the package's message quotes the body
                 raise stripe.APIError(
-                    _unreadable(error.http_body or b"", error.http_status or 0, error.headers or {}), None, error.http_status, None, error.headers
+                    _unreadable(error.http_body or b"", error.http_status or 0, error.headers or {}),
+                    None,
+                    error.http_status,
+                    None,
+                    error.headers,
                 ) from None
             raise
         self._note_server_time(headers)
@@ -184,7 +186,7 @@ class StripeApiClient:
         """Stripe's time (its Date header) of this thread's last response: when the data it
         returned was observed. Rows carry it, and an older observation never overwrites a newer."""
         server_time = getattr(self._local, "server_time", None)
-        return None if server_time is None else datetime.fromtimestamp(server_time, timezone.utc)
+        return None if server_time is None else datetime.fromtimestamp(server_time, UTC)
 
     def list_pages(self, path: str, params: dict | None = None) -> Iterator[list[dict]]:
         """Walk a list endpoint newest first, one page of dicts at a time (memory stays flat)."""
@@ -251,7 +253,6 @@ def _access_error(error: stripe.StripeError, path: str) -> StripeAccessError:
         )
     detail = _redacted_message(error)
     return StripeAccessError(
-        f"The API key may not read GET {path} (HTTP {error.http_status}): {detail} "
-        "Give the restricted key read access to this resource.",
+        f"The API key may not read GET {path} (HTTP {error.http_status}): {detail} Give the restricted key read access to this resource.",
         error.http_status,
     )

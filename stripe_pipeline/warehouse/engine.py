@@ -53,9 +53,7 @@ def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     dialect = parsed.get_backend_name()
     if dialect not in SUPPORTED_DIALECTS:
-        raise WarehouseError(
-            f"Unsupported warehouse {safe_url(url)}: use a SQLite or PostgreSQL URL in WAREHOUSE_URL."
-        )
+        raise WarehouseError(f"Unsupported warehouse {safe_url(url)}: use a SQLite or PostgreSQL URL in WAREHOUSE_URL.")
     schema = settings.warehouse_schema(dialect, schema)
     engine = create_engine(parsed, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=orjson.loads)
     if dialect == "sqlite":

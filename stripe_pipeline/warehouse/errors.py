@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, func, select, update
 
@@ -15,9 +15,17 @@ _TABLE = SyncError.__table__
 
 def record_errors(connection: Connection, object_type: str, account: str | None, failures: list[dict]) -> None:
     """Each failure: object_id, error_class, error_message, raw. A known one counts up and opens again."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = [
-        {**failure, "object_type": object_type, "account": account or PLATFORM_ACCOUNT, "first_seen_at": now, "last_seen_at": now, "count": 1, "resolved_at": None}
+        {
+            **failure,
+            "object_type": object_type,
+            "account": account or PLATFORM_ACCOUNT,
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "count": 1,
+            "resolved_at": None,
+        }
         for failure in {failure["object_id"]: failure for failure in failures}.values()
     ]
     insert = INSERT_BY_DIALECT[connection.dialect.name](_TABLE)
@@ -46,7 +54,7 @@ def resolve_errors(connection: Connection, object_type: str, account: str | None
             _TABLE.c.object_id.in_(object_ids),
             _TABLE.c.resolved_at.is_(None),
         )
-        .values(resolved_at=datetime.now(timezone.utc))
+        .values(resolved_at=datetime.now(UTC))
     )
 
 

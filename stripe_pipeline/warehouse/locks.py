@@ -108,9 +108,7 @@ class AdvisoryLock(HeldLock):
                 # Raises DBAPIError while the server is away: the caller's retries wait for it.
                 acquired = self.try_acquire()
             if not acquired:
-                raise LockLost(
-                    f"The sync lock {self._name} was lost with its database connection, and another run holds it now"
-                )
+                raise LockLost(f"The sync lock {self._name} was lost with its database connection, and another run holds it now")
 
     def release(self) -> None:
         if self._connection is None:

@@ -72,9 +72,7 @@ class PostgresSlotStore:
             connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             table = qualified_name(connection, _TABLE)
             self._create = f"INSERT INTO {table} (bucket, next_slot) VALUES (%s, 0) ON CONFLICT DO NOTHING"
-            self._statement = (
-                f"UPDATE {table} SET next_slot = GREATEST(next_slot, %s) + %s WHERE bucket = %s RETURNING next_slot - %s"
-            )
+            self._statement = f"UPDATE {table} SET next_slot = GREATEST(next_slot, %s) + %s WHERE bucket = %s RETURNING next_slot - %s"
             self._connection = connection
             self._raw = connection.connection.driver_connection.cursor()
             # A slot lost in a crash costs nothing, a commit that waits for the disk holds up

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, select
 
@@ -14,15 +14,17 @@ PLATFORM_ACCOUNT = ""  # a primary key cannot be NULL
 
 
 def load_state(connection: Connection, object_type: str, account: str | None) -> dict | None:
-    row = connection.execute(
-        select(_TABLE).where(_TABLE.c.object_type == object_type, _TABLE.c.account == (account or PLATFORM_ACCOUNT))
-    ).mappings().first()
+    row = (
+        connection.execute(select(_TABLE).where(_TABLE.c.object_type == object_type, _TABLE.c.account == (account or PLATFORM_ACCOUNT)))
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
 def save_state(connection: Connection, object_type: str, account: str | None, values: dict) -> None:
     """Set the given columns of the row, creating it if needed; other columns keep their values."""
-    values = {**values, "updated_at": datetime.now(timezone.utc)}
+    values = {**values, "updated_at": datetime.now(UTC)}
     insert = INSERT_BY_DIALECT[connection.dialect.name](_TABLE).values(
         object_type=object_type, account=account or PLATFORM_ACCOUNT, **values
     )

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import functools
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 from sqlalchemy import Boolean, Connection, DateTime, Enum, Float, Integer, String, Table, and_, or_, select, true
@@ -88,13 +89,7 @@ def _upsert_statement(dialect: str, table: Table):
         set_={column.name: excluded[column.name] for column in table.columns if column.name != "id"},
         where=and_(
             _not_older(table, excluded),
-            or_(
-                *(
-                    column.is_distinct_from(excluded[column.name])
-                    for column in table.columns
-                    if column.name not in _NOT_COMPARED
-                )
-            ),
+            or_(*(column.is_distinct_from(excluded[column.name]) for column in table.columns if column.name not in _NOT_COMPARED)),
         ),
     ).returning(table.c.id)
 

@@ -19,10 +19,10 @@ from ..models.sync_state import RequestSlot, SyncError, SyncState
 from ..stripe_api.budget import SlotStore
 from . import errors
 from .columns import add_missing_columns
+from .engine import WarehouseError, create_warehouse_engine, safe_url
 from .locks import HeldLock, LockLost, sync_lock
 from .rate_budget import slot_store_for
 from .state import load_state, save_state
-from .engine import WarehouseError, create_warehouse_engine, safe_url
 from .transient import RECONNECT_SECONDS, GaveUp, driver_error, is_lost_connection, retry_transient, sqlstate
 from .upsert import UpsertResult, mark_deleted_rows, upsert_rows
 
@@ -235,9 +235,7 @@ class Warehouse:
 
         try:
             # A server never reached is a configuration error, not a blip: fail at once.
-            return retry_transient(
-                work, reconnect_seconds=self.reconnect_seconds if self._reached else 0.0, on_retry=on_retry
-            )
+            return retry_transient(work, reconnect_seconds=self.reconnect_seconds if self._reached else 0.0, on_retry=on_retry)
         except LockLost as error:
             raise _stop_without_lock(error) from error
         except GaveUp as error:

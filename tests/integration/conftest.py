@@ -94,4 +94,3 @@ def stripe_env(monkeypatch, emulator, warehouse_config):
 def table_rows(warehouse: Warehouse, table: sa.Table) -> dict[str, dict]:
     with warehouse.engine.connect() as connection:
         return {row["id"]: dict(row) for row in connection.execute(sa.select(table)).mappings()}
-

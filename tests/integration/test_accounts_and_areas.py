@@ -39,11 +39,19 @@ def test_every_connected_account_syncs_with_its_own_state_and_one_budget(make_em
     for account in ACCOUNTS:
         assert {i for i, r in rows.items() if r["_account"] == account} == set(emulator.account(account).collections["customers"].objects)
     with warehouse.engine.connect() as connection:
-        states = dict(connection.execute(sa.select(SyncState.account, SyncState.stripe_account_id).where(SyncState.object_type == "customers")).all())
+        states = dict(
+            connection.execute(sa.select(SyncState.account, SyncState.stripe_account_id).where(SyncState.object_type == "customers")).all()
+        )
     # Each state row records the account it was read from (GET /v1/account answers per Stripe-Account).
     assert states == {"": "acct_emulator", **{account: account for account in ACCOUNTS}}
     with warehouse.engine.connect() as connection:
-        buckets = connection.execute(sa.text(f"SELECT count(*) FROM {warehouse.schema + '.' if warehouse.schema else ''}_stripe_rate_budget")).scalar() if warehouse.dialect == "postgresql" else 1
+        buckets = (
+            connection.execute(
+                sa.text(f"SELECT count(*) FROM {warehouse.schema + '.' if warehouse.schema else ''}_stripe_rate_budget")
+            ).scalar()
+            if warehouse.dialect == "postgresql"
+            else 1
+        )
     assert buckets == 1  # one request budget for the platform and all its accounts
 
 
@@ -99,7 +107,10 @@ def test_the_sync_state_belongs_to_the_account_and_mode_it_was_read_from(make_em
     # Another account's key on the same warehouse: its cursor would skip that account's history.
     other = make_emulator({"customer": 40}, account_id="acct_1Other", random_seed=7)
     before = table_rows(warehouse, MODELS["customers"].__table__)
-    with pytest.raises(ConfigurationError, match=r"belongs to Stripe account acct_1First \(test mode\), but the API key now reads acct_1Other \(test mode\)"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"belongs to Stripe account acct_1First \(test mode\), but the API key now reads acct_1Other \(test mode\)",
+    ):
         StripeCustomerAction(client=client_for(other), warehouse=warehouse).sync_incremental()
     assert table_rows(warehouse, MODELS["customers"].__table__) == before
 

@@ -22,7 +22,9 @@ def test_column_comments_reach_postgresql(warehouse):
     warehouse.ensure_tables([MODELS["refunds"].__table__])
     with warehouse.engine.connect() as connection:
         comment = connection.scalar(
-            sa.text("SELECT col_description(to_regclass(:table), attnum) FROM pg_attribute WHERE attrelid = to_regclass(:table) AND attname = 'amount'"),
+            sa.text(
+                "SELECT col_description(to_regclass(:table), attnum) FROM pg_attribute WHERE attrelid = to_regclass(:table) AND attname = 'amount'"
+            ),
             {"table": f"{warehouse.schema}.refunds"},
         )
     assert comment and "Amount, in cents" in comment
@@ -31,7 +33,15 @@ def test_column_comments_reach_postgresql(warehouse):
 def test_a_table_of_an_older_version_gains_the_new_columns(warehouse):
     """Upgrading: the table that 0.2 made lacks the catalogue's new columns; they are added."""
     table = MODELS["customers"].__table__
-    old = sa.Table("customers", sa.MetaData(), *(sa.Column(c.name, c.type, primary_key=c.primary_key) for c in table.columns if c.name in ("id", "_raw", "_synced_at", "_deleted_at", "_account", "email")))
+    old = sa.Table(
+        "customers",
+        sa.MetaData(),
+        *(
+            sa.Column(c.name, c.type, primary_key=c.primary_key)
+            for c in table.columns
+            if c.name in ("id", "_raw", "_synced_at", "_deleted_at", "_account", "email")
+        ),
+    )
     with warehouse.engine.begin() as connection:
         if warehouse.schema:
             connection.execute(sa.schema.CreateSchema(warehouse.schema, if_not_exists=True))

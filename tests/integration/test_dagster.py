@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import pytest
 import requests
 
 from stripe_pipeline.actions import ALL_ACTIONS, HAND_WRITTEN, StripeCouponAction, StripeCustomerAction
@@ -26,8 +25,17 @@ from .conftest import table_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_TABLES = {
-    "customers", "products", "prices", "coupons", "subscriptions", "subscription_items", "invoices", "invoice_line_items",
-    "charges", "payment_intents", "balance_transactions",
+    "customers",
+    "products",
+    "prices",
+    "coupons",
+    "subscriptions",
+    "subscription_items",
+    "invoices",
+    "invoice_line_items",
+    "charges",
+    "payment_intents",
+    "balance_transactions",
 }
 
 
@@ -96,9 +104,7 @@ def test_id_job_syncs_known_ids_and_reports_the_rest_per_id(emulator, warehouse_
     customer = next(iter(emulator.store.collections["customers"].objects))
     subscription = next(iter(emulator.store.collections["subscriptions"].objects))
     invoice = next(iter(emulator.store.collections["invoices"].objects))
-    result = _run_id_job(
-        emulator, warehouse_config, ids=[customer, subscription, invoice, "xyz_123", "cus_missing0000"], related=False
-    )
+    result = _run_id_job(emulator, warehouse_config, ids=[customer, subscription, invoice, "xyz_123", "cus_missing0000"], related=False)
 
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
@@ -111,7 +117,11 @@ def test_id_job_syncs_known_ids_and_reports_the_rest_per_id(emulator, warehouse_
         assert set(table_rows(warehouse, action.table())) == {object_id}
     # Never backfilled: observations that say the tables are partial, not materializations.
     assert not result.asset_materializations_for_node("sync_stripe_ids")
-    observed = {e.asset_key.to_user_string(): e.asset_observation_data.asset_observation.metadata for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION}
+    observed = {
+        e.asset_key.to_user_string(): e.asset_observation_data.asset_observation.metadata
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION
+    }
     assert set(observed) == {"stripe/customers", "stripe/subscriptions", "stripe/invoices"}
     assert all("not been backfilled" in metadata["partial"].value for metadata in observed.values())
 
@@ -174,7 +184,11 @@ def test_full_sync_job_in_separate_processes_into_sqlite(emulator, tmp_path):
     bin_dir = Path(sys.executable).parent
     subprocess.run(
         [bin_dir / "dagster", "job", "execute", "-m", "stripe_pipeline.definitions", "-j", FULL_SYNC_JOB],
-        cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     warehouse = Warehouse(env["WAREHOUSE_URL"])
     chosen = {"customers", "billing_meters", "invoices", "payment_intents", "charges"}
@@ -187,8 +201,20 @@ def test_full_sync_job_in_separate_processes_into_sqlite(emulator, tmp_path):
 def test_contract_cli_materializes_one_asset(emulator, tmp_path):
     env = _cli_env(tmp_path, emulator)
     subprocess.run(
-        [Path(sys.executable).parent / "dagster", "asset", "materialize", "-m", "stripe_pipeline.definitions", "--select", "stripe/customers"],
-        cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300,
+        [
+            Path(sys.executable).parent / "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "stripe_pipeline.definitions",
+            "--select",
+            "stripe/customers",
+        ],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     assert Warehouse(env["WAREHOUSE_URL"]).count(ALL_ACTIONS[0].table()) == len(emulator.store.collections["customers"])
 
@@ -197,8 +223,20 @@ def test_a_missing_key_under_the_cli_says_what_to_set(emulator, tmp_path):
     env = _cli_env(tmp_path, emulator)
     del env["STRIPE_API_KEY"]
     done = subprocess.run(
-        [Path(sys.executable).parent / "dagster", "asset", "materialize", "-m", "stripe_pipeline.definitions", "--select", "stripe/customers"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        [
+            Path(sys.executable).parent / "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "stripe_pipeline.definitions",
+            "--select",
+            "stripe/customers",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode != 0
     assert "STRIPE_API_KEY is not set. Set it, in the environment of the process that runs the sync" in done.stdout + done.stderr
@@ -217,7 +255,10 @@ def test_webserver_loads_the_code_location(emulator, tmp_path):
     port = _free_port()
     server = subprocess.Popen(
         [Path(sys.executable).parent / "dagster-webserver", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=_cli_env(tmp_path, emulator), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=_cli_env(tmp_path, emulator),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 120
@@ -251,7 +292,11 @@ def test_the_demo_backfills_then_syncs_the_changes_from_events(tmp_path):
     [customers] = [line.split() for line in demo.stdout.splitlines() if line.strip().startswith("customers")]
     # rows, deleted rows, objects in the emulator, mode of the second run
     assert customers == ["customers", "505", "2", "503", "incremental"]
-    rows = {line.split()[0]: int(line.split()[1]) for line in demo.stdout.splitlines()[-60:] if line.split() and line.split()[1:2] and line.split()[1].isdigit()}
+    rows = {
+        line.split()[0]: int(line.split()[1])
+        for line in demo.stdout.splitlines()[-60:]
+        if line.split() and line.split()[1:2] and line.split()[1].isdigit()
+    }
     assert set(rows) == default_tables(ALL_ACTIONS) and all(rows.values()), rows  # every default table filled
     assert (tmp_path / "stripe_demo.db").exists()
 
@@ -275,6 +320,7 @@ def test_a_translator_subclass_changes_every_key_the_location_uses():
 
 def test_permanent_errors_fail_at_once_without_retries(emulator, tmp_path):
     """An unsupported warehouse and a 400 from Stripe would fail the same way minutes later."""
+
     class WithAnUnknownFilter(StripeCustomerAction):
         list_params = {"colour": "red"}
 
@@ -287,8 +333,18 @@ def test_permanent_errors_fail_at_once_without_retries(emulator, tmp_path):
         [asset] = build_assets([action])
         started = time.monotonic()
         with dg.instance_for_test() as instance:
-            result = dg.materialize([asset], resources=_resources(emulator, warehouse_config), instance=instance, raise_on_error=False, selection=["stripe/customers"])
-            retries = [r for r in instance.all_logs(result.run_id) if r.dagster_event and r.dagster_event.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+            result = dg.materialize(
+                [asset],
+                resources=_resources(emulator, warehouse_config),
+                instance=instance,
+                raise_on_error=False,
+                selection=["stripe/customers"],
+            )
+            retries = [
+                r
+                for r in instance.all_logs(result.run_id)
+                if r.dagster_event and r.dagster_event.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY
+            ]
         assert not result.success and not retries and time.monotonic() - started < 20
         [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
         assert expected in failure.step_failure_data.error.message

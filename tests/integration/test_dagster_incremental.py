@@ -41,7 +41,10 @@ def test_the_asset_backfills_then_reads_events_and_says_which_mode_ran(emulator,
 
     emulator.store.collections["customers"].remove(next(iter(emulator.store.collections["customers"].objects)))
     reconciled = dg.materialize(
-        [asset], resources=resources, selection=[f"stripe/{asset.op.name}"], run_config={"ops": {asset.op.name: {"config": {"reconcile": True}}}}
+        [asset],
+        resources=resources,
+        selection=[f"stripe/{asset.op.name}"],
+        run_config={"ops": {asset.op.name: {"config": {"reconcile": True}}}},
     )
     third = _metadata(reconciled, asset)
     assert third["mode"] == "incremental, reconcile" and third["deleted"] == 1
@@ -137,4 +140,3 @@ def test_a_tick_with_too_many_events_runs_every_asset(emulator, monkeypatch):
     for customer in list(emulator.store.collections["customers"].objects) * 4:
         emulator.store.update(customer, metadata={"n": str(time.monotonic_ns())})
     assert _selection(_tick(sensor, emulator, started.cursor)) == {f"stripe/{a.table_name()}" for a in HAND_WRITTEN}
-

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -34,10 +34,7 @@ def _live_rows(warehouse, table) -> dict[str, dict]:
 def _assert_table_matches(emulator, warehouse, action) -> None:
     """Every object the emulator has is a live row holding exactly what the API returns."""
     path = action.table_name()
-    visible = {
-        object_id: obj
-        for object_id, obj in emulator.store.collections[path].objects.items()
-    }
+    visible = {object_id: obj for object_id, obj in emulator.store.collections[path].objects.items()}
     live = _live_rows(warehouse, action.table())
     assert set(live) == set(visible)
     for object_id, obj in visible.items():
@@ -293,7 +290,11 @@ def test_an_event_payload_older_than_the_row_overwrites_nothing(emulator, client
     StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental()
     customer = next(iter(store.collections["customers"].objects))
     observed = table_rows(warehouse, StripeCustomer.__table__)[customer]["_observed_at"]
-    store.emit_event("customer.updated", store.collections["customers"].objects[customer] | {"name": "From before"}, created=int(observed.timestamp()) - 60)
+    store.emit_event(
+        "customer.updated",
+        store.collections["customers"].objects[customer] | {"name": "From before"},
+        created=int(observed.timestamp()) - 60,
+    )
     StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental(trust_event_payloads=True)
     assert table_rows(warehouse, StripeCustomer.__table__)[customer]["name"] != "From before"
 
@@ -307,8 +308,8 @@ def test_reconcile_judges_only_its_own_accounts_rows(emulator, client_for, wareh
         "id": "cus_ConnectedAccount0001",
         "_raw": {"id": "cus_ConnectedAccount0001"},
         "_account": "acct_1Other",
-        "_synced_at": datetime(2025, 1, 1, tzinfo=timezone.utc),
-        "created": datetime(2025, 1, 1, tzinfo=timezone.utc),
+        "_synced_at": datetime(2025, 1, 1, tzinfo=UTC),
+        "created": datetime(2025, 1, 1, tzinfo=UTC),
     }
     with warehouse.engine.begin() as connection:
         connection.execute(table.insert().values(**other_account))

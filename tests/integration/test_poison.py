@@ -106,7 +106,9 @@ def test_the_asset_check_is_red_while_errors_are_open(make_emulator, warehouse_c
     assert not check.passed and check.metadata["open_errors"].value == 2
 
     FailsOnSome.poisoned = set()
-    full = dg.materialize([asset], resources=resources, selection=["stripe/customers"], run_config={"ops": {"customers": {"config": {"full_refresh": True}}}})
+    full = dg.materialize(
+        [asset], resources=resources, selection=["stripe/customers"], run_config={"ops": {"customers": {"config": {"full_refresh": True}}}}
+    )
     [check] = full.get_asset_check_evaluations()
     assert check.passed
 

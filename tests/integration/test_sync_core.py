@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -65,8 +65,8 @@ def test_default_mapping_converts_timestamps_references_and_nested_values(emulat
         row = rows[object_id]
         assert isinstance(row["_raw"]["customer"], dict)
         assert row["customer"] == api_object["customer"]
-        created = row["created"].replace(tzinfo=row["created"].tzinfo or timezone.utc)
-        assert created == datetime.fromtimestamp(api_object["created"], timezone.utc)
+        created = row["created"].replace(tzinfo=row["created"].tzinfo or UTC)
+        assert created == datetime.fromtimestamp(api_object["created"], UTC)
         assert row["items"] == api_object["items"]
         assert row["metadata"] == api_object["metadata"]
 
@@ -110,9 +110,7 @@ def test_rerun_changes_nothing_and_an_update_changes_the_row(make_emulator, clie
 
 def test_sync_by_ids_syncs_known_ids_and_reports_unknown_ones(emulator, client_for, warehouse):
     known = list(emulator.store.collections["customers"].objects)[:3]
-    stats = StripeCustomerAction(client=client_for(emulator), warehouse=warehouse).sync_by_ids(
-        known + ["cus_doesnotexist", known[0]]
-    )
+    stats = StripeCustomerAction(client=client_for(emulator), warehouse=warehouse).sync_by_ids(known + ["cus_doesnotexist", known[0]])
     assert stats.missing_ids == ["cus_doesnotexist"]
     assert set(table_rows(warehouse, StripeCustomer.__table__)) == set(known)
 

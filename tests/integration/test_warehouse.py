@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from stripe_pipeline.actions import StripeCustomerAction, StripeInvoiceAction
 from stripe_pipeline.emulator.objects import generate
-from stripe_pipeline.models import StripeCustomer, StripeInvoice
+from stripe_pipeline.models import StripeCustomer
 from stripe_pipeline.warehouse import Warehouse, WarehouseError
 from stripe_pipeline.warehouse.upsert import _upsert_portable, upsert_rows
 
@@ -21,7 +21,7 @@ ROWS_PER_WRITER = 2_000
 
 def _rows(writer: int) -> list[dict]:
     """Every writer writes the same IDs, half of them in the opposite order: the worst case for locks."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = [
         {"id": f"cus_{n:05d}", "_raw": {"id": f"cus_{n:05d}", "by": writer}, "_synced_at": now, "email": f"{n}@w{writer}.example"}
         for n in range(ROWS_PER_WRITER)
@@ -44,9 +44,7 @@ def test_several_processes_create_and_write_at_once(warehouse_config):
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(WRITERS)
     schema = warehouse_config["schema"] or None
-    processes = [
-        context.Process(target=_write, args=(warehouse_config["url"], schema, writer, start)) for writer in range(WRITERS)
-    ]
+    processes = [context.Process(target=_write, args=(warehouse_config["url"], schema, writer, start)) for writer in range(WRITERS)]
     for process in processes:
         process.start()
     for process in processes:
@@ -92,7 +90,7 @@ def _counts(result) -> tuple[int, int, int]:
 
 
 def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)  # SQLite gives UTC without a zone
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite gives UTC without a zone
 
 
 def _customer(n: int, synced_at: datetime, **values) -> dict:
@@ -100,20 +98,20 @@ def _customer(n: int, synced_at: datetime, **values) -> dict:
     data = {
         "id": f"cus_{n}",
         "email": f"{n}@example.com",
-        "name": f"Zoë \"{n}\" O'Brien\t\\ 💳",
+        "name": f'Zoë "{n}" O\'Brien\t\\ 💳',
         "balance": 2**62 + n,
         "delinquent": n % 2 == 0,
         "created": 1767225600 - n,
         "metadata": {"n": str(n), "nested": [1, 2.5, None, {"x": "ü"}]},
         "preferred_locales": [],
     } | values
-    row = {**data, "created": datetime.fromtimestamp(data["created"], timezone.utc), "_raw": data, "_synced_at": synced_at}
+    row = {**data, "created": datetime.fromtimestamp(data["created"], UTC), "_raw": data, "_synced_at": synced_at}
     return dict.fromkeys(c.name for c in StripeCustomer.__table__.columns) | row
 
 
 def test_upsert_counts_rows_and_leaves_unchanged_ones_alone(warehouse):
     table = StripeCustomer.__table__
-    first, second, third = (datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(hours=h) for h in range(3))
+    first, second, third = (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=h) for h in range(3))
     assert _counts(warehouse.upsert(table, [_customer(n, first) for n in range(4)])) == (4, 0, 0)
 
     def changes(synced_at: datetime) -> list[dict]:
@@ -130,14 +128,18 @@ def test_upsert_counts_rows_and_leaves_unchanged_ones_alone(warehouse):
     assert _counts(warehouse.upsert(table, changes(second))) == (1, 3, 1)
     rows = table_rows(warehouse, table)
     assert {id: _utc(row["_synced_at"]) for id, row in rows.items()} == {
-        "cus_0": first, "cus_1": second, "cus_2": second, "cus_3": second, "cus_4": second
+        "cus_0": first,
+        "cus_1": second,
+        "cus_2": second,
+        "cus_3": second,
+        "cus_4": second,
     }
     assert rows["cus_1"]["email"] == rows["cus_1"]["_raw"]["email"] == "new@example.com"
     assert rows["cus_2"]["metadata"] == {"n": "2", "set by": "a hook"}
     assert rows["cus_2"]["_raw"]["metadata"] == {"n": "2", "nested": [1, 2.5, None, {"x": "ü"}]}
     assert rows["cus_3"]["metadata"] is None and rows["cus_3"]["_raw"]["metadata"] is None
-    assert rows["cus_0"]["name"] == "Zoë \"0\" O'Brien\t\\ 💳" and rows["cus_0"]["balance"] == 2**62
-    assert _utc(rows["cus_0"]["created"]) == datetime.fromtimestamp(1767225600, timezone.utc)
+    assert rows["cus_0"]["name"] == 'Zoë "0" O\'Brien\t\\ 💳' and rows["cus_0"]["balance"] == 2**62
+    assert _utc(rows["cus_0"]["created"]) == datetime.fromtimestamp(1767225600, UTC)
 
     assert _counts(warehouse.upsert(table, changes(third))) == (0, 0, 5)  # a rerun: nothing to write
     assert table_rows(warehouse, table) == rows
@@ -147,7 +149,7 @@ def test_upsert_counts_within_one_transaction(warehouse):
     """Rows inserted earlier in the same transaction count as updated when they change."""
     table = StripeCustomer.__table__
     warehouse.ensure_tables([table])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with warehouse.engine.begin() as connection:
         assert _counts(upsert_rows(connection, table, [_customer(n, now) for n in range(3)])) == (3, 0, 0)
         changed = [_customer(0, now), _customer(1, now, email="x@example.com"), _customer(5, now)]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from stripe_pipeline.emulator.collection import Collection
 from stripe_pipeline.emulator.store import EPOCH
 from stripe_pipeline.emulator.timelines import TIMELINES
-from stripe_pipeline.stripe_api.windows import PAGE_SIZE, ParallelLister, Remaining, Window, initial_windows, split
+from stripe_pipeline.stripe_api.windows import PAGE_SIZE, ParallelLister, Remaining, Window, initial_windows
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +44,7 @@ def _shaped(count: int, shape: str, seed: int) -> list[int]:
 
 def _load(emulator, offsets: list[int]) -> set[str]:
     customers = Collection("customer", "customers")
-    customers.add_many(
-        [{"id": f"cus_{n:08d}", "object": "customer", "created": EPOCH - offset} for n, offset in enumerate(offsets)]
-    )
+    customers.add_many([{"id": f"cus_{n:08d}", "object": "customer", "created": EPOCH - offset} for n, offset in enumerate(offsets)])
     emulator.store.collections["customers"] = customers
     return {f"cus_{n:08d}" for n in range(len(offsets))}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from stripe_pipeline.actions import StripeCustomerAction, StripeInvoiceAction, StripePaymentIntentAction
 
@@ -23,7 +23,7 @@ CUSTOMER = {
 def test_fields_map_to_columns_of_the_same_name():
     row = StripeCustomerAction().set_default(CUSTOMER)
     assert row["id"] == "cus_Zoë1" and row["name"] == "Zoë Ångström 李" and row["email"] is None
-    assert row["created"] == datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
+    assert row["created"] == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
     assert row["balance"] == -1250 and row["metadata"] == CUSTOMER["metadata"]
     assert row["_raw"] is CUSTOMER  # the API's object, unchanged: fields without a column live here
     assert row["_deleted_at"] is None and row["_account"] is None and row["_observed_at"] is not None

@@ -9,7 +9,15 @@ from stripe_pipeline.settings import ConfigurationError
 
 
 def test_defaults(monkeypatch):
-    for name in ("STRIPE_API_BASE", "WAREHOUSE_URL", "WAREHOUSE_SCHEMA", "STRIPE_EVENTS_POLL_SECONDS", "STRIPE_TIMEOUT_SECONDS", "STRIPE_ACCOUNTS", "STRIPE_REQUESTS_PER_SECOND"):
+    for name in (
+        "STRIPE_API_BASE",
+        "WAREHOUSE_URL",
+        "WAREHOUSE_SCHEMA",
+        "STRIPE_EVENTS_POLL_SECONDS",
+        "STRIPE_TIMEOUT_SECONDS",
+        "STRIPE_ACCOUNTS",
+        "STRIPE_REQUESTS_PER_SECOND",
+    ):
         monkeypatch.delenv(name, raising=False)
     assert settings.stripe_api_base() == "https://api.stripe.com"
     assert settings.warehouse_url() == "sqlite:///stripe_warehouse.db"

@@ -9,7 +9,7 @@ happened where no event can tell any more.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ...policies import SAFE_EVENT_AGE_SECONDS
@@ -84,7 +84,7 @@ def _finish(action: StripeSyncActionMixin, unlisted: set[str], cursor: EventCurs
     action.flush()
     action.save_state(
         backfill=None,
-        backfill_completed_at=datetime.now(timezone.utc),
+        backfill_completed_at=datetime.now(UTC),
         events_cursor_created=cursor.created,
         events_cursor_id=cursor.id,
         events_recent_ids=[cursor.id] if cursor.id else [],  # what the listing saw already

@@ -51,7 +51,12 @@ class RowBuffer:
             raise ObjectSyncError(message) from error
         action.stats.failed += 1
         self._failures.append(
-            {"object_id": object_id, "error_class": type(error).__name__, "error_message": message[:2000], "raw": action.redacted(stripe_data)}
+            {
+                "object_id": object_id,
+                "error_class": type(error).__name__,
+                "error_message": message[:2000],
+                "raw": action.redacted(stripe_data),
+            }
         )
 
     def flush(self) -> UpsertResult:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -58,7 +58,7 @@ def map_fields(plan: MappingPlan, stripe_data: dict, drifted: Counter) -> dict[s
     for name in plan.timestamps:
         value = row[name]
         if isinstance(value, (int, float)):
-            row[name] = datetime.fromtimestamp(value, timezone.utc)
+            row[name] = datetime.fromtimestamp(value, UTC)
     for name in plan.references:
         value = row[name]
         if isinstance(value, dict):

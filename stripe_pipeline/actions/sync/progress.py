@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ...policies import PROGRESS_EVERY_SECONDS
@@ -42,8 +42,10 @@ class Progress:
             return summary + f", about {remaining.objects:,} to go" + (f" (~{remaining.objects / rate:,.0f} s)" if rate else "")
         # Not a guess: below the windows measured so far an account may hold nothing or millions.
         unknown = f"objects created {_day(remaining.unmeasured.gte)} to {_day(remaining.unmeasured.lte)} not counted yet"
-        return summary + (f", about {remaining.objects:,} to go in the ranges measured so far; {unknown}" if remaining.objects else f"; {unknown}")
+        return summary + (
+            f", about {remaining.objects:,} to go in the ranges measured so far; {unknown}" if remaining.objects else f"; {unknown}"
+        )
 
 
 def _day(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
