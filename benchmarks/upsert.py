@@ -32,6 +32,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 def _server_cpu(connection) -> float:
     pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    connection.commit()
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime

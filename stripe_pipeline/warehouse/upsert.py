@@ -1,14 +1,16 @@
 """Upserts: rows unique by id, written with INSERT … ON CONFLICT (id) DO UPDATE.
 
-Rows whose values did not change are left alone (the WHERE on the update), so a rerun
-rewrites nothing and `_synced_at` keeps telling when the data last changed.
+One rule decides whether an incoming row replaces the table's (`_replaces`), whichever
+statement carries it: its data must differ (unchanged rows are not rewritten, so a rerun
+rewrites nothing and `_synced_at` keeps telling when the data last changed), and it must not
+have been observed earlier than the table's row (newer always wins).
 
-PostgreSQL takes a batch as ONE statement with ONE parameter: the rows as a JSON array of
-arrays, unpacked by the server (see `_PostgresPlan`). That keeps the client's work to a list
-per row and one `json` encode per batch, a tenth of what binding every value costs, and it
-counts inserts and updates from the same statement (`xmax = 0` marks a row it inserted).
-Other databases, and tables with column types the JSON batch does not cover, take the
-portable statement: an executemany that SQLAlchemy sends as multi-row INSERTs.
+PostgreSQL takes a flush as ONE statement with ONE parameter: the rows as a JSON array of
+arrays, unpacked by the server, which also counts inserts and updates (`xmax = 0` marks a row
+the statement inserted). Measured with `python -m benchmarks.upsert` (docs/performance.md):
+7 to 15 times the rows per second of the portable statement, 2-3 % of its client CPU per row
+and about half its server CPU. Other databases, and tables with column types the JSON batch does not cover,
+take the portable statement: an executemany that SQLAlchemy sends as multi-row INSERTs.
 """
 
 from __future__ import annotations
@@ -21,8 +23,28 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import Boolean, Connection, DateTime, Enum, Float, Integer, String, Table, and_, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    DateTime,
+    Enum,
+    Float,
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import ColumnElement
 
 INSERT_BY_DIALECT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 # Not compared: the key itself, the write time that the comparison decides on, and when the
@@ -30,13 +52,19 @@ INSERT_BY_DIALECT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _NOT_COMPARED = {"id", "_synced_at", "_observed_at"}
 
 
-def _not_older(table: Table, excluded):
+def _not_older(table: Table, excluded) -> ColumnElement[bool]:
     """Newer always wins: a row observed earlier than the one in the table never replaces it,
     whichever path wrote it. Unknown times (rows of older versions) do not block a write."""
     if "_observed_at" not in table.c:
         return true()
     current, incoming = table.c._observed_at, excluded["_observed_at"]
     return or_(incoming.is_(None), current.is_(None), incoming >= current)
+
+
+def _replaces(table: Table, excluded) -> ColumnElement[bool]:
+    """Whether the incoming row (`excluded`) replaces the table's: it changed, and it is not older."""
+    changed = or_(*(c.is_distinct_from(excluded[c.name]) for c in table.columns if c.name not in _NOT_COMPARED))
+    return and_(_not_older(table, excluded), changed)
 
 
 @dataclass
@@ -58,10 +86,10 @@ def upsert_rows(connection: Connection, table: Table, rows: list[dict]) -> Upser
         return UpsertResult()
     # The same lock order in every writer: overlapping upserts wait for each other instead of deadlocking.
     rows = sorted(rows, key=_by_id)
-    if connection.dialect.name == "postgresql" and connection.dialect.driver in _JSON_BATCH_DRIVERS:
-        plan = _postgres_plan(table, qualified_name(connection, table))
-        if plan is not None:
-            result = plan.upsert(connection, rows)
+    if connection.dialect.name == "postgresql":
+        batch = _json_batch(table, _taken_from_raw(table, rows))
+        if batch is not None:
+            result = batch.upsert(connection, rows)
             if result is not None:
                 return result
     return _upsert_portable(connection, table, rows)
@@ -83,22 +111,14 @@ def _upsert_portable(connection: Connection, table: Table, rows: list[dict]) -> 
 @functools.cache
 def _upsert_statement(dialect: str, table: Table):
     insert = INSERT_BY_DIALECT[dialect](table)
-    excluded = insert.excluded
     return insert.on_conflict_do_update(
         index_elements=[table.c.id],
-        set_={column.name: excluded[column.name] for column in table.columns if column.name != "id"},
-        where=and_(
-            _not_older(table, excluded),
-            or_(*(column.is_distinct_from(excluded[column.name]) for column in table.columns if column.name not in _NOT_COMPARED)),
-        ),
+        set_={column.name: insert.excluded[column.name] for column in table.columns if column.name != "id"},
+        where=_replaces(table, insert.excluded),
     ).returning(table.c.id)
 
 
 # -- PostgreSQL: one JSON batch per statement ---------------------------------------------
-
-# Drivers that take `%s` placeholders from exec_driver_sql.
-_JSON_BATCH_DRIVERS = ("psycopg", "psycopg2")
-_PG = postgresql.dialect()
 
 
 def _encode(batch: list) -> str:
@@ -114,10 +134,7 @@ def _isoformat(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-# JSON columns whose value is the very object in `_raw` are read from `_raw` on the server
-# instead of being encoded twice; a bigint flags them, so at most this many per table.
-_MAX_FLAGGED = 62
-_BATCH = "\x00batch\x00"  # where the parameter goes, until the statement is escaped for the driver
+_PG = postgresql.dialect()
 
 
 def qualified_name(connection: Connection, table: Table) -> str:
@@ -131,127 +148,99 @@ def qualified_name(connection: Connection, table: Table) -> str:
     return f"{quote.quote_schema(schema)}.{name}" if schema else name
 
 
-def _never(_key: str) -> object:
-    return _never  # identical to no row value: a `_raw` that is not an object flags nothing
-
-
 @dataclass(frozen=True)
-class _PostgresPlan:
-    """How one table's rows become the JSON batch, and the statement that unpacks it.
+class _JsonBatch:
+    """One table's statement that unpacks the JSON batch, and how a row becomes its array."""
 
-    Row i of the batch is `[value of column 0, …, value of column n-1, flags]`: SQL values as
-    JSON scalars (timestamps as ISO strings), JSON columns as the JSON itself. A JSON column
-    whose value is the same object as the key of that name in `_raw` (what `set_default`
-    gives) is sent as null with its flag bit set, and read back as `_raw->'name'`: the same
-    JSON, encoded and parsed once instead of twice.
-    """
-
-    statement: str
-    row_to_list: Callable[[dict], list]
+    statement: Any
+    row_values: Callable[[dict], tuple]
 
     def upsert(self, connection: Connection, rows: list[dict]) -> UpsertResult | None:
         try:
-            batch = [self.row_to_list(row) for row in rows]
+            batch = [self.row_values(row) for row in rows]
         except KeyError:
             return None  # rows without some columns: the portable statement decides what that means
-        written, inserted = connection.exec_driver_sql(self.statement, (_encode(batch),)).one()
+        written, inserted = connection.execute(self.statement, {"batch": _encode(batch)}).one()
         return UpsertResult(inserted=inserted, updated=written - inserted, unchanged=len(rows) - written)
 
 
+def _taken_from_raw(table: Table, rows: list[dict]) -> frozenset[str]:
+    """JSON columns whose value is, in every row, the very object `_raw` holds under that name
+    (what the default `set_default` gives): the server reads them from `_raw` instead of the
+    batch carrying the same JSON twice."""
+    names = _json_columns(table)
+    if not names:
+        return frozenset()
+    raws = [row["_raw"] if type(row.get("_raw")) is dict else {} for row in rows]
+    return frozenset(
+        name for name in names if all(row.get(name) is not None and row.get(name) is raw.get(name) for row, raw in zip(rows, raws))
+    )
+
+
 @functools.cache
-def _postgres_plan(table: Table, qualified_name: str) -> _PostgresPlan | None:
+def _json_columns(table: Table) -> tuple[str, ...]:
+    if "_raw" not in table.c:
+        return ()
+    return tuple(c.name for c in table.columns if c.name != "_raw" and isinstance(c.type.dialect_impl(_PG), postgresql.JSONB))
+
+
+@functools.cache
+def _json_batch(table: Table, from_raw: frozenset[str] = frozenset()) -> _JsonBatch | None:
     """None when a column's type is not one the JSON batch converts exactly like the driver."""
     columns = list(table.columns)
-    names = [column.name for column in columns]
-    if [column.name for column in table.primary_key.columns] != ["id"] or not set(names) - _NOT_COMPARED:
+    if [c.name for c in table.primary_key.columns] != ["id"] or not {c.name for c in columns} - _NOT_COMPARED:
         return None
-    quote = _PG.identifier_preparer.quote
-    raw = names.index("_raw") if "_raw" in names and isinstance(table.c._raw.type.dialect_impl(_PG), postgresql.JSONB) else None
+    # Row n of the batch is the array of its sent column values: SQL values as JSON scalars
+    # (timestamps as ISO strings), JSON columns as the JSON itself.
+    sent = [c.name for c in columns if c.name not in from_raw]
+    position = {name: index for index, name in enumerate(sent)}
+    batch = cast(bindparam("batch", type_=String), postgresql.JSONB)
+    elements = (
+        func.jsonb_array_elements(batch).table_valued(column("r", postgresql.JSONB), with_ordinality="n").render_derived(name="elements")
+    )
 
-    selects: list[str] = []  # SQL expression per column, over `r` (the row's array), `raw` and `flags`
-    items: list[str] = []  # Python expression per column, over `row`
-    checks: list[str] = []  # Python statements that flag JSON columns taken from `_raw`
-    for index, column in enumerate(columns):
-        impl = column.type.dialect_impl(_PG)
-        key = repr(column.name)
+    # OFFSET 0 keeps the subquery: `_raw` is taken out of the array once per row, not once per column.
+    raw_item = elements.c.r.op("->")(literal_column(str(position["_raw"]))) if "_raw" in position else literal_column("NULL::jsonb")
+    rows = select(elements.c.r, raw_item.label("raw"), elements.c.n).select_from(elements).offset(0).subquery("unpacked")
+
+    def item(index: int):
+        return rows.c.r.op("->")(literal_column(str(index)))
+
+    values = []
+    for col in columns:
+        if col.name in from_raw:
+            values.append(rows.c.raw.op("->")(literal_column("'" + col.name.replace("'", "''") + "'")))
+            continue
+        index = position[col.name]
+        text = rows.c.r.op("->>")(literal_column(str(index)))
+        impl = col.type.dialect_impl(_PG)
         if isinstance(impl, postgresql.JSONB):
-            if raw is None or index == raw or len(checks) == _MAX_FLAGGED:
-                selects.append("raw" if index == raw else f"r->{index}")
-                items.append("raw_value" if index == raw else f"row[{key}]")
-                continue
-            bit = 1 << len(checks)
-            checks.append(
-                f"    v{index} = row[{key}]\n"
-                f"    if v{index} is not None and v{index} is get({key}):\n"
-                f"        v{index} = None\n"
-                f"        flags |= {bit}\n"
-            )
-            selects.append(f"CASE WHEN flags & {bit} = 0 THEN r->{index} ELSE raw->{_sql_string(column.name)} END")
-            items.append(f"v{index}")
+            values.append(item(index))
         elif isinstance(impl, String) and not isinstance(impl, Enum):
-            selects.append(f"r->>{index}")  # text; a VARCHAR(n) column still checks its length
-            items.append(f"row[{key}]")
+            values.append(text)  # a VARCHAR(n) column still checks its length
         elif isinstance(impl, Boolean):
-            selects.append(f"CAST(r->>{index} AS BOOLEAN)")
-            items.append(f"row[{key}]")
+            values.append(cast(text, Boolean))
         elif isinstance(impl, Integer):
-            selects.append(f"CAST(r->>{index} AS BIGINT)")
-            items.append(f"row[{key}]")
+            values.append(cast(text, BigInteger))
         elif isinstance(impl, Float):
-            selects.append(f"CAST(r->>{index} AS DOUBLE PRECISION)")
-            items.append(f"row[{key}]")
+            values.append(cast(text, postgresql.DOUBLE_PRECISION))
         elif isinstance(impl, DateTime) and impl.timezone:
-            selects.append(f"CAST(r->>{index} AS TIMESTAMP WITH TIME ZONE)")
-            items.append(f"row[{key}]")
+            values.append(cast(text, DateTime(timezone=True)))
         else:
             return None
-
-    source = "def row_to_list(row):\n"
-    if raw is not None:
-        source += "    raw_value = row['_raw']\n"
-        source += "    get = raw_value.get if type(raw_value) is dict else _never\n"
-        source += "    flags = 0\n" + "".join(checks)
-    else:
-        source += "    flags = 0\n"
-    source += f"    return [{', '.join(items)}, flags]\n"
-    namespace = {"_never": _never}
-    exec(source, namespace)  # one function per table: the per-row work without loops or lookups
-
-    n = len(columns)
-    raw_sql = f"r->{raw}" if raw is not None else "NULL::jsonb"
-    quoted = [quote(name) for name in names]
-    compared = [quote(name) for name in names if name not in _NOT_COMPARED]
-    newer_only = (  # see _not_older
-        "AND (excluded._observed_at IS NULL OR t._observed_at IS NULL OR excluded._observed_at >= t._observed_at) "
-        if "_observed_at" in names
-        else ""
+    # In the order of the array, sorted by id: the lock order.
+    unpacked = select(*values).select_from(rows).order_by(rows.c.n)
+    insert = postgresql.insert(table).from_select([c.name for c in columns], unpacked)
+    insert = insert.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={c.name: insert.excluded[c.name] for c in columns if c.name != "id"},
+        where=_replaces(table, insert.excluded),
     )
-    statement = (
-        # Counted on the server: one row comes back, not one per row written.
-        "WITH written AS ("
-        f"INSERT INTO {qualified_name} AS t ({', '.join(quoted)}) "
-        f"SELECT {', '.join(selects)} FROM ("
-        # OFFSET 0 keeps the subquery: `raw` is extracted once per row, not once per column.
-        f"SELECT r, {raw_sql} AS raw, CAST(r->>{n} AS BIGINT) AS flags, n "
-        f"FROM jsonb_array_elements(CAST({_BATCH} AS JSONB)) WITH ORDINALITY AS elements(r, n) OFFSET 0"
-        # In the order of the array, sorted by id: the lock order.
-        f") AS unpacked ORDER BY n "
-        f"ON CONFLICT ({quote('id')}) DO UPDATE SET "
-        + ", ".join(f"{name} = excluded.{name}" for name in quoted if name != quote("id"))
-        + f" WHERE ({', '.join('t.' + name for name in compared)}) IS DISTINCT FROM "
-        f"({', '.join('excluded.' + name for name in compared)}) "
-        + newer_only
-        # xmax is 0 on a row version this statement inserted, and set on one it updated.
-        + "RETURNING t.xmax = 0 AS inserted"
-        ") SELECT count(*), count(*) FILTER (WHERE inserted) FROM written"
-    )
-    # A % in a name must not read as a placeholder.
-    statement = statement.replace("%", "%%").replace(_BATCH, "%s")
-    return _PostgresPlan(statement, namespace["row_to_list"])
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+    # Counted on the server: one row comes back, not one per row written. xmax is 0 on a row
+    # version this statement inserted, and set on one it updated.
+    written = insert.returning(literal_column("xmax = 0", Boolean).label("inserted")).cte("written")
+    statement = select(func.count(), func.count().filter(written.c.inserted)).select_from(written)
+    return _JsonBatch(statement, operator.itemgetter(*sent))
 
 
 def mark_deleted_rows(connection: Connection, table: Table, tombstones: list[dict]) -> int:
