@@ -198,46 +198,30 @@ def test_full_sync_job_in_separate_processes_into_sqlite(emulator, tmp_path):
     assert warehouse.count(MODELS["refunds"].__table__) == 0  # not chosen: not synced
 
 
+def _materialize_customers_with_the_cli(tmp_path, env) -> subprocess.CompletedProcess:
+    """`dagster asset materialize -m stripe_pipeline.definitions --select stripe/customers`, as the README says."""
+    command = [
+        Path(sys.executable).parent / "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "stripe_pipeline.definitions",
+        "--select",
+        "stripe/customers",
+    ]
+    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+
 def test_contract_cli_materializes_one_asset(emulator, tmp_path):
     env = _cli_env(tmp_path, emulator)
-    subprocess.run(
-        [
-            Path(sys.executable).parent / "dagster",
-            "asset",
-            "materialize",
-            "-m",
-            "stripe_pipeline.definitions",
-            "--select",
-            "stripe/customers",
-        ],
-        cwd=tmp_path,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    assert _materialize_customers_with_the_cli(tmp_path, env).returncode == 0
     assert Warehouse(env["WAREHOUSE_URL"]).count(ALL_ACTIONS[0].table()) == len(emulator.store.collections["customers"])
 
 
 def test_a_missing_key_under_the_cli_says_what_to_set(emulator, tmp_path):
     env = _cli_env(tmp_path, emulator)
     del env["STRIPE_API_KEY"]
-    done = subprocess.run(
-        [
-            Path(sys.executable).parent / "dagster",
-            "asset",
-            "materialize",
-            "-m",
-            "stripe_pipeline.definitions",
-            "--select",
-            "stripe/customers",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _materialize_customers_with_the_cli(tmp_path, env)
     assert done.returncode != 0
     assert "STRIPE_API_KEY is not set. Set it, in the environment of the process that runs the sync" in done.stdout + done.stderr
     assert "STEP_UP_FOR_RETRY" not in done.stdout + done.stderr  # a configuration error is not retried
