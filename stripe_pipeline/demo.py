@@ -44,7 +44,7 @@ def main() -> None:
         modes = {
             event.asset_key.path[-1]: event.step_materialization_data.materialization.metadata["mode"].value
             for event in second.all_events
-            if event.event_type_value == "ASSET_MATERIALIZATION"
+            if event.event_type_value == "ASSET_MATERIALIZATION" and event.asset_key is not None
         }
         report = pd.DataFrame(
             [

@@ -81,14 +81,16 @@ class Settings(BaseSettings):
     @field_validator("stripe_accounts", mode="after")
     @classmethod
     def _accounts(cls, value: str) -> str:
-        _parse_accounts(value)  # fails on a wrong entry
+        parse_accounts(value)  # fails on a wrong entry
         return value.strip()
 
 
-def load(**overrides: Any) -> Settings:
-    """The settings from the environment, with the given values (None: not given) over it."""
+def load(base: Settings | None = None, **overrides: Any) -> Settings:
+    """The settings from the environment (or those of `base`, a resource's), with the given
+    values (None: not given) over them, all validated."""
+    given = {name: value for name, value in overrides.items() if value is not None}
     try:
-        return Settings(**{name: value for name, value in overrides.items() if value is not None})
+        return Settings(**({**base.model_dump(), **given} if base is not None else given))
     except ValidationError as error:
         problems = [
             str(problem["ctx"]["error"])
@@ -106,7 +108,12 @@ def _one(name: str, override: Any) -> Any:
 
 
 def stripe_api_key(override: str | None = None) -> str:
-    key = _one("stripe_api_key", override)
+    return required_key(load(stripe_api_key=override))
+
+
+def required_key(config: Settings) -> str:
+    """The key, or a ConfigurationError that says what to set and where."""
+    key = config.stripe_api_key
     if key is None or not key.get_secret_value().strip():
         raise ConfigurationError(
             "STRIPE_API_KEY is not set. Set it, in the environment of the process that runs the sync, to a "
@@ -127,9 +134,11 @@ def warehouse_url(override: str | None = None) -> str:
 
 def warehouse_schema(dialect: str, override: str | None = None) -> str | None:
     """`stripe` on dialects with schemas, none on SQLite (it has no schemas to speak of)."""
-    if dialect == "sqlite":
-        return None
-    return _one("warehouse_schema", override) or "stripe"
+    return schema_for(dialect, _one("warehouse_schema", override))
+
+
+def schema_for(dialect: str, configured: str | None) -> str | None:
+    return None if dialect == "sqlite" else configured or "stripe"
 
 
 def events_poll_seconds(override: int | None = None) -> int:
@@ -161,10 +170,10 @@ def stripe_objects(override: str | None = None) -> str:
 def stripe_accounts(override: str | None = None) -> list[str] | str | None:
     """Connect accounts to sync besides the platform (STRIPE_ACCOUNTS): a comma list of
     `acct_…`, or `all` for every account /v1/accounts lists; None: the platform only."""
-    return _parse_accounts(_one("stripe_accounts", override))
+    return parse_accounts(_one("stripe_accounts", override))
 
 
-def _parse_accounts(raw: str) -> list[str] | str | None:
+def parse_accounts(raw: str) -> list[str] | str | None:
     raw = raw.strip()
     if not raw:
         return None

@@ -6,9 +6,11 @@ with its child tables' actions in `child_actions`. Every action is importable fr
 name: `StripeCustomerAction`, `StripeRefundAction`, `StripeInvoiceLineItemAction`, ….
 """
 
+from typing import TYPE_CHECKING
+
 from ..catalog import TYPES
 from .billing import StripeInvoiceAction, StripeSubscriptionAction
-from .catalogued import attach_children, catalogued_actions
+from .catalogued import ChildAction, attach_children, catalogued_actions
 from .core_resources import StripeChargeAction, StripeCustomerAction, StripePaymentIntentAction
 from .mixins import StripeSyncActionMixin, SyncStats
 from .products import StripeCouponAction, StripePriceAction, StripeProductAction
@@ -27,9 +29,14 @@ for _action in HAND_WRITTEN:
     _action.stripe_type = TYPES[_action.object_name()]
 
 ALL_ACTIONS: list[type[StripeSyncActionMixin]] = HAND_WRITTEN + catalogued_actions(HAND_WRITTEN)
-CHILD_ACTIONS: list[type[StripeSyncActionMixin]] = attach_children(ALL_ACTIONS)
+CHILD_ACTIONS: list[type[ChildAction]] = attach_children(ALL_ACTIONS)
 
 globals().update({action.__name__: action for action in ALL_ACTIONS + CHILD_ACTIONS})
+
+if TYPE_CHECKING:
+    # For type checkers: the catalogued actions above are made at import, one per type.
+    def __getattr__(name: str) -> type[StripeSyncActionMixin]: ...
+
 
 __all__ = [
     "ALL_ACTIONS",

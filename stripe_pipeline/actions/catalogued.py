@@ -7,10 +7,27 @@ a hand-written action (products.py, billing.py, …) is the same with hooks or e
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from ..catalog import CHILD_TABLES, TYPES, ChildTable, ObjectType
 from ..models import MODELS
-from .children import ChildRowsMixin
 from .mixins import StripeSyncActionMixin
+
+
+class ChildAction(StripeSyncActionMixin):
+    """A child table's action (children.py). Its rows get the parent's ID in `parent_column`, and
+    a key that stays unique where Stripe's ID is unique only within the parent (an account's
+    `card_payments`)."""
+
+    child_table: ClassVar[ChildTable]
+    parent_id: str | None = None  # of the parent whose children are being synced (set by ChildSync)
+
+    def set_default(self, stripe_data: dict) -> dict:
+        row = super().set_default(stripe_data)
+        row[self.child_table.parent_column] = self.parent_id
+        if self.child_table.keyed_by_parent:
+            row["id"] = f"{self.parent_id}/{stripe_data['id']}"
+        return row
 
 
 def catalogued_action(object_type: ObjectType) -> type[StripeSyncActionMixin]:
@@ -29,11 +46,11 @@ def catalogued_action(object_type: ObjectType) -> type[StripeSyncActionMixin]:
     )
 
 
-def child_action(child: ChildTable) -> type[StripeSyncActionMixin]:
+def child_action(child: ChildTable) -> type[ChildAction]:
     model = MODELS[child.table]
     return type(
         model.__name__ + "Action",
-        (ChildRowsMixin, StripeSyncActionMixin),
+        (ChildAction,),
         {
             "__module__": "stripe_pipeline.actions",
             "__doc__": f"Rows of `{child.table}`: each {child.parent}'s {child.child.object_name} objects, synced with their parent.",
@@ -45,7 +62,7 @@ def child_action(child: ChildTable) -> type[StripeSyncActionMixin]:
     )
 
 
-def attach_children(actions: list[type[StripeSyncActionMixin]]) -> list[type[StripeSyncActionMixin]]:
+def attach_children(actions: list[type[StripeSyncActionMixin]]) -> list[type[ChildAction]]:
     """Give each parent action the actions of its child tables; returns every child action."""
     children = {table: child_action(child) for table, child in CHILD_TABLES.items()}
     for action in actions:

@@ -14,41 +14,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import stripe
 
-from ..catalog import ChildTable
-
 if TYPE_CHECKING:
+    from .catalogued import ChildAction
     from .mixins import StripeSyncActionMixin, SyncStats
-
-
-class ChildRowsMixin:
-    """Maps a child object to its row: the parent's ID in `parent_column`, and a key that stays
-    unique where Stripe's ID is unique only within the parent (an account's `card_payments`)."""
-
-    child_table: ClassVar[ChildTable]
-    _parent_id: str | None = None
-
-    def set_default(self, stripe_data: dict) -> dict:
-        row = super().set_default(stripe_data)
-        row[self.child_table.parent_column] = self._parent_id
-        if self.child_table.keyed_by_parent:
-            row["id"] = f"{self._parent_id}/{stripe_data['id']}"
-        return row
 
 
 class ChildSync:
     """The chosen child tables of one parent action, staged with the parent and written first."""
 
-    def __init__(self, parent: StripeSyncActionMixin, actions: Iterable[type[StripeSyncActionMixin]]):
+    def __init__(self, parent: StripeSyncActionMixin, actions: Iterable[type[ChildAction]]):
         self._parent = parent
         self._actions = [
             action(client=parent.client, warehouse=parent.warehouse, logger=parent.log, flush_every=10**9, strict=parent.strict)
             for action in actions
         ]
-        self._pending: list[tuple[StripeSyncActionMixin, str, str | None]] = []  # (child action, parent ID, after)
+        self._pending: list[tuple[ChildAction, str, str | None]] = []  # (child action, parent ID, after)
         self._sets: dict[str, dict[str, set[str]]] = {action.table_name(): {} for action in self._actions}
 
     @property
@@ -56,7 +40,7 @@ class ChildSync:
         return {action.table_name(): action.stats for action in self._actions}
 
     @property
-    def actions(self) -> list[StripeSyncActionMixin]:
+    def actions(self) -> list[ChildAction]:
         return self._actions
 
     def collect(self, parent_data: dict) -> None:
@@ -93,7 +77,7 @@ class ChildSync:
                 self._flag_vanished(action, sets)
             action.flush()
 
-    def _fetch(self, item: tuple[StripeSyncActionMixin, str, str | None]) -> tuple[list[dict] | None, datetime | None]:
+    def _fetch(self, item: tuple[ChildAction, str, str | None]) -> tuple[list[dict] | None, datetime | None]:
         action, parent_id, after = item
         path, params = action.child_table.list_request(parent_id)
         if after:
@@ -108,16 +92,16 @@ class ChildSync:
             raise
         return objects, self._parent.client.observed_at()
 
-    def _stage(self, action: StripeSyncActionMixin, parent_id: str, objects: list[dict], observed_at: datetime | None) -> None:
-        action._parent_id, action.observed_at = parent_id, observed_at
+    def _stage(self, action: ChildAction, parent_id: str, objects: list[dict], observed_at: datetime | None) -> None:
+        action.parent_id, action.observed_at = parent_id, observed_at
         ids = self._sets[action.table_name()].setdefault(parent_id, set())
         for obj in objects:
             row = action.sync(obj)
             # A child that failed is in _stripe_sync_errors, not gone: it must not be flagged deleted.
-            ids.add(row["id"] if row else f"{parent_id}/{obj.get('id')}" if action.child_table.keyed_by_parent else obj.get("id"))
-        action._parent_id = None
+            ids.add(row["id"] if row else f"{parent_id}/{obj.get('id')}" if action.child_table.keyed_by_parent else str(obj.get("id")))
+        action.parent_id = None
 
-    def _flag_vanished(self, action: StripeSyncActionMixin, sets: dict[str, set[str]]) -> None:
+    def _flag_vanished(self, action: ChildAction, sets: dict[str, set[str]]) -> None:
         live = self._parent.warehouse.ids_by_parent(
             action.table(), action.child_table.parent_column, list(sets), self._parent.stripe_account
         )

@@ -5,38 +5,40 @@ this project ports), `set_default` and `post_set_default`, then stages the row. 
 written in multi-row upserts every `flush_every` rows and at the end of a batch (`sync_all`,
 `sync_by_ids`, `sync_incremental`, `batched()`); outside one, `sync` writes its row at once.
 
-The machinery behind the public methods lives in actions/sync/, one module per job:
-mapping.py (an object becomes a row), buffer.py (staging, flushing, the sync error table),
-listing.py (cursor walk, created windows, retrieval by ID), backfill.py, events.py,
-reconcile.py, and runner.py (the lock, the account check and the choice of mode).
+What the declarations imply (events, children, hooks) is in declarations.py. The machinery
+behind the public methods lives in actions/sync/, one module per job: mapping.py (an object
+becomes a row), batch.py and buffer.py (staging, flushing, the sync error table), listing.py
+(cursor walk, created windows, retrieval by ID), backfill.py, events.py, reconcile.py, and
+runner.py (the lock, the account check and the choice of mode).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager, nullcontext
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import Table
-from stripe import StripeObject
+from stripe import APIResource, StripeObject
 
 from .. import policies
-from ..catalog import ObjectType
+from ..catalog import ChildTable, ObjectType
 from ..models import StripeModel
 from ..stripe_api import StripeApiClient
-from ..stripe_api.events import MAX_TYPES_PER_REQUEST
 from ..warehouse import UpsertResult, Warehouse
+from . import declarations
 from .children import ChildSync
 from .sync import backfill, listing, mapping, reconcile, runner
+from .sync.batch import Batch
 from .sync.buffer import ObjectSyncError, RowBuffer
 from .sync.stats import SyncStats
 
-__all__ = ["ObjectSyncError", "StripeSyncActionMixin", "SyncStats"]
+if TYPE_CHECKING:
+    from .catalogued import ChildAction
 
-_HOOKS = ("pre_set_defualt", "pre_set_default", "set_default", "post_set_default")
+__all__ = ["ObjectSyncError", "StripeSyncActionMixin", "SyncStats"]
 
 
 class StripeSyncActionMixin:
@@ -49,7 +51,7 @@ class StripeSyncActionMixin:
     """
 
     model_class: ClassVar[type[StripeModel]]
-    stripe_object_class: ClassVar[type]
+    stripe_object_class: ClassVar[type[APIResource[Any]]]
     # The catalogue's description of the type (catalog/): fields, events, area. Set for every
     # action this package ships; an action of your own may leave it unset.
     stripe_type: ClassVar[ObjectType | None] = None
@@ -59,8 +61,9 @@ class StripeSyncActionMixin:
     id_prefixes: ClassVar[tuple[str, ...]] = ()
     # Fields that must not reach the warehouse, e.g. a PaymentIntent's client_secret.
     redacted_fields: ClassVar[tuple[str, ...]] = ()
-    flush_every: ClassVar[int] = policies.FLUSH_EVERY
-    concurrency: ClassVar[int] = policies.CONCURRENCY
+    # Defaults that a subclass or the constructor may change.
+    flush_every: int = policies.FLUSH_EVERY
+    concurrency: int = policies.CONCURRENCY
     # A list filter that takes many IDs at once (products: `ids`), for retrieving in batches.
     list_ids_filter: ClassVar[str | None] = None
     # Events whose `data.object` is this type's object; None: `<object>.created|updated|deleted`.
@@ -68,7 +71,9 @@ class StripeSyncActionMixin:
     # Which of them mean the object is gone; None: those ending in `.deleted`.
     deletion_event_types: ClassVar[tuple[str, ...] | None] = None
     # The actions of this type's child tables (actions/children.py), from the catalogue.
-    child_actions: ClassVar[tuple[type[StripeSyncActionMixin], ...]] = ()
+    child_actions: ClassVar[tuple[type[ChildAction], ...]] = ()
+    # Set on a child table's own action: where its rows come from (an invoice's `lines`).
+    child_table: ClassVar[ChildTable | None] = None
 
     def __init__(
         self,
@@ -92,7 +97,7 @@ class StripeSyncActionMixin:
         fails the run at once; by default it is kept in `_stripe_sync_errors` and the run goes on."""
         self.strict = strict
         self._client = client
-        self._client_args = {"api_key": api_key, "api_base": api_base, "timeout": timeout_seconds}
+        self._api_key, self._api_base, self._timeout = api_key, api_base, timeout_seconds
         self._warehouse = warehouse
         self._warehouse_url = warehouse_url
         # The Connect account whose data this is; None for the platform account.
@@ -102,6 +107,7 @@ class StripeSyncActionMixin:
             self.flush_every = flush_every
         if concurrency is not None:
             self.concurrency = concurrency
+        self.chosen_children = declarations.choose_children(type(self), children)
         self.stats = SyncStats()
         # What the machinery in actions/sync/ shares with the action:
         self.rows = RowBuffer(self)  # rows staged for the next flush
@@ -109,9 +115,8 @@ class StripeSyncActionMixin:
         self.children: ChildSync | None = None  # the chosen child tables, during a batch
         # IDs the synced rows refer to, by object name, while `track_references()` is on.
         self.references: dict[str, set[str]] | None = None
-        self._chosen_children = self._choose_children(children)
-        self._batch_depth = 0
-        self._exclusive_depth = 0
+        self._batch = Batch(self)
+        self._lock = runner.TypeLock(self)
 
     # -- what the class declares, derived ------------------------------------------------
 
@@ -135,42 +140,13 @@ class StripeSyncActionMixin:
 
     @classmethod
     def watched_events(cls) -> tuple[str, ...]:
-        """Event types whose `data.object` is this type's object, or one of its children's (a
-        customer's tax ID: the customer is synced again). At most 20: one request."""
-        if cls.event_types is not None:
-            own = tuple(cls.event_types)
-        elif cls.stripe_type is not None:
-            own = cls.stripe_type.events
-        else:
-            name = cls.object_name()
-            own = (f"{name}.created", f"{name}.updated", f"{name}.deleted")
-        children = [name for child in cls.child_actions for name in child.stripe_type.events if name not in own]
-        return tuple(dict.fromkeys([*own, *children]))[:MAX_TYPES_PER_REQUEST]
+        """Event types whose `data.object` is this type's object or one of its children's."""
+        return declarations.watched_events(cls)
 
     @classmethod
     def deletion_events(cls) -> frozenset[str]:
         """Event types after which the object no longer exists (its row gets `_deleted_at`)."""
-        if cls.deletion_event_types is not None:
-            return frozenset(cls.deletion_event_types)
-        if cls.stripe_type is not None:
-            return frozenset(cls.stripe_type.deletion_events)
-        return frozenset(t for t in cls.watched_events() if t.endswith(".deleted"))
-
-    @classmethod
-    def _choose_children(cls, children: Iterable[str] | str | None) -> tuple[type[StripeSyncActionMixin], ...]:
-        if children is None:
-            return tuple(action for action in cls.child_actions if action.child_table.embedded)
-        if children == "all":
-            return cls.child_actions
-        wanted = set([children] if isinstance(children, str) else children)
-        known = {action.table_name(): action for action in cls.child_actions}
-        if not wanted <= known.keys():
-            raise ValueError(f"{cls.__name__} has no child tables {sorted(wanted - known.keys())}; it has {sorted(known) or 'none'}.")
-        return tuple(known[name] for name in sorted(wanted))
-
-    @property
-    def chosen_children(self) -> tuple[type[StripeSyncActionMixin], ...]:
-        return self._chosen_children
+        return declarations.deletion_events(cls)
 
     @property
     def child_stats(self) -> dict[str, SyncStats]:
@@ -181,9 +157,9 @@ class StripeSyncActionMixin:
     def client(self) -> StripeApiClient:
         if self._client is None:
             self._client = StripeApiClient(
-                self._client_args["api_key"],
-                self._client_args["api_base"],
-                timeout=self._client_args["timeout"],
+                self._api_key,
+                self._api_base,
+                timeout=self._timeout,
                 stripe_account=self.stripe_account,
                 logger=self.log,
                 slot_store=self.warehouse.slot_store(),  # one budget with every other process
@@ -207,7 +183,7 @@ class StripeSyncActionMixin:
         """
         if isinstance(stripe_data, StripeObject):
             stripe_data = stripe_data.to_dict()
-        if self._chosen_children and self._batch_depth == 0:
+        if self.chosen_children and not self._batch.is_open:
             with self.batched():  # children are fetched and written with their parent
                 return self.sync(stripe_data)
         if stripe_data.get("deleted") is True:
@@ -218,7 +194,7 @@ class StripeSyncActionMixin:
         try:
             # Hooks may change what they are given, nested values included; `_raw` keeps what the API
             # returned. Actions without hooks skip the copy, it is most of their per-object cost.
-            if not _has_hooks(type(self)):
+            if not declarations.has_hooks(type(self)):
                 defaults = self.set_default(stripe_data)  # its `_raw` is the API's object already
             else:
                 data = mapping.json_copy(stripe_data)
@@ -230,10 +206,11 @@ class StripeSyncActionMixin:
                 stage = "post_set_default"
                 defaults = self.post_set_default(defaults) or defaults
             stage = "the row"
-            self._stage(defaults)
+            self.rows.add(defaults)
         except Exception as error:  # noqa: BLE001 - whatever a hook raises, the object is kept and named
             self.rows.fail(stripe_data, error, f"hook {stage} failed" if stage != "the row" else "its row is unusable")
             return None
+        self._flush_if_due()
         return defaults
 
     def sync_by_ids(self, ids: Iterable[str]) -> SyncStats:
@@ -315,32 +292,15 @@ class StripeSyncActionMixin:
 
     # -- batches, writes and state -----------------------------------------------------------
 
-    @contextmanager
-    def batched(self) -> Iterator[None]:
+    def batched(self) -> AbstractContextManager[None]:
         """Stage the rows of the `sync` calls inside and write them in multi-row upserts (every
-        `flush_every` rows and at the end), as `sync_all` does:
+        `flush_every` rows and at the end), as `sync_all` does (actions/sync/batch.py):
 
         >>> with action.batched():
         ...     for customer in stripe.Customer.list(limit=100).auto_paging_iter():
         ...         action.sync(customer)
         """
-        with ExitStack() as stack:
-            if self._batch_depth == 0:
-                self.stats = SyncStats()
-                # Before any request: a sync that finds nothing still leaves the table for SQL to query.
-                self.warehouse.ensure_tables([self.table()])
-                if self._chosen_children:
-                    self.children = ChildSync(self, self._chosen_children)
-                    for child in self.children.actions:
-                        stack.enter_context(child.batched())
-            self._batch_depth += 1
-            try:
-                yield
-            finally:
-                self._batch_depth -= 1
-                if self._batch_depth == 0:
-                    self.flush()  # what was fetched before a failure is kept, not lost
-                    self._report_failures()
+        return self._batch.open()
 
     def flush(self) -> UpsertResult:
         """Write the staged rows and deletions now (children first: a checkpoint never vouches
@@ -354,23 +314,9 @@ class StripeSyncActionMixin:
         for object_id in ids:
             self._stage_deletion({"id": object_id, "object": self.object_name(), "deleted": True})
 
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """Hold this type's sync lock (re-entrant within one action): one run per type and
-        account at a time, across processes (warehouse/locks.py)."""
-        if self._exclusive_depth == 0:
-            wait = lambda seconds: self.log.info(  # noqa: E731
-                f"{self.table_name()}: waiting {seconds:.0f} s for another run of this type to finish"
-            )
-            lock = self.warehouse.sync_lock(self.table_name(), self.stripe_account, wait)
-        else:
-            lock = nullcontext()
-        self._exclusive_depth += 1
-        try:
-            with lock:
-                yield
-        finally:
-            self._exclusive_depth -= 1
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Hold this type's sync lock: one run per type and account at a time, across processes."""
+        return self._lock.held()
 
     def load_state(self) -> dict | None:
         """This type's and account's row of `_stripe_sync_state`, or None."""
@@ -385,40 +331,16 @@ class StripeSyncActionMixin:
 
     # -- inside --------------------------------------------------------------------------------
 
-    def _stage(self, row: dict) -> None:
-        plan = mapping.mapping_plan(self.table())
-        if not row.keys() <= plan.column_set:
-            unknown = row.keys() - plan.column_set
-            raise ValueError(
-                f"{type(self).__name__} produced values for columns that {self.table_name()} does not have: "
-                f"{sorted(unknown)}. Add them to {self.model_class.__name__} or drop them in post_set_default."
-            )
-        if self.references is not None:
-            for name, target in _reference_targets(type(self)):
-                value = row.get(name)
-                if isinstance(value, str) and value:
-                    self.references.setdefault(target, set()).add(value)
-        self.rows.stage(mapping.full_row(plan, row))
-        self._flush_if_due()
-
     def _stage_deletion(self, stub: dict) -> dict:
         now = datetime.now(UTC)
-        tombstone = {
-            "id": stub["id"],
-            "_raw": stub,
-            "_synced_at": now,
-            "_deleted_at": now,
-            "_account": self.stripe_account,
-            "_observed_at": self._observed_time(now),
-        }
-        self.rows.stage_deletion(tombstone)
+        row = self.rows.add_deletion(stub, now, self._observed_time(now))
         if self.children is not None:
             self.children.parent_deleted(stub["id"])
         self._flush_if_due()
-        return dict.fromkeys(mapping.mapping_plan(self.table()).columns) | tombstone
+        return row
 
     def _flush_if_due(self) -> None:
-        if self._batch_depth == 0 or len(self.rows) >= self.flush_every:
+        if not self._batch.is_open or len(self.rows) >= self.flush_every:
             self.flush()
 
     def _observed_time(self, now: datetime) -> datetime:
@@ -426,20 +348,3 @@ class StripeSyncActionMixin:
             return self.observed_at
         # A row synced without a response time (a hook's own `sync(obj)`): observed now, by Stripe's clock.
         return datetime.fromtimestamp(self.client.server_now(), UTC) if self._client is not None else now
-
-    def _report_failures(self) -> None:
-        if self.stats.failed:
-            self.log.warning(f"{self.table_name()}: {self.stats.failed:,} objects failed, see _stripe_sync_errors")
-        if self.stats.drifted:
-            fields = ", ".join(f"{name} ({count:,})" for name, count in self.stats.drifted.most_common())
-            self.log.warning(f"{self.table_name()}: values that do not fit their column are NULL there, kept in _raw: {fields}")
-
-
-@functools.cache
-def _has_hooks(action: type) -> bool:
-    return any(getattr(action, hook) is not getattr(StripeSyncActionMixin, hook) for hook in _HOOKS)
-
-
-@functools.cache
-def _reference_targets(action: type[StripeSyncActionMixin]) -> tuple[tuple[str, str], ...]:
-    return mapping.reference_targets(action.stripe_type)

@@ -6,7 +6,7 @@ import dagster as dg
 import stripe
 from pydantic import Field
 
-from .. import policies, settings
+from .. import policies
 from ..actions import StripeSyncActionMixin, SyncStats
 from ..settings import ConfigurationError
 from ..stripe_api import RequestStats, StripeAccessError, StripeNotEnabled
@@ -104,7 +104,7 @@ def build_sync_asset(
         synced = False
         with no_retry_on_setup_errors():
             target = warehouse.warehouse()
-            for account in accounts_to_sync(stripe_api, settings.stripe_accounts(), context.log):
+            for account in accounts_to_sync(stripe_api, stripe_api.connected_accounts(), context.log):
                 client = stripe_api.client(logger=context.log, slot_store=target.slot_store(), stripe_account=account)
                 sync = action(client=client, warehouse=target, logger=context.log, children=children, strict=config.strict)
                 try:

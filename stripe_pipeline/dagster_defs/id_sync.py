@@ -1,7 +1,8 @@
 """The ID sync job: sync the Stripe objects whose IDs a user pastes into the launchpad."""
 
+import functools
 from collections import defaultdict
-from typing import Optional
+from typing import Any, Optional
 
 import dagster as dg
 from pydantic import Field
@@ -80,9 +81,7 @@ def build_id_sync_job(actions: list[type[StripeSyncActionMixin]], translator: St
                 if config.related:
                     sync.track_references()
                 stats = sync.sync_by_ids(ids)
-                related = sync_related(
-                    sync, actions, lambda other, client=client: other(client=client, warehouse=target, logger=context.log)
-                )
+                related = sync_related(sync, actions, functools.partial(_make, client=client, warehouse=target, logger=context.log))
             missing = set(stats.missing_ids)
             for object_id in stats.missing_ids:
                 problems[object_id] = f"Stripe has no {action.object_name()} with this ID."
@@ -117,3 +116,7 @@ def build_id_sync_job(actions: list[type[StripeSyncActionMixin]], translator: St
         sync_stripe_ids()
 
     return stripe_sync_by_ids
+
+
+def _make(action: type[StripeSyncActionMixin], **arguments: Any) -> StripeSyncActionMixin:
+    return action(**arguments)

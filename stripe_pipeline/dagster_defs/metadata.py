@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dagster as dg
 from sqlalchemy import Table
 
@@ -21,7 +23,7 @@ def sync_metadata(
     stats: SyncStats,
     requests: RequestStats | None,
     warehouse: Warehouse,
-    skipped: list[str] = (),
+    skipped: Sequence[str] = (),
 ) -> dict:
     """`requests`: the API requests of the run, None for a child table (its parent's asset counts them)."""
     table = action.table()

@@ -1,4 +1,8 @@
-"""Dagster resources that hand the core its Stripe client and its warehouse."""
+"""Dagster resources that hand the core its Stripe client and its warehouse.
+
+Each resource composes the core's settings (settings.py): its fields, where set, over the
+environment's variables, validated together when a run asks for a client or a warehouse.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Optional
 import dagster as dg
 from pydantic import Field
 
+from ..settings import Settings, load, parse_accounts
 from ..stripe_api import BackoffPolicy, StripeApiClient
 from ..stripe_api.budget import SlotStore
 from ..warehouse import Warehouse
@@ -33,20 +38,35 @@ class StripeResource(dg.ConfigurableResource):
     endpoint_requests_per_second: Optional[float] = Field(
         default=None, description="A cap per endpoint; defaults to STRIPE_ENDPOINT_REQUESTS_PER_SECOND, then none."
     )
+    accounts: Optional[str] = Field(
+        default=None,
+        description="Connect accounts to sync besides the platform: acct_… IDs, comma-separated, or `all`; "
+        "defaults to STRIPE_ACCOUNTS, then none.",
+    )
+
+    def settings(self) -> Settings:
+        return load(
+            stripe_api_key=self.api_key,
+            stripe_api_base=self.api_base,
+            stripe_timeout_seconds=self.timeout_seconds,
+            stripe_requests_per_second=self.requests_per_second,
+            stripe_endpoint_requests_per_second=self.endpoint_requests_per_second,
+            stripe_accounts=self.accounts,
+        )
+
+    def connected_accounts(self) -> list[str] | str | None:
+        """The Connect accounts to sync besides the platform: IDs, `all`, or None."""
+        return parse_accounts(self.settings().stripe_accounts)
 
     def client(self, logger=None, slot_store: Optional[SlotStore] = None, stripe_account: Optional[str] = None) -> StripeApiClient:
         """A client whose requests spend the budget kept in `slot_store` (the warehouse's, so
         that every process shares it); `stripe_account` reads a connected account instead."""
         return StripeApiClient(
-            self.api_key,
-            self.api_base,
+            config=self.settings(),
             stripe_account=stripe_account or self.stripe_account,
             backoff=BackoffPolicy(max_retries=self.max_retries),
             logger=logger,
             slot_store=slot_store,
-            requests_per_second=self.requests_per_second,
-            endpoint_requests_per_second=self.endpoint_requests_per_second,
-            timeout=self.timeout_seconds,
         )
 
 
@@ -56,5 +76,8 @@ class WarehouseResource(dg.ConfigurableResource):
     url: Optional[str] = Field(default=None, description="SQLAlchemy URL; defaults to WAREHOUSE_URL, then a local SQLite file.")
     schema_name: Optional[str] = Field(default=None, description="Defaults to WAREHOUSE_SCHEMA, then `stripe` on PostgreSQL.")
 
+    def settings(self) -> Settings:
+        return load(warehouse_url=self.url, warehouse_schema=self.schema_name)
+
     def warehouse(self) -> Warehouse:
-        return Warehouse(self.url, self.schema_name)
+        return Warehouse(config=self.settings())

@@ -17,13 +17,19 @@ KEY_PREFIX = "stripe"
 
 
 class StripeAssetTranslator:
-    def __init__(self, warehouse_kind: str = "sqlite"):
+    """`warehouse_kind`: the kind tag of the warehouse (its icon in the UI). `automation_condition`:
+    none by default, because the schedules and the events sensor (factory.py) keep the tables
+    fresh and know which events arrived; give one (`dg.AutomationCondition.on_cron("0 */6 * * *")`)
+    to let Dagster's declarative automation start the syncs instead or as well."""
+
+    def __init__(self, warehouse_kind: str = "sqlite", automation_condition: dg.AutomationCondition | None = None):
         self.warehouse_kind = warehouse_kind
+        self.automation_condition = automation_condition
 
     def get_asset_spec(self, action: type[StripeSyncActionMixin]) -> dg.AssetSpec:
         """The spec of a table's asset, a top-level type's or a child table's."""
         area = action.stripe_type.area if action.stripe_type is not None else "other"
-        child = getattr(action, "child_table", None)
+        child = action.child_table
         if child is not None:
             description = (
                 f"Every {child.parent}'s {child.child.object_name} objects ({child.url}), one row each, with the "
@@ -42,4 +48,5 @@ class StripeAssetTranslator:
             metadata={"dagster/column_schema": column_schema(action.table())},
             tags={"stripe/area": area},
             skippable=True,  # an account without this part of Stripe skips it
+            automation_condition=self.automation_condition,
         )

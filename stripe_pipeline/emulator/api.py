@@ -314,12 +314,12 @@ class StripeApi:
             "Stripe-Version": headers.get("stripe-version", API_VERSION),
             **extra,
         }
-        body = payload.encode()
+        answer = payload.encode()
         if isinstance(fault, Fault) and fault.kind == "truncate":
-            body = body[: len(body) // 2]
+            answer = answer[: len(answer) // 2]
         # "drop": the full length is announced and half of it sent before the connection closes.
-        sent = len(body) // 2 if isinstance(fault, Fault) and fault.kind == "drop" else None
-        return status, response_headers, body, sent
+        sent = len(answer) // 2 if isinstance(fault, Fault) and fault.kind == "drop" else None
+        return status, response_headers, answer, sent
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -328,6 +328,7 @@ class StripeApi:
         rest = parts[1:] if parts[0] == "v1" else []
         resource = "/".join(rest)
         handlers: dict = {}
+        args: tuple[str, ...]
         if resource == "account":
             handlers, route, args = {"GET": self._own_account}, "/v1/account", ("account",)
         elif resource in RESOURCES:

@@ -67,8 +67,9 @@ def value_for(rng: random.Random, field: Field, *, object_id: str, created: int,
     if kind == "enum":
         return rng.choice(field.detail) if field.detail else None
     if kind == "reference":
-        found = pick(field.detail) if isinstance(field.detail, str) else None
-        return found if found is not None or field.nullable else new_id(rng, None, field.detail or field.name)
+        target = field.detail if isinstance(field.detail, str) else None
+        found = pick(target) if target else None
+        return found if found is not None or field.nullable else new_id(rng, None, target or field.name)
     if kind == "timestamp":
         return created + rng.randrange(0, 90 * 86_400)
     if kind == "integer":

@@ -360,6 +360,8 @@ def _person(rng: random.Random, currency: str) -> tuple[str | None, str | None, 
     countries = _COUNTRIES[currency]
     country = countries[0] if len(countries) == 1 else rng.choice(countries)
     first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    name: str | None
+    email: str | None
     if rng.random() < 0.25:
         name = f"{last} {rng.choice(_COMPANY_SUFFIX)}{rng.choice(_LEGAL)}"
         slug = "".join(ch for ch in name.lower() if ch.isalnum())[:20]
@@ -720,9 +722,11 @@ def _subscription(
     trial_end = created + trial_days * _DAY if trial_days else None
     anchor = trial_end or created
 
-    canceled_at = ended_at = cancel_at = None
+    canceled_at: int | None = None
+    ended_at: int | None = None
+    cancel_at: int | None = None
     cancel_at_period_end = False
-    cancellation = {"comment": None, "feedback": None, "reason": None}
+    cancellation: dict[str, str | None] = {"comment": None, "feedback": None, "reason": None}
     if status == "canceled":
         lo = min(anchor + 3600, now)
         k_now = _period_index(anchor, interval, count, now)
@@ -750,7 +754,7 @@ def _subscription(
         ref = now
 
     if trial_end is not None and ref < trial_end:
-        cps, cpe = trial_start, trial_end
+        cps, cpe = created, trial_end  # the trial starts with the subscription
     else:
         k = _period_index(anchor, interval, count, ref)
         cps, cpe = _period_start(anchor, interval, count, k), _period_start(anchor, interval, count, k + 1)
@@ -955,13 +959,17 @@ def _invoice(
     amount_due = total
 
     # Subscription renewals sit as drafts for about an hour before Stripe finalizes them.
+    # (A draft has none: `finalized` below; the time is what later transitions count from.)
     finalized_at = created + 3600 if billing_reason == "subscription_cycle" else created
     if now is not None:
         finalized_at = min(finalized_at, now)
     finalized = status != "draft"
-    if not finalized:
-        finalized_at = None
-    transitions = {"finalized_at": finalized_at, "marked_uncollectible_at": None, "paid_at": None, "voided_at": None}
+    transitions: dict[str, int | None] = {
+        "finalized_at": finalized_at if finalized else None,
+        "marked_uncollectible_at": None,
+        "paid_at": None,
+        "voided_at": None,
+    }
 
     def later(base: int, max_days: int) -> int:
         t = base + rng.randint(60, max_days * _DAY)
@@ -978,7 +986,7 @@ def _invoice(
     amount_paid = 0
     next_payment_attempt = None
     auto_advance = False
-    due_date = finalized_at + (days_until_due or 30) * _DAY if not charge_auto and finalized_at is not None else None
+    due_date = finalized_at + (days_until_due or 30) * _DAY if not charge_auto and finalized else None
     if status == "paid":
         amount_paid = amount_due
         if charge_auto or amount_due == 0:
@@ -1002,9 +1010,9 @@ def _invoice(
     if finalized and number is None:
         number = f"{_rand_str(rng, 8, _UPPER_ALNUM)}-{rng.randint(1, 30):04d}"
     secret = _rand_str(rng, 40) if finalized else None
-    parent = None
+    invoice_parent: dict | None = None
     if subscription is not None:
-        parent = {
+        invoice_parent = {
             "quote_details": None,
             "subscription_details": {"metadata": {}, "subscription": subscription},
             "type": "subscription_details",
@@ -1042,7 +1050,7 @@ def _invoice(
         "description": None if r() < 0.9 else rng.choice(("Thanks for your business!", "Net 30", "Consulting services")),
         "discounts": [],
         "due_date": due_date,
-        "effective_at": finalized_at,
+        "effective_at": transitions["finalized_at"],
         "ending_balance": 0 if finalized else None,
         "footer": None,
         "from_invoice": None,
@@ -1090,7 +1098,7 @@ def _invoice(
         "total_pretax_credit_amounts": [],
         "total_taxes": [],
         "amount_overpaid": 0,
-        "parent": parent,
+        "parent": invoice_parent,
         "customer_account": None,
     }
 
@@ -1187,6 +1195,8 @@ def _charge(
     refunded_amount = 0
     if captured and r() < 0.04:
         refunded_amount = amount if r() < 0.7 else max(1, amount // rng.choice((2, 4, 5)))
+    code: str | None
+    message: str | None
     if failure is not None:
         code, decline_code, message = failure
         outcome = {
@@ -1567,8 +1577,8 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
         yield obj
     customers = _ByTime(list(kept_customers))
     customers_by_currency: dict[str, list] = {}
-    for created, rec in kept_customers:
-        customers_by_currency.setdefault(rec[2], []).append((created, rec))
+    for created, kept in kept_customers:
+        customers_by_currency.setdefault(kept[2], []).append((created, kept))
     customer_groups = {k: _ByTime(v) for k, v in customers_by_currency.items()}
     del kept_customers, customers_by_currency
 
@@ -1586,11 +1596,11 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
         interval = _interval_of(first)
         chosen = [first]
         group = groups.get((first["currency"], *interval))
-        extra = 0 if group is None or rng.random() < 0.8 else rng.choice((1, 1, 2))
-        for _ in range(extra):
-            candidate = group.pick(rng, t)
-            if all(candidate["product"] != c["product"] for c in chosen):
-                chosen.append(candidate)
+        if group is not None and rng.random() >= 0.8:
+            for _ in range(rng.choice((1, 1, 2))):
+                candidate = group.pick(rng, t)
+                if all(candidate["product"] != c["product"] for c in chosen):
+                    chosen.append(candidate)
         group_c = customer_groups.get(first["currency"]) or customers
         crec = group_c.pick(rng, t)
         created = max([t, crec[0]] + [c["created"] for c in chosen])
@@ -1600,12 +1610,12 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
         if j < _LINK_CAP:
             item0 = obj["items"]["data"][0]
             iv, ic = interval
-            trial = (obj["trial_start"], obj["trial_end"]) if obj["trial_start"] is not None else None
+            sub_trial = (obj["trial_start"], obj["trial_end"]) if obj["trial_start"] is not None else None
             anchor = obj["billing_cycle_anchor"]
             cps = item0["current_period_start"]
-            in_trial = trial is not None and cps == trial[0]
+            in_trial = sub_trial is not None and cps == sub_trial[0]
             k_cur = 0 if in_trial else _period_index(anchor, iv, ic, cps)
-            n_prev = 0 if in_trial else k_cur + (1 if trial else 0)
+            n_prev = 0 if in_trial else k_cur + (1 if sub_trial else 0)
             sub_records.append(
                 {
                     "id": sid,
@@ -1619,7 +1629,7 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
                     "cpe": item0["current_period_end"],
                     "anchor": anchor,
                     "interval": interval,
-                    "trial": trial,
+                    "trial": sub_trial,
                     "in_trial": in_trial,
                     "n_prev": n_prev,
                     "k_cur": k_cur,
@@ -1647,7 +1657,7 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
     invoice_ties = _Ties(now)
     n_pairs = min(n["payment_intent"], n["charge"], _LINK_CAP)
     for j, (iid, t, u) in enumerate(meta("invoice")):
-        rec = None
+        rec: dict | None = None
         if j < n_linked and j < len(sub_records):
             rec = sub_records[j]
             if rec["in_trial"]:
@@ -1697,7 +1707,7 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
                 collection_method=rec["collection_method"],
                 days_until_due=rec["days_until_due"],
                 line_period=(ps, pe),
-                invoice_period=(created, created) if first_period else (prev, created),
+                invoice_period=(created, created) if first_period or prev is None else (prev, created),
                 attempt_count=attempts,
                 trial=trial,
                 payer=crec[3],
@@ -1708,7 +1718,7 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
         else:
             crec = customers.pick(rng, t)
             pool = by_currency.get(crec[2]) or all_prices
-            lines = []
+            lines: list[tuple[dict, int, str | None]] = []
             for _ in range(1 if rng.random() < 0.7 else rng.randint(2, 3)):
                 price = pool.pick(rng, t)
                 if all(price["id"] != line[0]["id"] for line in lines):
@@ -1739,10 +1749,10 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
                     pay = "succeeded"
                 elif obj["status"] != "draft" and obj["attempt_count"] > 0:
                     pay = "failed"
-            description = {"subscription_create": "Subscription creation", "subscription_cycle": "Subscription update"}.get(
+            paid_for = {"subscription_create": "Subscription creation", "subscription_cycle": "Subscription update"}.get(
                 obj["billing_reason"], "Payment for Invoice"
             )
-            invoice_records.append((pay, crec, obj["amount_due"], obj["currency"], obj["effective_at"], description))
+            invoice_records.append((pay, crec, obj["amount_due"], obj["currency"], obj["effective_at"], paid_for))
         yield obj
 
     # -- payment intents: intent j's latest charge is charge j, whose id the charge stream will produce
@@ -1754,7 +1764,8 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
         paired = j < n_pairs
         inv = invoice_records[j] if j < len(invoice_records) and invoice_records[j][0] else None
         for_invoice = inv is not None and paired
-        if for_invoice:
+        description: str | None
+        if inv is not None and paired:
             pay, crec, amount, currency, created, description = inv
             created = pi_ties(rng, created, created)
             status = "succeeded" if pay == "succeeded" else "requires_payment_method"
@@ -1785,7 +1796,7 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
         failure = rng.choice(_DECLINES) if paired and status == "requires_payment_method" else None
         # A declined card is detached from the intent; the charge keeps it.
         pm = new_id(rng, "payment_method") if paired else None
-        payer = crec[3] if crec else None
+        intent_payer = crec[3] if crec else None
         obj = _payment_intent(
             rng,
             id=pid,
@@ -1799,7 +1810,7 @@ def generate(counts: dict[str, int], *, seed: int = 42, now: int, timeline: str 
             failure=failure,
             description=description,
             for_invoice=for_invoice,
-            receipt_email=payer[1] if payer and rng.random() < 0.3 else None,
+            receipt_email=intent_payer[1] if intent_payer and rng.random() < 0.3 else None,
             now=now,
         )
         if paired:

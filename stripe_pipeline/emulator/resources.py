@@ -93,14 +93,20 @@ class Resource:
     def event_type(self, change: str, previous: dict | None = None, current: dict | None = None) -> str | None:
         """The event Stripe emits for a change ("created", "updated", "deleted"), or None."""
         if change == "created":
-            suffix = self.created_event
-        elif change == "updated":
-            status_changed = previous is not None and "status" in previous
-            suffix = self.status_events.get(current["status"]) if status_changed else None
-            suffix = suffix or self.updated_event
-        else:
-            suffix = change
-        return f"{self.event_prefix or self.object_name}.{suffix}" if suffix else None
+            return self.event_named(self.created_event)
+        if change != "updated":
+            return self.event_named(change)
+        status_changed = previous is not None and current is not None and "status" in previous
+        suffix = (self.status_events.get(current["status"]) if current and status_changed else None) or self.updated_event
+        return self.event_named(suffix) if suffix else None
+
+    def event_named(self, suffix: str) -> str:
+        return f"{self.event_prefix or self.object_name}.{suffix}"
+
+
+def _path(object_type: ObjectType) -> str:
+    """The resource's path under /v1/ (every type the emulator serves has a list path)."""
+    return (object_type.path or "").removeprefix("/v1/")
 
 
 RESOURCES: dict[str, Resource] = {
@@ -190,7 +196,7 @@ def _catalogued(object_type: ObjectType, required: tuple[str, ...] = ()) -> Reso
     suffixes = {name.rpartition(".")[2] for name in events if name.startswith(prefix + ".")}
     return Resource(
         object_type.object_name,
-        object_type.path.removeprefix("/v1/"),
+        _path(object_type),
         {name: equals(name) for name in object_type.list_filters if name != "created"},
         on_delete="stub" if object_type.deletable else None,
         custom_ids=object_type.object_name == "account",  # connected accounts are added by ID
@@ -202,8 +208,8 @@ def _catalogued(object_type: ObjectType, required: tuple[str, ...] = ()) -> Reso
 
 
 for _type in TYPES.values():
-    if _type.path.removeprefix("/v1/") not in RESOURCES:
-        RESOURCES[_type.path.removeprefix("/v1/")] = _catalogued(_type)
+    if _path(_type) not in RESOURCES:
+        RESOURCES[_path(_type)] = _catalogued(_type)
 for _child in CHILD_TABLES.values():
     if _child.parent_param and _child.url.removeprefix("/v1/") not in RESOURCES:
         RESOURCES[_child.url.removeprefix("/v1/")] = _catalogued(replace(_child.child, path=_child.url), required=(_child.parent_param,))
@@ -214,7 +220,7 @@ AREA_BY_PATH = {
         for child in CHILD_TABLES.values()
         if child.parent in TYPES
     },
-    **{t.path.removeprefix("/v1/"): t.area for t in TYPES.values()},
+    **{_path(t): t.area for t in TYPES.values()},
 }
 
 RESOURCE_BY_OBJECT = {resource.object_name: resource for resource in RESOURCES.values()}

@@ -149,7 +149,7 @@ class Store:
     def _file_embedded_children(self, parent: dict) -> list[dict]:
         """A rich builder embeds the whole child list: keep it as the child list and embed its
         first page. Returns the children that list by a filter, for their own collection."""
-        listed_by_filter = []
+        listed_by_filter: list[dict] = []
         for child in _EMBEDDING.get(parent["object"], ()):
             page = parent.get(child.embedded)
             if isinstance(page, dict) and page.get("data"):
@@ -222,7 +222,7 @@ class Store:
             for child_object in self._file_embedded_children(obj):
                 self.collection_for(child_object["object"]).put(child_object)
             self._deleted_stubs.pop(object_id, None)
-            self._record(resource.event_type("created"), obj)
+            self._record(resource.event_named(resource.created_event), obj)
             return obj
 
     def update(self, object_id: str, **fields) -> dict:
@@ -255,12 +255,12 @@ class Store:
                 now = self.clock.now()
                 canceled = _merge(collection.objects[object_id], {"status": "canceled", "canceled_at": now, "ended_at": now})
                 collection.put(canceled)
-                self._record(resource.event_type("deleted"), canceled)
+                self._record(resource.event_named("deleted"), canceled)
                 return canceled
             last_state = collection.remove(object_id)
             stub = {"id": object_id, "object": collection.object_name, "deleted": True}
             self._deleted_stubs[object_id] = stub
-            self._record(resource.event_type("deleted"), last_state)
+            self._record(resource.event_named("deleted"), last_state)
             return stub
 
     def emit_event(self, event_type: str, obj: dict, *, created: int | None = None, previous_attributes: dict | None = None) -> dict:

@@ -4,11 +4,18 @@ Each is importable by name: `from stripe_pipeline.models import StripeCustomer`,
 `StripeBalanceTransaction`, `StripeInvoiceLineItem`, ….
 """
 
+from typing import TYPE_CHECKING
+
 from .base import META_COLUMNS, Base, StripeModel
 from .catalogued import MODELS, attribute_name
 from .sync_state import RequestSlot, SyncError, SyncState
 
 globals().update({model.__name__: model for model in MODELS.values()})
+
+if TYPE_CHECKING:
+    # For type checkers: the models above are made at import, one per catalogued table.
+    def __getattr__(name: str) -> type[StripeModel]: ...
+
 
 __all__ = [
     "META_COLUMNS",

@@ -7,8 +7,9 @@ them into portable SQL types (JSONB on PostgreSQL so rows can be compared for ch
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Double, Text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Double, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -16,6 +17,7 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
 class Base(DeclarativeBase):
+    __table__: ClassVar[Table]  # a Table, not just any FromClause: every model here maps one
     type_annotation_map = {
         dict: JSONType,
         list: JSONType,

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, Double, Table, Text
+from sqlalchemy.types import TypeEngine
 
 from ..catalog import CHILD_TABLES, TYPES, ChildTable, Field, ObjectType, declarations
 from .base import Base, JSONType, StripeModel, meta_columns
 
-_SQL_TYPES = {
+_SQL_TYPES: dict[str, Callable[[], TypeEngine[Any]]] = {
     "string": Text,
     "enum": Text,
     "reference": Text,  # the referenced object's ID, expanded or not

@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -53,7 +53,8 @@ class StripeApiClient:
     """Reads Stripe's API as JSON dicts, retrying what is worth retrying.
 
     Arguments override the environment (STRIPE_API_KEY, STRIPE_API_BASE, STRIPE_TIMEOUT_SECONDS,
-    STRIPE_REQUESTS_PER_SECOND, STRIPE_ENDPOINT_REQUESTS_PER_SECOND). `stripe_account` reads a
+    STRIPE_REQUESTS_PER_SECOND, STRIPE_ENDPOINT_REQUESTS_PER_SECOND), or `config` (settings
+    already loaded, a Dagster resource's) in its place. `stripe_account` reads a
     Connect account's data through the platform key. Every request waits for a slot of the
     request budget; pass a `slot_store` shared between processes (`Warehouse.slot_store()`) to
     share the budget with them, or a whole `budget`.
@@ -72,15 +73,24 @@ class StripeApiClient:
         slot_store: SlotStore | None = None,
         requests_per_second: float | None = None,
         endpoint_requests_per_second: float | None = None,
+        config: settings.Settings | None = None,
     ):
-        api_key = settings.stripe_api_key(api_key)
+        config = settings.load(
+            config,
+            stripe_api_key=api_key,
+            stripe_api_base=api_base,
+            stripe_timeout_seconds=timeout,
+            stripe_requests_per_second=requests_per_second,
+            stripe_endpoint_requests_per_second=endpoint_requests_per_second,
+        )
+        api_key = settings.required_key(config)
         self.budget = budget or RateBudget(
             budget_key(api_key),  # connected accounts' requests spend the platform key's budget
-            settings.requests_per_second(requests_per_second) or default_rate(api_key),
-            settings.endpoint_requests_per_second(endpoint_requests_per_second),
+            config.stripe_requests_per_second or default_rate(api_key),
+            config.stripe_endpoint_requests_per_second,
             store=slot_store,
         )
-        self.api_base = settings.stripe_api_base(api_base)
+        self.api_base = config.stripe_api_base
         self.stripe_account = stripe_account
         self.livemode = api_key.startswith(("sk_live_", "rk_live_"))
         self._account_id: str | None = None
@@ -94,7 +104,7 @@ class StripeApiClient:
             stripe_account=stripe_account,
             base_addresses={"api": self.api_base},
             max_network_retries=0,  # retries are ours: see retry.py
-            http_client=BudgetedHttpClient(self.budget, self.api_base, timeout=settings.timeout_seconds(timeout)),
+            http_client=BudgetedHttpClient(self.budget, self.api_base, timeout=config.stripe_timeout_seconds),
         )
         self._raw = RawRequester(self._client)
 
@@ -211,7 +221,7 @@ class StripeApiClient:
             raise
 
 
-def _unreadable(body: bytes, status: int, headers) -> str:
+def _unreadable(body: str | bytes, status: int, headers: Mapping[str, str]) -> str:
     request_id = headers.get("request-id") or headers.get("Request-Id") or "unknown"
     return f"Stripe's response was not complete JSON (HTTP {status}, {len(body):,} bytes, request {request_id})"
 

@@ -44,7 +44,7 @@ class RawRequester:
             )
             if not 200 <= status < 300:
                 requestor._interpret_response(body, status, headers, "V1")  # raises the package's StripeError
-            return body, status, headers
+            return body, status, headers  # type: ignore[return-value]  # the package types the body `object`: it is bytes
         try:
             response = self._client.raw_request(method, path, **params)
         except stripe.APIError as error:

@@ -12,6 +12,7 @@ connection errors as the package's `APIConnectionError`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
@@ -38,7 +39,10 @@ class BudgetedHttpClient(stripe.HTTPClient):
         self._timeout = urllib3.Timeout(connect=connect, read=timeout)
         self._pool = _connection_pool(api_base)
 
-    def request(self, method: str, url: str, headers: Mapping[str, str] | None, post_data=None):
+    # The body is bytes, as from stripe's own clients, though their base class says `str`.
+    def request(
+        self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None, *, _usage: list[str] | None = None
+    ) -> tuple[Any, int, Mapping[str, str]]:
         self._budget.wait(endpoint(method, url))
         try:
             # retries=False: retries are ours (retry.py), and a redirect is answered, not followed.
@@ -57,7 +61,9 @@ class BudgetedHttpClient(stripe.HTTPClient):
             ) from error
         return response.data, response.status, response.headers
 
-    def request_stream(self, method: str, url: str, headers: Mapping[str, str] | None, post_data=None):
+    def request_stream(
+        self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None, *, _usage: list[str] | None = None
+    ) -> tuple[Any, int, Mapping[str, str]]:
         raise NotImplementedError("The sync reads JSON pages; streamed responses (PDFs) are not supported")
 
     def close(self) -> None:
@@ -72,7 +78,7 @@ def endpoint(method: str, url: str) -> str:
 
 def _connection_pool(api_base: str) -> urllib3.PoolManager:
     """Connections to the API host, through the environment's proxy unless NO_PROXY exempts it."""
-    tls = {"cert_reqs": "CERT_REQUIRED", "ca_certs": stripe.ca_bundle_path}
+    tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED", "ca_certs": stripe.ca_bundle_path}
     parts = urlsplit(api_base)
     proxies = {} if proxy_bypass(parts.hostname or "") else getproxies()
     proxy = proxies.get(parts.scheme) or proxies.get("all")

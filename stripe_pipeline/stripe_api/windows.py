@@ -17,9 +17,10 @@ from __future__ import annotations
 import math
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from .. import policies
 from .client import StripeApiClient
@@ -92,6 +93,9 @@ class Remaining:
     unmeasured: Window | None
 
 
+# A worker's next job: walk a window, or walk up one second from below (a method and its arguments).
+_Task = tuple[Callable[..., None], int, Any]
+
 # Requests beyond the pages needed that a listing may spend, as a share of those pages (plus
 # one per worker): on cutting windows, on empty ones and on part-full last pages.
 MAX_WASTE = policies.MAX_LISTING_WASTE
@@ -151,7 +155,7 @@ class ParallelLister:
         self.concurrency = concurrency
         self.min_pages_per_window = min_pages_per_window
         self._results: queue.Queue = queue.Queue(maxsize=queue_pages or concurrency)
-        self._work: queue.Queue[tuple[int, Window]] = queue.Queue()
+        self._work: queue.Queue[_Task] = queue.Queue()
         self._lock = threading.Lock()
         self._active = 0
         self._next_id = 0
@@ -225,7 +229,8 @@ class ParallelLister:
 
     def _walk(self, window_id: int, window: Window) -> None:
         """Walk one window to its end, cutting off its older part for idle workers when dense."""
-        second, in_second = None, []  # the second the cursor is in, and what was listed of it
+        second: int | None = None  # the second the cursor is in, and what was listed of it
+        in_second: list[str] = []
         top = None  # the newest object's `created`
         while not self._stop.is_set():
             page = self.client.get(self.path, {**self.params, **window.params()})
@@ -262,7 +267,7 @@ class ParallelLister:
             # Everything newer than the last object is listed; ties with it may still follow.
             gte, new_windows = self._cut(window_id, Window(window.gte, last), density, single, reach=top - last + 1)
             window = Window(gte, last, objects[-1]["id"])
-            tasks = [(self._walk, new_id, part) for new_id, part in new_windows.items()]
+            tasks: list[_Task] = [(self._walk, new_id, part) for new_id, part in new_windows.items()]
             if gte == second and len(in_second) > PAGE_SIZE and self._walk_from_below(window_id, second, in_second):
                 tasks.append((self._walk_up, window_id, second))
             # What a restart would list again: the cursor is left out, it may not outlive a crash.

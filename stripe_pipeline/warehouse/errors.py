@@ -62,4 +62,4 @@ def open_errors(connection: Connection, object_type: str, account: str | None = 
     query = select(func.count()).select_from(_TABLE).where(_TABLE.c.object_type == object_type, _TABLE.c.resolved_at.is_(None))
     if not any_account:
         query = query.where(_TABLE.c.account == (account or PLATFORM_ACCOUNT))
-    return connection.scalar(query)
+    return connection.scalar(query) or 0

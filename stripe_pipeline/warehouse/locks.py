@@ -121,6 +121,8 @@ class AdvisoryLock(HeldLock):
 
     def _discard(self) -> None:
         connection, self._connection = self._connection, None
+        if connection is None:
+            return
         try:
             connection.close()
         except DBAPIError:

@@ -46,7 +46,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement
 
-INSERT_BY_DIALECT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# Both dialects' INSERTs have ON CONFLICT with `excluded`.
+NativeInsert = postgresql.Insert | sqlite.Insert
+INSERT_BY_DIALECT: dict[str, Callable[[Table], NativeInsert]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 # Not compared: the key itself, the write time that the comparison decides on, and when the
 # data was observed (the same data observed again is no change).
 _NOT_COMPARED = {"id", "_synced_at", "_observed_at"}
@@ -206,7 +208,7 @@ def _json_batch(table: Table, from_raw: frozenset[str] = frozenset()) -> _JsonBa
     def item(index: int):
         return rows.c.r.op("->")(literal_column(str(index)))
 
-    values = []
+    values: list[ColumnElement[Any]] = []
     for col in columns:
         if col.name in from_raw:
             values.append(rows.c.raw.op("->")(literal_column("'" + col.name.replace("'", "''") + "'")))

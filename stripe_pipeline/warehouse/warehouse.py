@@ -40,14 +40,23 @@ class Warehouse:
     it with an advisory lock, SQLite with its write lock.
     """
 
-    def __init__(self, url: str | None = None, schema: str | None = None, *, reconnect_seconds: float = RECONNECT_SECONDS):
-        """`reconnect_seconds`: how long a lost connection is retried before the sync fails
-        (see transient.py)."""
-        self.url = settings.warehouse_url(url)
+    def __init__(
+        self,
+        url: str | None = None,
+        schema: str | None = None,
+        *,
+        reconnect_seconds: float = RECONNECT_SECONDS,
+        config: settings.Settings | None = None,
+    ):
+        """`url` and `schema` override WAREHOUSE_URL and WAREHOUSE_SCHEMA, or `config` (settings
+        already loaded, a Dagster resource's). `reconnect_seconds`: how long a lost connection
+        is retried before the sync fails (see transient.py)."""
+        config = settings.load(config, warehouse_url=url, warehouse_schema=schema)
+        self.url = config.warehouse_url
         self.reconnect_seconds = reconnect_seconds
-        self.engine = create_warehouse_engine(self.url, schema)
+        self.engine = create_warehouse_engine(self.url, config.warehouse_schema)
         self.dialect = self.engine.dialect.name
-        self.schema = settings.warehouse_schema(self.dialect, schema)
+        self.schema = settings.schema_for(self.dialect, config.warehouse_schema)
         self._ready: set[str] = set()
         self._slot_store: SlotStore | None = None
         self._reached = False  # until the server has answered once, an unreachable one is misconfigured
@@ -65,7 +74,7 @@ class Warehouse:
             return
 
         def create(connection: Connection) -> None:
-            if self.dialect == "postgresql":
+            if self.dialect == "postgresql" and self.schema:
                 connection.execute(select(func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))
                 connection.execute(CreateSchema(self.schema, if_not_exists=True))
             Base.metadata.create_all(connection, tables=missing)
@@ -208,7 +217,7 @@ class Warehouse:
 
     def count(self, table: Table) -> int:
         self.ensure_tables([table])
-        return self._run(f"count {table.name}", lambda connection: connection.scalar(select(func.count()).select_from(table)))
+        return self._run(f"count {table.name}", lambda connection: connection.scalar(select(func.count()).select_from(table)) or 0)
 
     def ping(self) -> None:
         self._run("connect", lambda connection: connection.execute(text("SELECT 1")))
@@ -278,7 +287,7 @@ def _stop_without_lock(error: LockLost) -> WarehouseError:
     )
 
 
-def _is_unreachable(error: DBAPIError) -> bool:
+def _is_unreachable(error: BaseException) -> bool:
     if not isinstance(error, OperationalError):
         return False
     state = sqlstate(error)

@@ -62,6 +62,22 @@ def test_definitions_load_with_the_contracted_names():
     assert defs.resolve_schedule_def("stripe_daily_full_sync").cron_schedule == "0 3 * * *"
 
 
+def test_importing_the_code_location_reads_no_environment():
+    """A bad variable fails when the definitions are built, by its name, not when the package is imported."""
+    probe = (
+        "import stripe_pipeline.definitions as location\n"
+        "print('imported')\n"
+        "try:\n"
+        "    location.defs\n"
+        "except Exception as error:\n"
+        "    print(type(error).__name__, error)\n"
+    )
+    env = {**os.environ, "STRIPE_EVENTS_POLL_SECONDS": "soon"}
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.stdout.splitlines()[0] == "imported", result.stderr
+    assert "ConfigurationError" in result.stdout and "STRIPE_EVENTS_POLL_SECONDS" in result.stdout
+
+
 def test_every_asset_materializes_with_table_metadata(emulator, warehouse_config):
     assets = build_assets(HAND_WRITTEN, retry_policy=None)
     result = dg.materialize(assets, resources=_resources(emulator, warehouse_config))
@@ -300,6 +316,30 @@ def test_a_translator_subclass_changes_every_key_the_location_uses():
     assert "raw/stripe/customers" in keys and not any(key.startswith("stripe/") for key in keys)
     job_keys = defs.resolve_job_def(FULL_SYNC_JOB).asset_layer.selected_asset_keys
     assert {key.to_user_string() for key in job_keys} >= {"raw/stripe/invoices", "raw/stripe/invoice_line_items"}
+
+
+def test_an_automation_condition_from_the_translator_drives_the_syncs():
+    from datetime import UTC, datetime, timedelta
+
+    from stripe_pipeline.dagster_defs.factory import build_definitions
+    from stripe_pipeline.dagster_defs.translator import StripeAssetTranslator
+
+    translator = StripeAssetTranslator("postgres", automation_condition=dg.AutomationCondition.on_cron("0 */6 * * *"))
+    defs = build_definitions(HAND_WRITTEN, translator=translator, retry_policy=None)
+    before = datetime(2026, 12, 2, 5, 59, tzinfo=UTC)
+    with dg.instance_for_test() as instance:
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=before)
+        assert tick.total_requested == 0
+        tick = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, evaluation_time=before + timedelta(minutes=2), cursor=tick.cursor
+        )
+        requested = {result.key.to_user_string() for result in tick.results if result.true_subset.size}
+        assert {"stripe/customers", "stripe/invoices", "stripe/invoice_line_items"} <= requested
+        # Once per cron tick: the next evaluation does not ask again.
+        later = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, evaluation_time=before + timedelta(minutes=4), cursor=tick.cursor
+        )
+        assert later.total_requested == 0
 
 
 def test_permanent_errors_fail_at_once_without_retries(emulator, tmp_path):

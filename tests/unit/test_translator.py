@@ -32,3 +32,10 @@ def test_a_subclass_changes_keys_and_groups():
 
     spec = RawKeys().get_asset_spec(StripeCustomerAction)
     assert spec.key == dg.AssetKey(["raw", "stripe", "customers"]) and spec.group_name == "raw_stripe"
+
+
+def test_no_automation_condition_unless_given():
+    assert StripeAssetTranslator().get_asset_spec(StripeCustomerAction).automation_condition is None
+    every_six_hours = dg.AutomationCondition.on_cron("0 */6 * * *")
+    spec = StripeAssetTranslator(automation_condition=every_six_hours).get_asset_spec(StripeInvoiceLineItemAction)
+    assert spec.automation_condition == every_six_hours

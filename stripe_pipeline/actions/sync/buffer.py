@@ -8,10 +8,12 @@ it, and resolved when the object later syncs cleanly. Under `strict`, it fails t
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ...warehouse import UpsertResult, WarehouseError
-from .mapping import storable
+from ..declarations import reference_targets
+from .mapping import full_row, mapping_plan, storable
 
 if TYPE_CHECKING:
     from ..mixins import StripeSyncActionMixin
@@ -34,13 +36,38 @@ class RowBuffer:
     def __len__(self) -> int:
         return len(self._rows) + len(self._tombstones)
 
-    def stage(self, row: dict) -> None:
-        self._rows[row["id"]] = row  # one row per ID: the last one staged wins
+    def add(self, row: dict) -> None:
+        """Stage a mapped row (one per ID: the last one staged wins), NULL where it sets no value."""
+        action = self._action
+        plan = mapping_plan(action.table())
+        if not row.keys() <= plan.column_set:
+            raise ValueError(
+                f"{type(action).__name__} produced values for columns that {action.table_name()} does not have: "
+                f"{sorted(row.keys() - plan.column_set)}. Add them to {action.model_class.__name__} or drop them in post_set_default."
+            )
+        if action.references is not None:
+            for name, target in reference_targets(type(action)):
+                value = row.get(name)
+                if isinstance(value, str) and value:
+                    action.references.setdefault(target, set()).add(value)
+        self._rows[row["id"]] = full_row(plan, row)
         self._tombstones.pop(row["id"], None)
 
-    def stage_deletion(self, tombstone: dict) -> None:
-        self._rows.pop(tombstone["id"], None)
-        self._tombstones[tombstone["id"]] = tombstone
+    def add_deletion(self, stub: dict, now: datetime, observed_at: datetime) -> dict:
+        """Stage `_deleted_at` for a deleted object's row; its data stays. Returns the row as the
+        warehouse will hold it where the object had no row yet."""
+        action = self._action
+        tombstone = {
+            "id": stub["id"],
+            "_raw": stub,
+            "_synced_at": now,
+            "_deleted_at": now,
+            "_account": action.stripe_account,
+            "_observed_at": observed_at,
+        }
+        self._rows.pop(stub["id"], None)
+        self._tombstones[stub["id"]] = tombstone
+        return dict.fromkeys(mapping_plan(action.table()).columns) | tombstone
 
     def fail(self, stripe_data: dict, error: Exception, what: str) -> None:
         """Keep an object that cannot be synced for `_stripe_sync_errors`, or fail at once when strict."""

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 from ...settings import ConfigurationError
@@ -17,6 +19,31 @@ from .reconcile import reconcile
 
 if TYPE_CHECKING:
     from ..mixins import StripeSyncActionMixin
+
+
+class TypeLock:
+    """This type's and account's sync lock (warehouse/locks.py): one run at a time across
+    processes. Re-entrant within one action, so that a run may call `sync_all` or `reconcile`."""
+
+    def __init__(self, action: StripeSyncActionMixin):
+        self._action = action
+        self._depth = 0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        action = self._action
+        lock: AbstractContextManager[None] = nullcontext()
+        if self._depth == 0:
+            wait = lambda seconds: action.log.info(  # noqa: E731
+                f"{action.table_name()}: waiting {seconds:.0f} s for another run of this type to finish"
+            )
+            lock = action.warehouse.sync_lock(action.table_name(), action.stripe_account, wait)
+        self._depth += 1
+        try:
+            with lock:
+                yield
+        finally:
+            self._depth -= 1
 
 
 def run(action: StripeSyncActionMixin, *, reconcile_after: bool, trust_event_payloads: bool, full_refresh: bool) -> None:

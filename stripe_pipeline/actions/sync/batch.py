@@ -1,0 +1,58 @@
+"""A batch: the `sync` calls inside it stage their rows, which are written every `flush_every`
+rows and once more at its end; outside one, each `sync` writes its row at once.
+
+Batches nest (a backfill inside a run, a child table inside its parent's), and only the
+outermost one starts the counts, opens the child tables and writes the rest at its end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
+
+from ..children import ChildSync
+from .stats import SyncStats
+
+if TYPE_CHECKING:
+    from ..mixins import StripeSyncActionMixin
+
+
+class Batch:
+    def __init__(self, action: StripeSyncActionMixin):
+        self._action = action
+        self._depth = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self._depth > 0
+
+    @contextmanager
+    def open(self) -> Iterator[None]:
+        action = self._action
+        with ExitStack() as stack:
+            if self._depth == 0:
+                action.stats = SyncStats()
+                # Before any request: a sync that finds nothing still leaves the table for SQL to query.
+                action.warehouse.ensure_tables([action.table()])
+                if action.chosen_children:
+                    action.children = ChildSync(action, action.chosen_children)
+                    for child in action.children.actions:
+                        stack.enter_context(child.batched())
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    action.flush()  # what was fetched before a failure is kept, not lost
+                    _report_problems(action)
+
+
+def _report_problems(action: StripeSyncActionMixin) -> None:
+    stats, table = action.stats, action.table_name()
+    if stats.failed:
+        action.log.warning(f"{table}: {stats.failed:,} objects failed, see _stripe_sync_errors")
+    if stats.drifted:
+        fields = ", ".join(f"{name} ({count:,})" for name, count in stats.drifted.most_common())
+        action.log.warning(f"{table}: values that do not fit their column are NULL there, kept in _raw: {fields}")
