@@ -12,6 +12,7 @@ from ..actions import StripeSyncActionMixin
 from .assets import SYNC_RETRY_POLICY, build_sync_asset
 from .events_sensor import build_events_sensor
 from .id_sync import build_id_sync_job
+from .metrics import INPUT_TABLES, build_metric_assets
 from .resources import StripeResource, WarehouseResource
 from .selection import chosen_tables
 from .translator import StripeAssetTranslator
@@ -79,6 +80,8 @@ def build_definitions(
         config={"ops": {asset.op.name: {"config": {"reconcile": True}} for asset in assets if set(asset.keys) & set(keys)}},
         description="Bring the chosen tables up to date, then relist all IDs to catch deletions that no event reported.",
     )
+    if any(action.table_name() in INPUT_TABLES for action in actions):
+        assets = [*assets, build_metric_assets(actions, translator)]
     return dg.Definitions(
         assets=assets,
         jobs=[full_sync, reconcile, build_id_sync_job(actions, translator)],

@@ -72,6 +72,13 @@ def main() -> None:
         help="seed any catalogued type or child table besides those above, e.g. --seed refund=500 --seed invoice_line_items=40",
     )
     parser.add_argument(
+        "--stories",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N subscription histories with every invoice Stripe would have issued, for the revenue metrics",
+    )
+    parser.add_argument(
         "--not-enabled",
         action="append",
         default=[],
@@ -92,6 +99,7 @@ def main() -> None:
         rate_limit=args.rate_limit,
         endpoint_rate_limit=args.endpoint_rate_limit,
         not_enabled=args.not_enabled,
+        stories=args.stories,
     )
     emulator.faults.rates = _fault_rates(parser, args.fault)
     emulator.faults.stall_seconds = args.stall_seconds

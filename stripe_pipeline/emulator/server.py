@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from . import scenarios
 from .api import StripeApi
 from .ratelimit import RateLimiter
 from .store import EVENT_RETENTION_SECONDS, Clock, Store
@@ -39,6 +40,7 @@ class Emulator:
         accounts: Mapping[str, Mapping[str, int]] | None = None,
         not_enabled: Iterable[str] = (),
         account_id: str = "acct_emulator",
+        stories: int = 0,
     ):
         """`timeline`: when the seeded objects were created, a name from timelines.TIMELINES
         ("even", the default, "burst-past", "ties", …) or a Timeline.
@@ -49,11 +51,15 @@ class Emulator:
         `Stripe-Account` header and the platform lists them in /v1/accounts.
         `not_enabled`: Stripe areas (`issuing`, `treasury`, …) this account does not have: their
         endpoints answer Stripe's "not set up" error.
-        `account_id`: the key's own account, as `GET /v1/account` answers it."""
+        `account_id`: the key's own account, as `GET /v1/account` answers it.
+        `stories`: that many subscription histories with their invoices, billed as Stripe
+        would (scenarios.tell_random), so that the revenue metrics have something to say."""
         self.api_key = api_key
         self.store = Store(Clock(), seed=random_seed, event_retention=event_retention)
         if seed:
             self.store.seed(seed, seed=random_seed, timeline=timeline)
+        if stories:
+            scenarios.tell_random(scenarios.Scenario(self.store, seed=random_seed), stories, seed=random_seed)
         self.api = StripeApi(self.store, api_key, RateLimiter(rate_limit, endpoint_rate_limit), frozenset(not_enabled), account_id)
         for number, (connected_id, counts) in enumerate((accounts or {}).items()):
             self.add_account(connected_id, counts, random_seed=random_seed + number + 1, timeline=timeline)

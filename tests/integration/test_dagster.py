@@ -53,8 +53,12 @@ def test_definitions_load_with_the_contracted_names():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys >= {f"stripe/{t}" for t in CONTRACT_TABLES} and len(keys) >= 80
+    assert keys >= {f"stripe_metrics/{t}" for t in ("mrr_daily", "mrr_by_customer", "churn_monthly", "revenue_monthly", "cohort_retention")}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
+        if key.path[0] == "stripe_metrics":  # computed from the warehouse, no Stripe request
+            assert node.group_name == "stripe_metrics" and "pandas" in node.kinds and not node.pools
+            continue
         assert node.group_name.startswith("stripe_") and node.tags["stripe/area"] == node.group_name.removeprefix("stripe_")
         assert "stripe" in node.kinds and node.pools == {"stripe_api"}
         assert defs.resolve_assets_def(key).op.retry_policy.max_retries >= 1
