@@ -14,7 +14,7 @@ from .events_sensor import build_events_sensor
 from .id_sync import build_id_sync_job
 from .metrics import INPUT_TABLES, build_metric_assets
 from .resources import StripeResource, WarehouseResource
-from .selection import chosen_tables
+from .selection import chosen_tables, with_children
 from .translator import StripeAssetTranslator
 
 FULL_SYNC_JOB = "stripe_full_sync"
@@ -65,8 +65,7 @@ def build_definitions(
     translator = translator or StripeAssetTranslator(warehouse_kind())
     assets = build_assets(actions, translator, retry_policy=retry_policy)
     tables = chosen_tables(actions, settings.stripe_objects(objects))
-    every_action = [*actions, *(child for action in actions for child in action.child_actions)]
-    keys = [translator.get_asset_spec(action).key for action in every_action if action.table_name() in tables]
+    keys = [translator.get_asset_spec(action).key for action in with_children(actions) if action.table_name() in tables]
     selection = dg.AssetSelection.assets(*keys)
     full_sync = dg.define_asset_job(
         FULL_SYNC_JOB,

@@ -10,6 +10,7 @@ import pandas as pd
 from ..actions import StripeSyncActionMixin
 from ..metrics import TABLES, build_all, plots, write
 from .resources import WarehouseResource
+from .selection import with_children
 from .translator import StripeAssetTranslator
 
 GROUP = "stripe_metrics"
@@ -51,8 +52,7 @@ def build_metric_assets(
     translator: StripeAssetTranslator,
     automation_condition: dg.AutomationCondition | None = DEFAULT_AUTOMATION,
 ) -> dg.AssetsDefinition:
-    every_action = [*actions, *(child for action in actions for child in action.child_actions)]
-    upstream = [translator.get_asset_spec(a).key for a in every_action if a.table_name() in INPUT_TABLES]
+    upstream = [translator.get_asset_spec(a).key for a in with_children(actions) if a.table_name() in INPUT_TABLES]
     specs = [
         dg.AssetSpec(
             metric_key(name),

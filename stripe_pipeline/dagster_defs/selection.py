@@ -13,6 +13,11 @@ from ..catalog import declarations
 from ..settings import ConfigurationError
 
 
+def with_children(actions: list[type[StripeSyncActionMixin]]) -> list[type[StripeSyncActionMixin]]:
+    """The actions, then their child tables' actions: every table the actions write."""
+    return [*actions, *(child for action in actions for child in action.child_actions)]
+
+
 def _area(action: type[StripeSyncActionMixin]) -> str:
     return action.stripe_type.area if action.stripe_type is not None else "other"
 

@@ -218,22 +218,23 @@ class Store:
             )
             obj = build(self._rng, id=object_id, created=self.clock.now(), **self._parents(object_name))
             obj.update(coerce(obj, fields) if coerce else fields)
-            collection.put(obj)
-            for child_object in self._file_embedded_children(obj):
-                self.collection_for(child_object["object"]).put(child_object)
             self._deleted_stubs.pop(object_id, None)
-            self._record(resource.event_named(resource.created_event), obj)
-            return obj
+            return self._file(obj, created=None)
 
     def add(self, obj: dict) -> dict:
         """File an object built whole elsewhere (scenarios.py), as created at its `created`."""
-        resource = RESOURCE_BY_OBJECT[obj["object"]]
         with self.lock:
-            self.collection_for(obj["object"]).put(obj)
-            for child_object in self._file_embedded_children(obj):
-                self.collection_for(child_object["object"]).put(child_object)
-            self._record(resource.event_named(resource.created_event), obj, created=obj.get("created"))
-            return obj
+            return self._file(obj, created=obj.get("created"))
+
+    def _file(self, obj: dict, created: int | None) -> dict:
+        """Keep a new object and its embedded children, and record its `created` event (at
+        `created`, or now)."""
+        resource = RESOURCE_BY_OBJECT[obj["object"]]
+        self.collection_for(obj["object"]).put(obj)
+        for child_object in self._file_embedded_children(obj):
+            self.collection_for(child_object["object"]).put(child_object)
+        self._record(resource.event_named(resource.created_event), obj, created=created)
+        return obj
 
     def update(self, object_id: str, **fields) -> dict:
         with self.lock:

@@ -36,8 +36,6 @@ def monthly(daily: pd.DataFrame, by_customer: pd.DataFrame) -> pd.DataFrame:
         contraction_mrr=("contraction_mrr", "sum"),
         expansion_mrr=("expansion_mrr", "sum"),
         reactivation_mrr=("reactivation_mrr", "sum"),
-        first_mrr=("mrr", "first"),
-        first_customers=("customers", "first"),
     )
     # At the start: the last day of the month before; for the first month, nothing yet.
     ends = daily.groupby(["currency", "month"]).agg(mrr=("mrr", "last"), customers=("customers", "last"))
