@@ -169,6 +169,9 @@ class RequestLog:
     total: int = 0
     by_route: Counter = field(default_factory=Counter)
     by_status: Counter = field(default_factory=Counter)
+    # Objects returned by list requests, by resource: what a caller had fetched so far,
+    # whatever number of empty or probing requests it took.
+    listed: Counter = field(default_factory=Counter)
     timeline_limit: int = 2_000_000
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _wall_offset: float = field(default_factory=lambda: time.time() - time.monotonic())
@@ -191,6 +194,10 @@ class RequestLog:
             for kind in kinds:
                 self._per_second[kind][second] += 1
                 self._times[kind].add(at)
+
+    def count_listed(self, resource: str, objects: int) -> None:
+        with self._lock:
+            self.listed[resource] += objects
 
     @property
     def rate_limited(self) -> int:
@@ -218,6 +225,7 @@ class RequestLog:
             self.total = 0
             self.by_route.clear()
             self.by_status.clear()
+            self.listed.clear()
             for kind in _TIMELINES:
                 self._per_second[kind].clear()
                 self._times[kind] = _Times(self.timeline_limit)
@@ -420,6 +428,7 @@ class StripeApi:
             )
             fields = _list_expansions(params)
             data = ",".join(json.dumps(self._expanded(collection.objects[i], fields)) if fields else collection.json_of(i) for i in ids)
+        self.log.count_listed(resource, len(ids))
         return f'{{"object":"list","data":[{data}],"has_more":{"true" if has_more else "false"},"url":"/v1/{resource}"}}'
 
     def _list_children(self, params: dict, resource: str, parent_id: str, suffix: str) -> str:
