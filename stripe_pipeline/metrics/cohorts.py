@@ -1,40 +1,53 @@
 """Cohort retention: customers by the month they first paid (per currency), and how many of
-them still pay, and how much MRR they hold, at the end of each month after."""
+them still pay, and how much MRR they hold, at the end of each month after (as_of's day for
+its own month).
+
+Each customer's MRR at a month's end is that of its last change up to then, and it holds
+until the month of its next change: so each change adds its MRR to its cohort's cell from its
+month on and takes it away from the next change's month. A running sum over the months gives
+the cells from the changes alone, not from a row per customer and month (70,000 customers
+over three years would be 2.5 million rows).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
 
-from .mrr import EPOCH_DAY
-
 COLUMNS = ["cohort", "currency", "months_since", "customers", "active_customers", "mrr", "customer_retention", "mrr_retention"]
+KEYS = ["customer", "currency"]
 
 
 def retention(by_customer: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
     if by_customer.empty:
         return pd.DataFrame(columns=COLUMNS)
-    changes = by_customer.assign(day=[(d - EPOCH_DAY).days for d in by_customer["date"]])
-    first = changes[changes["movement"] == "new"][["customer", "currency", "date"]]
-    first = first.assign(cohort=pd.to_datetime(first["date"]).dt.to_period("M")).drop(columns="date")
-    last_month = pd.Period(as_of.date(), "M")
-    # Each customer at the end of each month from its cohort's to as_of's (as_of itself for the last).
-    grid = []
-    for cohort, members in first.groupby("cohort"):
-        for offset, month in enumerate(pd.period_range(cohort, last_month, freq="M")):
-            end = min(month.end_time.date(), as_of.date())
-            grid.append(members.assign(months_since=offset, day=(end - EPOCH_DAY).days))
-    cells = pd.concat(grid, ignore_index=True).sort_values("day")
-    history = changes[["customer", "currency", "day", "mrr"]].sort_values("day")
-    cells = pd.merge_asof(cells, history, on="day", by=["customer", "currency"], direction="backward")
-    cells["active"] = cells["mrr"].fillna(0) > 0
-    table = cells.groupby(["cohort", "currency", "months_since"], as_index=False).agg(
-        customers=("customer", "size"), active_customers=("active", "sum"), mrr=("mrr", lambda m: int(m.fillna(0).sum()))
+    moments = pd.to_datetime(by_customer["date"])
+    changes = by_customer[[*KEYS, "mrr", "movement"]].assign(month=moments.dt.year * 12 + moments.dt.month - 1)
+    changes = changes.sort_values([*KEYS, "month"], kind="stable")  # stable: a month's changes stay in day order
+    cohort = changes[changes["movement"] == "new"].groupby(KEYS)["month"].min().rename("cohort")
+    last_month = as_of.year * 12 + as_of.month - 1
+    # The MRR at each month's end where it changed, and the month it changes again.
+    ends = changes.groupby([*KEYS, "month"], as_index=False).last().join(cohort, on=KEYS, how="inner")
+    ends["until"] = ends.groupby(KEYS)["month"].shift(-1).fillna(last_month + 1).astype("int64")
+    ends["active"] = (ends["mrr"] > 0).astype("int64")
+    ends["mrr"] = ends["mrr"].astype("int64")
+    starts = ends.assign(months_since=ends["month"] - ends["cohort"])
+    stops = ends[ends["until"] <= last_month].assign(
+        months_since=lambda e: e["until"] - e["cohort"], mrr=lambda e: -e["mrr"], active=lambda e: -e["active"]
     )
+    steps = pd.concat([starts, stops]).groupby(["cohort", "currency", "months_since"])[["mrr", "active"]].sum()
+
+    members = cohort.reset_index().groupby(["cohort", "currency"]).size().rename("customers")
+    cells = pd.MultiIndex.from_tuples(
+        [(c, currency, offset) for (c, currency) in members.index for offset in range(last_month - c + 1)],
+        names=["cohort", "currency", "months_since"],
+    )
+    table = steps.reindex(cells, fill_value=0).groupby(level=["cohort", "currency"]).cumsum().reset_index()
+    table = table.join(members, on=["cohort", "currency"]).rename(columns={"active": "active_customers"})
     start = table[table["months_since"] == 0].set_index(["cohort", "currency"])["mrr"]
     table["customer_retention"] = table["active_customers"] / table["customers"]
-    base = [start.get((c, cur)) for c, cur in zip(table["cohort"], table["currency"])]
-    table["mrr_retention"] = [m / b if b else float("nan") for m, b in zip(table["mrr"], base)]
-    table["cohort"] = table["cohort"].dt.start_time.dt.date
-    return table[COLUMNS]
+    base = table.join(start.rename("base"), on=["cohort", "currency"])["base"]
+    table["mrr_retention"] = table["mrr"] / base.where(base != 0)
+    table["cohort"] = [date(c // 12, c % 12 + 1, 1) for c in table["cohort"]]
+    return table[COLUMNS].reset_index(drop=True)

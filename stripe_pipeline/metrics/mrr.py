@@ -22,6 +22,7 @@ units, so every day's MRR is the day before's plus its movements, exactly.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -40,16 +41,15 @@ _INTERVAL_SECONDS = {"day": DAY, "week": 7 * DAY, "month": 30.436875 * DAY, "yea
 
 @dataclass
 class Mrr:
-    segments: pd.DataFrame  # subscription, item, customer, currency, start_day, end_day, mrr
     by_customer: pd.DataFrame  # the mrr_by_customer table
     daily: pd.DataFrame  # the mrr_daily table
 
 
-def segments(lines: pd.DataFrame, prices: pd.DataFrame, subscriptions: pd.DataFrame) -> pd.DataFrame:
+def segments(lines: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
     """One row per stretch of an item's MRR: subscription, item, customer, currency,
-    start, end (epoch seconds) and mrr (minor units per month)."""
-    subs = subscriptions.set_index("id")
-    lines = lines[~lines["subscription"].map(subs["status"]).isin(NOT_PAYING)]
+    start, end (epoch seconds) and mrr (minor units per month), from subscription lines
+    (frames.subscription_line_chunks: each with its subscription's status and end)."""
+    lines = lines[~lines["status"].isin(NOT_PAYING)]
     lines = lines.merge(prices.drop(columns=["currency"]), left_on="price", right_on="id", how="inner", suffixes=("", "_price"))
     lines = lines[lines["interval"].notna() & (lines["usage_type"] == "licensed")]
     if lines.empty:
@@ -66,14 +66,11 @@ def segments(lines: pd.DataFrame, prices: pd.DataFrame, subscriptions: pd.DataFr
     starts = lines[["item", "start"]].drop_duplicates().sort_values(["item", "start"])
     starts["next_start"] = starts.groupby("item")["start"].shift(-1)
     lines = lines.merge(starts, on=["item", "start"], how="left")
-    ended = lines["subscription"].map(subs["ended"]).astype(float)
-    lines["end"] = np.fmin(np.fmin(lines["end"].astype(float), lines["next_start"].astype(float)), ended)
+    lines["end"] = np.fmin(np.fmin(lines["end"].astype(float), lines["next_start"].astype(float)), lines["ended"].astype(float))
     lines = lines[lines["value"].notna() & (lines["end"] > lines["start"])]
     # One segment per item and start: the later invoice's line, if two bill the same stretch.
     lines = lines.drop_duplicates(["item", "start"], keep="last")
     lines["mrr"] = np.rint(lines["value"] * lines["factor"]).astype("int64")
-    # The subscription's customer; the invoice's where the subscription is not synced.
-    lines["customer"] = lines["subscription"].map(subs["customer"]).fillna(lines["customer"])
     return lines[["subscription", "item", "customer", "currency", "start", "end", "mrr"]].reset_index(drop=True)
 
 
@@ -88,9 +85,22 @@ def _interval_value(line) -> float:
     return full * line.amount / line.gross
 
 
-def build(segments: pd.DataFrame, as_of: datetime) -> Mrr:
-    """The mrr_by_customer and mrr_daily tables up to `as_of`'s day, inclusive."""
+def build(segments: pd.DataFrame | Iterable[pd.DataFrame], as_of: datetime) -> Mrr:
+    """The mrr_by_customer and mrr_daily tables up to `as_of`'s day, inclusive, from segments
+    given whole or in chunks that each hold all the segments of their customers: a chunk's
+    changes are final when it is done, and only their daily sums are kept for the series."""
     last_day = int(as_of.timestamp() // DAY)
+    changes, sums = [], []
+    for chunk in [segments] if isinstance(segments, pd.DataFrame) else segments:
+        by_customer, by_subscription = _chunk_changes(chunk, last_day)
+        changes.append(by_customer)
+        sums.append(_daily_sums(by_customer, by_subscription))
+    by_customer = pd.concat(changes, ignore_index=True) if changes else pd.DataFrame(columns=[*_CHANGE_COLUMNS, "movement"])
+    table = by_customer.assign(date=_dates(by_customer["day"]))[["date", "customer", "currency", "mrr", "previous_mrr", "movement"]]
+    return Mrr(by_customer=table, daily=_daily(pd.concat(sums, ignore_index=True) if sums else None, last_day))
+
+
+def _chunk_changes(segments: pd.DataFrame, last_day: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     seg = segments.assign(start_day=(segments["start"] // DAY).astype("int64"), end_day=(segments["end"] // DAY).astype("int64"))
     seg = seg[(seg["start_day"] < seg["end_day"]) & (seg["start_day"] <= last_day)]
     deltas = pd.concat(
@@ -101,10 +111,7 @@ def build(segments: pd.DataFrame, as_of: datetime) -> Mrr:
     )[["subscription", "customer", "currency", "day", "change"]]
     by_customer = _changes(deltas, ["customer", "currency"])
     by_customer["movement"] = _classify(by_customer, ["customer", "currency"])
-    by_subscription = _changes(deltas, ["subscription", "currency"])
-    daily = _daily(by_customer, by_subscription, last_day)
-    table = by_customer.assign(date=_dates(by_customer["day"]))[["date", "customer", "currency", "mrr", "previous_mrr", "movement"]]
-    return Mrr(segments=seg, by_customer=table.reset_index(drop=True), daily=daily)
+    return by_customer, _changes(deltas, ["subscription", "currency"])
 
 
 def _changes(deltas: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -127,22 +134,25 @@ def _classify(changes: pd.DataFrame, keys: list[str]) -> pd.Series:
     return pd.Series(movement, index=changes.index)
 
 
-def _daily(by_customer: pd.DataFrame, by_subscription: pd.DataFrame, last_day: int) -> pd.DataFrame:
-    columns = [
-        "date",
-        "currency",
-        "mrr",
-        "new_mrr",
-        "expansion_mrr",
-        "contraction_mrr",
-        "churned_mrr",
-        "reactivation_mrr",
-        "subscribers",
-        "customers",
-    ]
-    if by_customer.empty:
-        return pd.DataFrame(columns=columns)
-    c = by_customer
+DAILY_COLUMNS = [
+    "date",
+    "currency",
+    "mrr",
+    "new_mrr",
+    "expansion_mrr",
+    "contraction_mrr",
+    "churned_mrr",
+    "reactivation_mrr",
+    "subscribers",
+    "customers",
+]
+_CHANGE_COLUMNS = ["customer", "currency", "day", "change", "mrr", "previous_mrr"]
+
+
+def _daily_sums(by_customer: pd.DataFrame, by_subscription: pd.DataFrame) -> pd.DataFrame:
+    """Per currency and day: the net change, each movement, and the change in the number of
+    paying customers and subscriptions."""
+    c, s = by_customer, by_subscription
     amounts = pd.DataFrame(
         {
             "currency": c["currency"],
@@ -154,30 +164,36 @@ def _daily(by_customer: pd.DataFrame, by_subscription: pd.DataFrame, last_day: i
             "churned_mrr": np.where(c["movement"] == "churn", c["previous_mrr"], 0),
             "reactivation_mrr": np.where(c["movement"] == "reactivation", c["change"], 0),
             "customers": (c["mrr"] > 0).astype(int) - (c["previous_mrr"] > 0).astype(int),
+            "subscribers": 0,
         }
     )
-    s = by_subscription
     subscribers = pd.DataFrame(
         {"currency": s["currency"], "day": s["day"], "subscribers": (s["mrr"] > 0).astype(int) - (s["previous_mrr"] > 0).astype(int)}
     )
+    return pd.concat([amounts, subscribers]).fillna(0).groupby(["currency", "day"], as_index=False).sum()
+
+
+def _daily(sums: pd.DataFrame | None, last_day: int) -> pd.DataFrame:
+    """The mrr_daily table: every day from a currency's first change to `last_day`."""
+    if sums is None or sums.empty:
+        return pd.DataFrame(columns=DAILY_COLUMNS)
     frames = []
-    for currency, part in amounts.groupby("currency"):
+    for currency, part in sums.groupby("currency"):
         days = pd.RangeIndex(int(part["day"].min()), last_day + 1, name="day")
-        sums = part.groupby("day").sum(numeric_only=True).reindex(days, fill_value=0)
-        counts = subscribers[subscribers["currency"] == currency].groupby("day")["subscribers"].sum().reindex(days, fill_value=0)
+        totals = part.groupby("day").sum(numeric_only=True).reindex(days, fill_value=0).astype("int64")
         frames.append(
             pd.DataFrame(
                 {
                     "date": _dates(days.to_series()).values,
                     "currency": currency,
-                    "mrr": sums["net"].cumsum().values,
-                    **{name: sums[name].values for name in columns[3:8]},
-                    "subscribers": counts.cumsum().values,
-                    "customers": sums["customers"].cumsum().values,
+                    "mrr": totals["net"].cumsum().values,
+                    **{name: totals[name].values for name in DAILY_COLUMNS[3:8]},
+                    "subscribers": totals["subscribers"].cumsum().values,
+                    "customers": totals["customers"].cumsum().values,
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True)[columns]
+    return pd.concat(frames, ignore_index=True)[DAILY_COLUMNS]
 
 
 def _dates(days: pd.Series) -> pd.Series:

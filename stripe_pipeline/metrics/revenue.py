@@ -10,29 +10,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 
 COLUMNS = ["month", "currency", "invoiced", "metered", "collected", "refunded", "disputed", "fees", "net"]
 
 
 def monthly(
-    invoices: pd.DataFrame,
-    metered_lines: pd.DataFrame,
-    charges: pd.DataFrame,
-    refunds: pd.DataFrame,
-    disputes: pd.DataFrame,
-    balance_transactions: pd.DataFrame,
+    invoiced: pd.DataFrame,
+    metered: pd.DataFrame,
+    collected: pd.DataFrame,
+    refunded: pd.DataFrame,
+    disputed: pd.DataFrame,
+    fees: pd.DataFrame,
 ) -> pd.DataFrame:
-    billed = invoices[invoices["status"].isin(("paid", "open", "uncollectible"))]
-    parts = [
-        _by_month(billed, "finalized", {"total": "invoiced"}),
-        _by_month(metered_lines, "start", {"amount": "metered"}),
-        _by_month(charges, "created", {"amount": "collected"}),
-        _by_month(refunds, "created", {"amount": "refunded"}),
-        _by_month(disputes, "created", {"amount": "disputed"}),
-        _by_month(balance_transactions, "created", {"fee": "fees", "net": "net"}),
-    ]
-    table = pd.concat(parts, axis=1).fillna(0).astype("int64").reset_index()
+    """The revenue_monthly table from each source's sums by currency and month (`by_month`)."""
+    table = pd.concat([invoiced, metered, collected, refunded, disputed, fees], axis=1).fillna(0).astype("int64").reset_index()
     if table.empty:
         return pd.DataFrame(columns=COLUMNS)
     table = table.sort_values(["currency", "month"])
@@ -43,10 +37,22 @@ def monthly(
     return table[COLUMNS].reset_index(drop=True)
 
 
+def by_month(chunks: Iterable[pd.DataFrame], time: str, sums: dict[str, str]) -> pd.DataFrame:
+    """The columns `sums` names (renamed as it says) summed per currency and month of `time`
+    (epoch seconds), reduced a chunk at a time."""
+    return combine((_by_month(chunk, time, sums) for chunk in chunks), list(sums.values()))
+
+
+def combine(parts: Iterable[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """Sums by currency and month (of `columns`) added up."""
+    found = [part for part in parts if not part.empty]
+    if not found:
+        index = pd.MultiIndex.from_arrays([[], pd.PeriodIndex([], freq="M")], names=["currency", "month"])
+        return pd.DataFrame(columns=columns, index=index)
+    return pd.concat(found).groupby(level=["currency", "month"]).sum()
+
+
 def _by_month(frame: pd.DataFrame, time: str, sums: dict[str, str]) -> pd.DataFrame:
-    index = pd.MultiIndex.from_arrays([[], pd.PeriodIndex([], freq="M")], names=["currency", "month"])
-    if frame.empty:
-        return pd.DataFrame(columns=list(sums.values()), index=index)
     month = pd.to_datetime(frame[time], unit="s", utc=True).dt.tz_localize(None).dt.to_period("M").rename("month")
     grouped = frame.groupby([frame["currency"].rename("currency"), month])[list(sums)].sum()
     return grouped.rename(columns=sums)

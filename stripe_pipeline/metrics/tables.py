@@ -6,8 +6,7 @@ and a rebuild cannot drift from the data as an incremental update could.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterator
 
 import pandas as pd
 
@@ -17,47 +16,38 @@ from . import churn, cohorts, frames, mrr, revenue
 TABLES = ("mrr_daily", "mrr_by_customer", "churn_monthly", "revenue_monthly", "cohort_retention")
 
 
-@dataclass
-class Inputs:
-    lines: pd.DataFrame
-    prices: pd.DataFrame
-    subscriptions: pd.DataFrame
-    as_of: datetime
-
-
-def read_inputs(warehouse: Warehouse) -> Inputs:
-    return Inputs(frames.subscription_lines(warehouse), frames.prices(warehouse), frames.subscriptions(warehouse), frames.as_of(warehouse))
-
-
-def mrr_tables(inputs: Inputs) -> mrr.Mrr:
-    return mrr.build(mrr.segments(inputs.lines, inputs.prices, inputs.subscriptions), inputs.as_of)
-
-
-def revenue_table(warehouse: Warehouse, inputs: Inputs) -> pd.DataFrame:
-    metered = inputs.lines.merge(inputs.prices[["id", "usage_type"]], left_on="price", right_on="id")
-    return revenue.monthly(
-        frames.invoices(warehouse),
-        metered[metered["usage_type"] == "metered"],
-        frames.amounts(warehouse, "charges", ["amount"], ("succeeded",)),
-        frames.amounts(warehouse, "refunds", ["amount"], ("succeeded",)),
-        frames.amounts(warehouse, "disputes", ["amount"]),
-        frames.amounts(warehouse, "balance_transactions", ["fee", "net"]),
-    )
-
-
 def build_all(warehouse: Warehouse) -> dict[str, pd.DataFrame]:
-    inputs = read_inputs(warehouse)
-    built = mrr_tables(inputs)
+    """Every metric table. The invoice lines, the bulk of the input, are read once, a chunk of
+    whole customers at a time: each chunk becomes MRR changes and metered sums, and is dropped."""
+    prices, as_of = frames.prices(warehouse), frames.as_of(warehouse)
+    usage = prices.set_index("id")["usage_type"]
+    metered: list[pd.DataFrame] = []
+
+    def segment_chunks() -> Iterator[pd.DataFrame]:
+        for lines in frames.subscription_line_chunks(warehouse):
+            on_meter = lines[lines["price"].map(usage).eq("metered")]
+            metered.append(revenue.by_month([on_meter], "start", {"amount": "metered"}))
+            yield mrr.segments(lines, prices)
+
+    built = mrr.build(segment_chunks(), as_of)
     daily = built.daily
     rates = frames.fx_rates(warehouse)
     if rates is not None:
         daily = mrr.converted(daily, rates)
+    revenue_monthly = revenue.monthly(
+        revenue.by_month(frames.invoice_chunks(warehouse), "finalized", {"total": "invoiced"}),
+        revenue.combine(metered, ["metered"]),
+        revenue.by_month(frames.amount_chunks(warehouse, "charges", ["amount"], ("succeeded",)), "created", {"amount": "collected"}),
+        revenue.by_month(frames.amount_chunks(warehouse, "refunds", ["amount"], ("succeeded",)), "created", {"amount": "refunded"}),
+        revenue.by_month(frames.amount_chunks(warehouse, "disputes", ["amount"]), "created", {"amount": "disputed"}),
+        revenue.by_month(frames.amount_chunks(warehouse, "balance_transactions", ["fee", "net"]), "created", {"fee": "fees", "net": "net"}),
+    )
     return {
         "mrr_daily": daily,
         "mrr_by_customer": built.by_customer,
         "churn_monthly": churn.monthly(built.daily, built.by_customer),
-        "revenue_monthly": revenue_table(warehouse, inputs),
-        "cohort_retention": cohorts.retention(built.by_customer, inputs.as_of),
+        "revenue_monthly": revenue_monthly,
+        "cohort_retention": cohorts.retention(built.by_customer, as_of),
     }
 
 

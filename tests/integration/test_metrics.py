@@ -4,7 +4,8 @@ from the code under test."""
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 
 from stripe_pipeline.actions import StripeInvoiceAction, StripePriceAction, StripeSubscriptionAction
 from stripe_pipeline.emulator.scenarios import Scenario
-from stripe_pipeline.metrics import TABLES, build_all, write
+from stripe_pipeline.metrics import TABLES, build_all, frames, write
 from stripe_pipeline.warehouse import Warehouse
 
 SYNCED = (StripePriceAction, StripeSubscriptionAction, StripeInvoiceAction)
@@ -174,9 +175,56 @@ def test_quantity_changes_pauses_past_due_and_reactivation(emulator, story, sqli
     assert daily.loc[date(2025, 4, 20), ["contraction_mrr", "subscribers", "customers"]].tolist() == [1000, 1, 1]
 
 
-def test_the_movements_add_up_every_day_for_2000_subscriptions(make_emulator, warehouse_config, client_for):
+def as_2024_line(line: dict) -> dict:
+    """An invoice line as API version 2024-06-20 renders it (as in a webhook of an account on
+    that version): item, price and proration at the top level, taxes as `tax_amounts`."""
+    old = {k: v for k, v in line.items() if k not in ("parent", "pricing", "taxes", "pretax_credit_amounts")}
+    details = (line.get("parent") or {}).get("subscription_item_details") or (line.get("parent") or {}).get("invoice_item_details") or {}
+    price = ((line.get("pricing") or {}).get("price_details") or {}).get("price")
+    taxes = [{"amount": t["amount"], "inclusive": t.get("tax_behavior") == "inclusive"} for t in line.get("taxes") or []]
+    old.update(
+        type="subscription" if details.get("subscription_item") else "invoiceitem",
+        subscription_item=details.get("subscription_item"),
+        proration=bool(details.get("proration")),
+        price={"id": price, "object": "price"} if price else None,
+        tax_amounts=taxes,
+    )
+    return old
+
+
+def test_lines_in_the_2024_shape_count_as_the_current_ones(emulator, story, tmp_path, client_for):
+    basic, pro = story.price(1000, "eur"), story.price(3000, "usd")
+    story.subscribe(story.customer(), basic, on="2025-01-01").change("2025-03-15", price=story.price(2500, "eur"), quantity=3)
+    story.subscribe(story.customer(), pro, on="2025-02-10", coupon=story.coupon(percent_off=50, duration="repeating", months=2))
+    story.subscribe(story.customer(), basic, on="2025-01-20").cancel("2025-04-02")
+    story.build()
+    current = Warehouse(f"sqlite:///{tmp_path / 'current.db'}")
+    expected = sync_and_build(emulator, current, client_for)
+    assert len(expected["mrr_by_customer"]) >= 6
+
+    older = Warehouse(f"sqlite:///{tmp_path / '2024.db'}")
+    client, store = client_for(emulator), emulator.store
+    for action_class, collection in zip(SYNCED, ("prices", "subscriptions", "invoices")):
+        action = action_class(client=client, warehouse=older)
+        action.observed_at = datetime.fromtimestamp(store.clock.now(), UTC)  # as an event's `created` says
+        with action.batched():
+            for obj in store.collections[collection].objects.values():
+                if collection == "invoices":
+                    obj = {**obj, "lines": {**obj["lines"], "data": [as_2024_line(line) for line in obj["lines"]["data"]]}}
+                action.sync(obj)
+    with older.engine.connect() as connection:
+        stored = [json.loads(raw) for raw in connection.scalars(sa.text("SELECT _raw FROM invoice_line_items"))]
+    assert len(stored) > 10 and not any("parent" in line or "pricing" in line for line in stored)  # only the old shape
+    for name, table in build_all(older).items():
+        pd.testing.assert_frame_equal(table, expected[name], check_dtype=False, obj=name)
+    current.engine.dispose()
+    older.engine.dispose()
+
+
+def test_the_movements_add_up_every_day_for_2000_subscriptions(make_emulator, warehouse_config, client_for, monkeypatch):
     """mrr[d] = mrr[d-1] + new + expansion + reactivation - contraction - churned, each day,
-    and MRR equals the sum over customers of their latest MRR."""
+    and MRR equals the sum over customers of their latest MRR; and the tables do not depend on
+    how the lines were cut into chunks."""
     emulator = make_emulator(stories=2000, random_seed=11)
     warehouse = Warehouse(warehouse_config["url"], warehouse_config["schema"] or None)
     client = client_for(emulator)
@@ -195,6 +243,11 @@ def test_the_movements_add_up_every_day_for_2000_subscriptions(make_emulator, wa
     changes = tables["mrr_by_customer"]
     last = changes.sort_values("date").groupby(["customer", "currency"]).last()
     assert last.groupby("currency")["mrr"].sum().to_dict() == daily.sort_values("date").groupby("currency")["mrr"].last().to_dict()
+    lines = sum(len(invoice["lines"]["data"]) for invoice in emulator.store.collections["invoices"].objects.values())
+    monkeypatch.setattr(frames, "CHUNK_ROWS", 997)  # dozens of chunks, cut mid-customer
+    assert lines > 20 * 997
+    for name, chunked in build_all(warehouse).items():
+        pd.testing.assert_frame_equal(chunked, tables[name], check_dtype=False, obj=name)
     for name, frame in tables.items():
         write(warehouse, name, frame)
     with warehouse.engine.connect() as connection:

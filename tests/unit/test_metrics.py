@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import pytest
 
-from stripe_pipeline.metrics import mrr
+from stripe_pipeline.metrics import cohorts, mrr
 from stripe_pipeline.metrics.normalise import interval_amount, monthly_factor
 
 
@@ -69,3 +69,38 @@ def test_stretches_of_mrr_become_movements_that_add_up():
     previous = daily["mrr"].shift(1, fill_value=0)
     moved = daily["new_mrr"] + daily["expansion_mrr"] + daily["reactivation_mrr"] - daily["contraction_mrr"] - daily["churned_mrr"]
     assert (daily["mrr"] == previous + moved).all()
+
+
+def test_cohorts_hold_each_customers_mrr_at_every_month_end():
+    rows = [
+        # date, customer, currency, mrr, previous_mrr, movement
+        ("2025-01-10", "cus_a", "eur", 1000, 0, "new"),
+        ("2025-02-15", "cus_a", "eur", 3000, 1000, "expansion"),
+        ("2025-03-05", "cus_a", "eur", 0, 3000, "churn"),
+        ("2025-01-20", "cus_b", "eur", 2000, 0, "new"),
+        ("2025-01-25", "cus_b", "eur", 500, 2000, "contraction"),
+        ("2025-02-01", "cus_c", "eur", 4000, 0, "new"),
+        ("2025-03-10", "cus_c", "eur", 0, 4000, "churn"),
+        ("2025-03-20", "cus_c", "eur", 1000, 0, "reactivation"),
+    ]
+    changes = pd.DataFrame(rows, columns=["date", "customer", "currency", "mrr", "previous_mrr", "movement"])
+    changes["date"] = [date.fromisoformat(d) for d in changes["date"]]
+    table = cohorts.retention(changes, datetime(2025, 4, 10, tzinfo=UTC))
+    cells = {
+        (c.isoformat(), m): (n, a, v)
+        for c, m, n, a, v in table[["cohort", "months_since", "customers", "active_customers", "mrr"]].itertuples(index=False)
+    }
+    assert cells == {
+        # January: a and b; at January's end a pays 10 €, b 5 €; a churns in March.
+        ("2025-01-01", 0): (2, 2, 1500),
+        ("2025-01-01", 1): (2, 2, 3500),
+        ("2025-01-01", 2): (2, 1, 500),
+        ("2025-01-01", 3): (2, 1, 500),  # April: as of the 10th
+        # February: c, churned and back by March's end at a quarter of its MRR.
+        ("2025-02-01", 0): (1, 1, 4000),
+        ("2025-02-01", 1): (1, 1, 1000),
+        ("2025-02-01", 2): (1, 1, 1000),
+    }
+    january = table[table["cohort"] == date(2025, 1, 1)]
+    assert january["customer_retention"].tolist() == [1.0, 1.0, 0.5, 0.5]
+    assert january["mrr_retention"].tolist() == pytest.approx([1.0, 3500 / 1500, 500 / 1500, 500 / 1500])
