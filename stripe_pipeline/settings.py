@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     stripe_endpoint_requests_per_second: float | None = None
     stripe_objects: str = ""
     stripe_accounts: str = ""  # a comma list of acct_…, or `all` (parsed by stripe_accounts() below)
+    stripe_schedules: str = "stopped"  # the schedules' default status when deployed: stopped or running
 
     @field_validator("stripe_events_poll_seconds", mode="before")
     @classmethod
@@ -77,6 +78,14 @@ class Settings(BaseSettings):
     @classmethod
     def _stripped(cls, value: str) -> str:
         return value.strip()
+
+    @field_validator("stripe_schedules", mode="after")
+    @classmethod
+    def _schedule_status(cls, value: str) -> str:
+        status = value.strip().lower()
+        if status not in ("stopped", "running"):
+            raise ValueError(f"STRIPE_SCHEDULES must be stopped or running, not {value!r}.")
+        return status
 
     @field_validator("stripe_accounts", mode="after")
     @classmethod
@@ -122,6 +131,10 @@ def required_key(config: Settings) -> str:
             "`dagster dev` (or reload the code location) after setting it."
         )
     return key.get_secret_value()
+
+
+def stripe_schedules(override: str | None = None) -> str:
+    return _one("stripe_schedules", override)
 
 
 def stripe_api_base(override: str | None = None) -> str:

@@ -7,9 +7,10 @@ import stripe
 from pydantic import Field
 
 from .. import policies
-from ..actions import StripeSyncActionMixin, SyncStats
+from ..actions import StripeSyncActionMixin
+from ..actions.runs import accounts_to_sync, run_table
 from ..settings import ConfigurationError
-from ..stripe_api import RequestStats, StripeAccessError, StripeNotEnabled
+from ..stripe_api import StripeAccessError
 from ..warehouse import WarehouseError
 from .metadata import sync_metadata
 from .resources import StripeResource, WarehouseResource
@@ -68,17 +69,6 @@ def no_retry_on_setup_errors():
         raise dg.Failure(description=f"{type(error).__name__}: {error}", allow_retries=False) from None
 
 
-def accounts_to_sync(stripe_api: StripeResource, spec: list[str] | str | None, logger) -> list[str | None]:
-    """The platform (None), then each connected account STRIPE_ACCOUNTS names (`all`: every
-    account /v1/accounts lists)."""
-    if spec is None:
-        return [None]
-    if spec == "all":
-        client = stripe_api.client(logger=logger)
-        return [None, *(account["id"] for page in client.list_pages("/v1/accounts") for account in page)]
-    return [None, *spec]
-
-
 def build_sync_asset(
     action: type[StripeSyncActionMixin], translator: StripeAssetTranslator, retry_policy: dg.RetryPolicy | None = SYNC_RETRY_POLICY
 ) -> dg.AssetsDefinition:
@@ -100,38 +90,31 @@ def build_sync_asset(
     )
     def sync_asset(context: dg.AssetExecutionContext, config: StripeSyncConfig, stripe_api: StripeResource, warehouse: WarehouseResource):
         children = [child.table_name() for child, spec in specs.items() if spec.key in context.selected_asset_keys]
-        totals, child_totals, requests, skipped = SyncStats(), {name: SyncStats() for name in children}, RequestStats(), []
-        synced = False
         with no_retry_on_setup_errors():
             target = warehouse.warehouse()
-            for account in accounts_to_sync(stripe_api, stripe_api.connected_accounts(), context.log):
-                client = stripe_api.client(logger=context.log, slot_store=target.slot_store(), stripe_account=account)
-                sync = action(client=client, warehouse=target, logger=context.log, children=children, strict=config.strict)
-                try:
-                    stats = sync.sync_incremental(
-                        reconcile=config.reconcile, trust_event_payloads=config.trust_event_payloads, full_refresh=config.full_refresh
-                    )
-                except StripeNotEnabled as reason:
-                    context.log.info(f"{action.table_name()}: skipped for {account or 'the platform'}: {reason}")
-                    skipped.append(f"{account or 'platform'}: {reason}")
-                    continue
-                finally:
-                    requests.count(**client.stats.as_dict())
-                totals += stats
-                for name, child_stats in sync.child_stats.items():
-                    child_totals[name] += child_stats
-                synced = True
-        if not synced:  # no account has this part of Stripe: a skip, not a failure
+            run = run_table(
+                action,
+                client_for=lambda account: stripe_api.client(logger=context.log, slot_store=target.slot_store(), stripe_account=account),
+                warehouse=target,
+                accounts=accounts_to_sync(stripe_api.connected_accounts(), lambda account: stripe_api.client(logger=context.log)),
+                logger=context.log,
+                children=children,
+                strict=config.strict,
+                reconcile=config.reconcile,
+                trust_event_payloads=config.trust_event_payloads,
+                full_refresh=config.full_refresh,
+            )
+        if not run.synced:  # no account has this part of Stripe: a skip, not a failure
             for key in context.selected_asset_keys:
-                yield dg.AssetObservation(asset_key=key, metadata={"skipped": "; ".join(skipped)})
+                yield dg.AssetObservation(asset_key=key, metadata={"skipped": "; ".join(run.skipped)})
         else:
             if own.key in context.selected_asset_keys:
-                yield dg.MaterializeResult(asset_key=own.key, metadata=sync_metadata(action, totals, requests, target, skipped))
+                yield dg.MaterializeResult(asset_key=own.key, metadata=sync_metadata(action, run.totals, run.requests, target, run.skipped))
             for child, spec in specs.items():
                 if spec.key in context.selected_asset_keys:
-                    child_totals[child.table_name()].modes = totals.modes  # children sync in their parent's runs
+                    run.children[child.table_name()].modes = run.totals.modes  # children sync in their parent's runs
                     yield dg.MaterializeResult(
-                        asset_key=spec.key, metadata=sync_metadata(child, child_totals[child.table_name()], None, target, skipped)
+                        asset_key=spec.key, metadata=sync_metadata(child, run.children[child.table_name()], None, target, run.skipped)
                     )
         for check in context.selected_asset_check_keys:
             open_errors = target.open_errors(tables[check.asset_key].table_name(), any_account=True)

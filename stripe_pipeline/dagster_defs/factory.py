@@ -40,14 +40,15 @@ def build_assets(
     return [build_sync_asset(action, translator, retry_policy) for action in actions]
 
 
-def _running_schedule(name: str, job, cron_schedule: str) -> dg.ScheduleDefinition:
-    # On by default: a data tool that only syncs when someone remembers to switch it on goes stale.
+def _schedule(name: str, job, cron_schedule: str, status: str) -> dg.ScheduleDefinition:
+    # Stopped unless asked (STRIPE_SCHEDULES=running): Dagster's own default, and what a team that
+    # adds this code location to an instance it already runs expects (see the README).
     return dg.ScheduleDefinition(
         name=name,
         job=job,
         cron_schedule=cron_schedule,
         execution_timezone="UTC",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
+        default_status=dg.DefaultScheduleStatus.RUNNING if status == "running" else dg.DefaultScheduleStatus.STOPPED,
     )
 
 
@@ -58,11 +59,15 @@ def build_definitions(
     translator: StripeAssetTranslator | None = None,
     objects: str | None = None,
     retry_policy: dg.RetryPolicy | None = SYNC_RETRY_POLICY,
+    schedules: str | None = None,
 ) -> dg.Definitions:
     """`objects`: what the scheduled jobs cover, in STRIPE_OBJECTS' syntax (default: that variable).
+    `schedules`: `running` or `stopped`, the schedules' status when first deployed (default:
+    STRIPE_SCHEDULES, else stopped).
     `translator`: asset keys, groups and kinds (subclass StripeAssetTranslator). `retry_policy`:
     Dagster's retries of a failed asset step; None switches them off (tests do)."""
     translator = translator or StripeAssetTranslator(warehouse_kind())
+    status = settings.stripe_schedules(schedules)
     assets = build_assets(actions, translator, retry_policy=retry_policy)
     tables = chosen_tables(actions, settings.stripe_objects(objects))
     keys = [translator.get_asset_spec(action).key for action in with_children(actions) if action.table_name() in tables]
@@ -85,8 +90,8 @@ def build_definitions(
         assets=assets,
         jobs=[full_sync, reconcile, build_id_sync_job(actions, translator)],
         schedules=[
-            _running_schedule("stripe_daily_full_sync", full_sync, "0 3 * * *"),
-            _running_schedule("stripe_weekly_reconcile", reconcile, "0 4 * * 0"),
+            _schedule("stripe_daily_full_sync", full_sync, "0 3 * * *", status),
+            _schedule("stripe_weekly_reconcile", reconcile, "0 4 * * 0", status),
         ],
         sensors=[
             build_events_sensor(

@@ -1,15 +1,13 @@
 """The ID sync job: sync the Stripe objects whose IDs a user pastes into the launchpad."""
 
-import functools
-from collections import defaultdict
-from typing import Any, Optional
+from typing import Optional
 
 import dagster as dg
 from pydantic import Field
 
 from ..actions import StripeSyncActionMixin
-from ..actions.registry import UnknownObjectType, action_for_id, action_for_type
-from ..actions.related import sync_related
+from ..actions.registry import UnknownObjectType
+from ..actions.runs import plan_id_sync, sync_ids
 from .assets import STRIPE_API_POOL, asset_key, no_retry_on_setup_errors
 from .metadata import sync_metadata
 from .resources import StripeResource, WarehouseResource
@@ -29,24 +27,6 @@ class StripeIdSyncConfig(dg.Config):
         description="Set it when the prefix cannot tell (coupons, plans), e.g. 'coupon'; it then applies to every ID. "
         "Child rows (invoice lines, …) sync with their parent: give the parent's ID.",
     )
-
-
-def plan_id_sync(
-    actions: list[type[StripeSyncActionMixin]], ids: list[str], object_type: str | None
-) -> tuple[dict[type[StripeSyncActionMixin], list[str]], dict[str, str]]:
-    """Group IDs by action; IDs whose type cannot be told are returned with the reason."""
-    groups: dict[type[StripeSyncActionMixin], list[str]] = defaultdict(list)
-    problems: dict[str, str] = {}
-    explicit = action_for_type(actions, object_type) if object_type else None
-    for raw_id in ids:
-        object_id = raw_id.strip()
-        if not object_id:
-            continue
-        try:
-            groups[explicit or action_for_id(actions, object_id)].append(object_id)
-        except UnknownObjectType as error:
-            problems[object_id] = str(error)
-    return dict(groups), problems
 
 
 def _table_event(key: dg.AssetKey, target, action, description: str, metadata: dict):
@@ -74,33 +54,34 @@ def build_id_sync_job(actions: list[type[StripeSyncActionMixin]], translator: St
             raise dg.Failure(description=str(error), allow_retries=False) from None
         target = warehouse.warehouse()
         synced: dict[str, list[str]] = {}
-        for action, ids in groups.items():
-            with no_retry_on_setup_errors():
-                client = stripe_api.client(logger=context.log, slot_store=target.slot_store())
-                sync = action(client=client, warehouse=target, logger=context.log)
-                if config.related:
-                    sync.track_references()
-                stats = sync.sync_by_ids(ids)
-                related = sync_related(sync, actions, functools.partial(_make, client=client, warehouse=target, logger=context.log))
-            missing = set(stats.missing_ids)
-            for object_id in stats.missing_ids:
-                problems[object_id] = f"Stripe has no {action.object_name()} with this ID."
-            synced[action.table_name()] = [i for i in ids if i not in missing]
-            yield _table_event(
-                asset_key(action, translator),
-                target,
-                action,
-                f"{len(synced[action.table_name()])} objects synced by ID",
-                sync_metadata(sync, stats, client.stats, target),
+        with no_retry_on_setup_errors():
+            runs = sync_ids(
+                actions,
+                groups,
+                problems,
+                client_for=lambda _account: stripe_api.client(logger=context.log, slot_store=target.slot_store()),
+                warehouse=target,
+                logger=context.log,
+                related=config.related,
             )
-            for other, other_stats in related.items():
+            for run in runs:
+                action = type(run.sync)
+                synced[action.table_name()] = run.synced
                 yield _table_event(
-                    asset_key(other, translator),
+                    asset_key(action, translator),
                     target,
-                    other,
-                    f"{other_stats.fetched} objects that {action.table_name()} refer to, synced by ID",
-                    sync_metadata(other, other_stats, None, target),
+                    action,
+                    f"{len(run.synced)} objects synced by ID",
+                    sync_metadata(run.sync, run.stats, run.sync.client.stats, target),
                 )
+                for other, other_stats in run.related.items():
+                    yield _table_event(
+                        asset_key(other, translator),
+                        target,
+                        other,
+                        f"{other_stats.fetched} objects that {action.table_name()} refer to, synced by ID",
+                        sync_metadata(other, other_stats, None, target),
+                    )
         for object_id, reason in problems.items():
             context.log.warning(f"{object_id}: {reason}")
         if problems:
@@ -116,7 +97,3 @@ def build_id_sync_job(actions: list[type[StripeSyncActionMixin]], translator: St
         sync_stripe_ids()
 
     return stripe_sync_by_ids
-
-
-def _make(action: type[StripeSyncActionMixin], **arguments: Any) -> StripeSyncActionMixin:
-    return action(**arguments)

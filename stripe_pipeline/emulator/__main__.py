@@ -25,8 +25,8 @@ DEMO_COUNTS = {
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=12111)
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the one key the emulator accepts")
@@ -85,7 +85,7 @@ def main() -> None:
         metavar="AREA",
         help="answer an area's endpoints as on an account without it, e.g. issuing",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     counts = {object_name: getattr(args, object_name) for object_name in SEED_ORDER}
     counts.update({name: int(count) for name, _, count in (option.partition("=") for option in args.seed)})
     emulator = Emulator(

@@ -22,6 +22,10 @@ def load_state(connection: Connection, object_type: str, account: str | None) ->
     return dict(row) if row else None
 
 
+def all_states(connection: Connection) -> list[dict]:
+    return [dict(row) for row in connection.execute(select(_TABLE).order_by(_TABLE.c.object_type, _TABLE.c.account)).mappings()]
+
+
 def save_state(connection: Connection, object_type: str, account: str | None, values: dict) -> None:
     """Set the given columns of the row, creating it if needed; other columns keep their values."""
     values = {**values, "updated_at": datetime.now(UTC)}

@@ -22,7 +22,7 @@ from .columns import add_missing_columns
 from .engine import WarehouseError, create_warehouse_engine, safe_url
 from .locks import HeldLock, LockLost, sync_lock
 from .rate_budget import slot_store_for
-from .state import load_state, save_state
+from .state import all_states, load_state, save_state
 from .transient import RECONNECT_SECONDS, GaveUp, driver_error, is_lost_connection, retry_transient, sqlstate
 from .upsert import UpsertResult, mark_deleted_rows, upsert_rows
 
@@ -191,6 +191,11 @@ class Warehouse:
         self.ensure_tables([SyncState.__table__])
         return self._run("read the sync state", lambda connection: load_state(connection, object_type, account))
 
+    def sync_states(self) -> list[dict]:
+        """Every sync-state row, by object type and account."""
+        self.ensure_tables([SyncState.__table__])
+        return self._run("read the sync states", all_states)
+
     def save_state(self, object_type: str, account: str | None, **values) -> None:
         self.ensure_tables([SyncState.__table__])
         self._run("save the sync state", lambda connection: save_state(connection, object_type, account, values))
@@ -215,9 +220,13 @@ class Warehouse:
             self._slot_store = slot_store_for(self.engine, lambda attempt: self._retrying("reserve a request slot", attempt))
         return self._slot_store
 
-    def count(self, table: Table) -> int:
+    def count(self, table: Table, *, deleted: bool | None = None) -> int:
+        """Rows of every account: all, or (`deleted`) only those flagged deleted, or not."""
         self.ensure_tables([table])
-        return self._run(f"count {table.name}", lambda connection: connection.scalar(select(func.count()).select_from(table)) or 0)
+        query = select(func.count()).select_from(table)
+        if deleted is not None:
+            query = query.where(table.c._deleted_at.is_not(None) if deleted else table.c._deleted_at.is_(None))
+        return self._run(f"count {table.name}", lambda connection: connection.scalar(query) or 0)
 
     def ping(self) -> None:
         self._run("connect", lambda connection: connection.execute(text("SELECT 1")))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -11,7 +12,9 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import requests
+import yaml
 
 from stripe_pipeline.actions import ALL_ACTIONS, HAND_WRITTEN, StripeCouponAction, StripeCustomerAction
 from stripe_pipeline.dagster_defs.factory import FULL_SYNC_JOB, build_assets
@@ -64,6 +67,26 @@ def test_definitions_load_with_the_contracted_names():
         assert defs.resolve_assets_def(key).op.retry_policy.max_retries >= 1
     assert defs.resolve_job_def(FULL_SYNC_JOB) and defs.resolve_job_def(ID_SYNC_JOB)
     assert defs.resolve_schedule_def("stripe_daily_full_sync").cron_schedule == "0 3 * * *"
+
+
+def test_schedules_are_stopped_until_the_deployment_asks_for_them(monkeypatch):
+    from stripe_pipeline.dagster_defs.factory import build_definitions
+    from stripe_pipeline.settings import ConfigurationError
+
+    names = ("stripe_daily_full_sync", "stripe_weekly_reconcile")
+    monkeypatch.delenv("STRIPE_SCHEDULES", raising=False)
+    defs = build_definitions(HAND_WRITTEN)
+    assert {defs.resolve_schedule_def(n).default_status for n in names} == {dg.DefaultScheduleStatus.STOPPED}
+    monkeypatch.setenv("STRIPE_SCHEDULES", "Running")
+    defs = build_definitions(HAND_WRITTEN)
+    assert {defs.resolve_schedule_def(n).default_status for n in names} == {dg.DefaultScheduleStatus.RUNNING}
+    assert (
+        build_definitions(HAND_WRITTEN, schedules="stopped").resolve_schedule_def(names[0]).default_status
+        == dg.DefaultScheduleStatus.STOPPED
+    )
+    monkeypatch.setenv("STRIPE_SCHEDULES", "on")
+    with pytest.raises(ConfigurationError, match="STRIPE_SCHEDULES must be stopped or running, not 'on'"):
+        build_definitions(HAND_WRITTEN)
 
 
 def test_importing_the_code_location_reads_no_environment():
@@ -255,14 +278,13 @@ query { workspaceOrError { __typename
 """
 
 
-def test_webserver_loads_the_code_location(emulator, tmp_path):
+def _serve_and_load(command: list, env: dict) -> dict:
+    """Start a Dagster UI with `command` (its port last), wait until its code locations load,
+    and return the one location's entry."""
     port = _free_port()
+    # A session of its own: `dg dev` and `dagster dev` start children that must go with them.
     server = subprocess.Popen(
-        [Path(sys.executable).parent / "dagster-webserver", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        env=_cli_env(tmp_path, emulator),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [*command, str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     try:
         deadline = time.monotonic() + 120
@@ -279,11 +301,38 @@ def test_webserver_loads_the_code_location(emulator, tmp_path):
             time.sleep(1)
         assert entries, "the webserver never answered"
         [entry] = entries
-        assert entry["name"] == "stripe_pipeline" and entry["loadStatus"] == "LOADED"
-        assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", json.dumps(entry)
+        return entry
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_webserver_loads_the_code_location(emulator, tmp_path):
+    bin_dir = Path(sys.executable).parent
+    entry = _serve_and_load(
+        [bin_dir / "dagster-webserver", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p"], _cli_env(tmp_path, emulator)
+    )
+    assert entry["name"] == "stripe_pipeline" and entry["loadStatus"] == "LOADED"
+    assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", json.dumps(entry)
+
+
+def test_the_dg_cli_checks_lists_and_serves_the_same_code_location(emulator, tmp_path):
+    """`dg check defs`, `dg list defs` and `dg dev` read [tool.dg] in pyproject.toml: the same
+    module and location name as workspace.yaml and [tool.dagster]."""
+    dg_cli = Path(sys.executable).parent / "dg"
+    env = {**_cli_env(tmp_path, emulator), "VIRTUAL_ENV": str(Path(sys.executable).parent.parent)}
+    checked = subprocess.run([dg_cli, "check", "defs"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0 and "All definitions loaded successfully" in checked.stdout, checked.stdout + checked.stderr
+    listed = subprocess.run([dg_cli, "list", "defs", "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=True)
+    defs = json.loads(listed.stdout)
+    keys = {asset["asset_key"] for asset in defs["assets"]}
+    assert {f"stripe/{table}" for table in CONTRACT_TABLES} <= keys and "stripe_metrics/mrr_daily" in keys
+    assert {job["name"] for job in defs["jobs"]} >= {FULL_SYNC_JOB, ID_SYNC_JOB, "stripe_reconcile"}
+    assert {schedule["name"] for schedule in defs["schedules"]} == {"stripe_daily_full_sync", "stripe_weekly_reconcile"}
+    workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())["load_from"][0]["python_module"]
+    entry = _serve_and_load([dg_cli, "dev", "--host", "127.0.0.1", "--port"], env)
+    assert entry["name"] == workspace["location_name"] == "stripe_pipeline"
+    assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", json.dumps(entry)
 
 
 def test_the_demo_backfills_then_syncs_the_changes_from_events(tmp_path):

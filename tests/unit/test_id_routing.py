@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stripe_pipeline.actions import ALL_ACTIONS, StripeCouponAction, StripeCustomerAction, StripeInvoiceAction, StripeRefundAction
-from stripe_pipeline.dagster_defs.id_sync import plan_id_sync
+from stripe_pipeline.actions.runs import plan_id_sync
 
 
 def test_ids_are_grouped_by_their_prefix_and_unknown_ones_say_why():

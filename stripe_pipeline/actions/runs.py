@@ -1,0 +1,139 @@
+"""What one run does, without Dagster: a table synced for every account it is read from, and
+IDs synced by their prefix. The assets, the ID job and the `stripe-pipeline` command all run
+these, so a sync from the shell is the sync the assets do.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..stripe_api import RequestStats, StripeApiClient, StripeNotEnabled
+from ..warehouse import Warehouse
+from .mixins import StripeSyncActionMixin, SyncStats
+from .registry import UnknownObjectType, action_for_id, action_for_type
+from .related import sync_related
+
+ClientFor = Callable[[str | None], StripeApiClient]  # a client for the account (None: the platform)
+ActionClass = type[StripeSyncActionMixin]
+
+
+def accounts_to_sync(spec: list[str] | str | None, client_for: ClientFor) -> list[str | None]:
+    """The platform (None), then each connected account `spec` (STRIPE_ACCOUNTS, parsed) names;
+    `all` is every account /v1/accounts lists."""
+    if spec is None:
+        return [None]
+    if spec == "all":
+        return [None, *(account["id"] for page in client_for(None).list_pages("/v1/accounts") for account in page)]
+    return [None, *spec]
+
+
+@dataclass
+class TableRun:
+    """One table's run over every account: the totals, the child tables' own, the requests,
+    and the accounts skipped because they lack that part of Stripe."""
+
+    totals: SyncStats = field(default_factory=SyncStats)
+    children: dict[str, SyncStats] = field(default_factory=dict)
+    requests: RequestStats = field(default_factory=RequestStats)
+    skipped: list[str] = field(default_factory=list)
+    synced: bool = False  # at least one account was synced
+
+
+def run_table(
+    action: ActionClass,
+    *,
+    client_for: ClientFor,
+    warehouse: Warehouse,
+    accounts: list[str | None],
+    logger: Any,
+    children: list[str] | None = None,
+    strict: bool = False,
+    on_start: Callable[[StripeSyncActionMixin], None] | None = None,
+    **modes: bool,
+) -> TableRun:
+    """`sync_incremental(**modes)` (reconcile, trust_event_payloads, full_refresh) for each
+    account in turn; `on_start(sync)` sees each account's action before it runs (to watch its
+    `stats`)."""
+    run = TableRun(children={name: SyncStats() for name in children or []})
+    for account in accounts:
+        client = client_for(account)
+        sync = action(client=client, warehouse=warehouse, logger=logger, children=children, strict=strict)
+        if on_start is not None:
+            on_start(sync)
+        try:
+            stats = sync.sync_incremental(**modes)
+        except StripeNotEnabled as reason:
+            logger.info(f"{action.table_name()}: skipped for {account or 'the platform'}: {reason}")
+            run.skipped.append(f"{account or 'platform'}: {reason}")
+            continue
+        finally:
+            run.requests.count(**client.stats.as_dict())
+        run.totals += stats
+        for name, child_stats in sync.child_stats.items():
+            run.children[name] += child_stats
+        run.synced = True
+    return run
+
+
+def plan_id_sync(
+    actions: list[ActionClass], ids: list[str], object_type: str | None
+) -> tuple[dict[ActionClass, list[str]], dict[str, str]]:
+    """Group IDs by action; IDs whose type cannot be told are returned with the reason."""
+    groups: dict[ActionClass, list[str]] = defaultdict(list)
+    problems: dict[str, str] = {}
+    explicit = action_for_type(actions, object_type) if object_type else None
+    for raw_id in ids:
+        object_id = raw_id.strip()
+        if not object_id:
+            continue
+        try:
+            groups[explicit or action_for_id(actions, object_id)].append(object_id)
+        except UnknownObjectType as error:
+            problems[object_id] = str(error)
+    return dict(groups), problems
+
+
+@dataclass
+class IdRun:
+    """One action's share of an ID sync: the IDs synced, and what their rows refer to."""
+
+    sync: StripeSyncActionMixin
+    stats: SyncStats
+    synced: list[str]
+    related: dict[ActionClass, SyncStats]
+
+
+def sync_ids(
+    actions: list[ActionClass],
+    groups: dict[ActionClass, list[str]],
+    problems: dict[str, str],
+    *,
+    client_for: ClientFor,
+    warehouse: Warehouse,
+    logger: Any,
+    related: bool = True,
+    on_start: Callable[[StripeSyncActionMixin], None] | None = None,
+) -> Iterator[IdRun]:
+    """`sync_by_ids` per action of `groups` (plan_id_sync), then, if `related`, the objects
+    their rows refer to that the warehouse lacks. IDs Stripe does not know go into `problems`."""
+    for action, ids in groups.items():
+        client = client_for(None)
+        sync = action(client=client, warehouse=warehouse, logger=logger)
+        if related:
+            sync.track_references()
+        if on_start is not None:
+            on_start(sync)
+        stats = sync.sync_by_ids(ids)
+        done = sync_related(sync, actions, functools.partial(_make, client=client, warehouse=warehouse, logger=logger))
+        missing = set(stats.missing_ids)
+        for object_id in stats.missing_ids:
+            problems[object_id] = f"Stripe has no {action.object_name()} with this ID."
+        yield IdRun(sync=sync, stats=stats, synced=[i for i in ids if i not in missing], related=done)
+
+
+def _make(action: ActionClass, **arguments: Any) -> StripeSyncActionMixin:
+    return action(**arguments)

@@ -1,0 +1,71 @@
+"""The command's arguments, and which module runs each subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+
+from .sync import SETUP_ERRORS
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="stripe-pipeline", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sync = commands.add_parser("sync", help="bring tables up to date: a backfill the first time, then the events since")
+    sync.add_argument(
+        "tables",
+        nargs="*",
+        metavar="TABLE",
+        help="tables, object types or areas, as in STRIPE_OBJECTS (default: that variable, else the billing and payments core)",
+    )
+    sync.add_argument("--full-refresh", action="store_true", help="backfill everything again, ignoring the events cursor")
+    sync.add_argument("--reconcile", action="store_true", help="also relist every ID, to flag deletions no event reported")
+    sync.add_argument("--trust-event-payloads", action="store_true", help="take changed objects from the events, not a retrieve")
+    sync.add_argument("--strict", action="store_true", help="fail at the first object that cannot be synced")
+    sync.add_argument("-v", "--verbose", action="store_true", help="show the sync's progress lines under the bar")
+
+    by_ids = commands.add_parser("sync-ids", help="sync the objects with these IDs (the type comes from the prefix)")
+    by_ids.add_argument("ids", nargs="+", metavar="ID")
+    by_ids.add_argument("--object-type", help="when the prefix cannot tell (coupons, plans), e.g. coupon")
+    by_ids.add_argument("--no-related", action="store_true", help="do not also sync what they refer to")
+    by_ids.add_argument("-v", "--verbose", action="store_true")
+
+    status = commands.add_parser("status", help="per table: rows, last sync, mode, events cursor age, open errors")
+    status.add_argument("tables", nargs="*", metavar="TABLE", help="as for sync (default: every table with a sync state)")
+
+    # Their own parsers take their arguments (see main).
+    commands.add_parser("emulator", help="serve the Stripe emulator (its options: stripe-pipeline emulator --help)")
+    commands.add_parser("demo", help="the demo: the full sync job on the emulator, into stripe_demo.db")
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["emulator"]:
+        from ..emulator.__main__ import main as emulator
+
+        emulator(argv[1:], prog="stripe-pipeline emulator")
+        return
+    args = parser().parse_args(argv)
+    if args.command == "demo":
+        from ..demo import main as demo
+
+        demo()
+        return
+    console = Console(stderr=True)
+    try:
+        if args.command == "status":
+            from .status import status
+
+            status(args.tables, Console())
+            return
+        from . import sync
+
+        failed = sync.tables(args, console) if args.command == "sync" else sync.ids(args, console)
+    except SETUP_ERRORS as error:
+        console.print(f"[bold red]{type(error).__name__}:[/] {error}", highlight=False)
+        sys.exit(2)
+    sys.exit(1 if failed else 0)
