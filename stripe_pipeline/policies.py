@@ -80,3 +80,6 @@ MAX_RECENT_EVENT_IDS = 5_000
 
 ASSET_MAX_RETRIES = 3
 ASSET_RETRY_DELAY_SECONDS = 30  # doubling, ±50 % jitter
+# A table is stale when its last successful sync is older than this: the daily 03:00 sync plus
+# two hours for a long run (STRIPE_FRESHNESS_HOURS).
+FRESHNESS_HOURS = 26.0

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     stripe_endpoint_requests_per_second: float | None = None
     stripe_objects: str = ""
     stripe_accounts: str = ""  # a comma list of acct_…, or `all` (parsed by stripe_accounts() below)
+    stripe_freshness_hours: float = policies.FRESHNESS_HOURS
     stripe_schedules: str = "stopped"  # the schedules' default status when deployed: stopped or running
 
     @field_validator("stripe_events_poll_seconds", mode="before")
@@ -54,13 +55,19 @@ class Settings(BaseSettings):
             raise ValueError(f"STRIPE_EVENTS_POLL_SECONDS must be at least 1, not {seconds}.")
         return seconds
 
-    @field_validator("stripe_timeout_seconds", "stripe_requests_per_second", "stripe_endpoint_requests_per_second", mode="before")
+    @field_validator(
+        "stripe_timeout_seconds",
+        "stripe_requests_per_second",
+        "stripe_endpoint_requests_per_second",
+        "stripe_freshness_hours",
+        mode="before",
+    )
     @classmethod
     def _positive(cls, raw: Any, info) -> float | None:
         if raw is None:
             return None
         name = info.field_name.upper()
-        unit = "seconds" if name == "STRIPE_TIMEOUT_SECONDS" else "requests per second"
+        unit = {"STRIPE_TIMEOUT_SECONDS": "seconds", "STRIPE_FRESHNESS_HOURS": "hours"}.get(name, "requests per second")
         try:
             value = float(raw)
         except (TypeError, ValueError):
@@ -133,6 +140,10 @@ def required_key(config: Settings) -> str:
     return key.get_secret_value()
 
 
+def stripe_freshness_hours(override: float | None = None) -> float:
+    return _one("stripe_freshness_hours", override)
+
+
 def stripe_schedules(override: str | None = None) -> str:
     return _one("stripe_schedules", override)
 
@@ -151,7 +162,9 @@ def warehouse_schema(dialect: str, override: str | None = None) -> str | None:
 
 
 def schema_for(dialect: str, configured: str | None) -> str | None:
-    return None if dialect == "sqlite" else configured or "stripe"
+    from .warehouse.dialects import dialect_of  # late: the warehouse layer reads these settings
+
+    return dialect_of(dialect).schema(configured)
 
 
 def events_poll_seconds(override: int | None = None) -> int:

@@ -47,6 +47,7 @@ class StripeSyncConfig(dg.Config):
 
 
 OPEN_ERRORS_CHECK = "no_open_sync_errors"
+RECONCILE_CHECK = "matches_stripe"
 
 
 def asset_key(action: type[StripeSyncActionMixin], translator: "StripeAssetTranslator | None" = None) -> dg.AssetKey:
@@ -83,6 +84,13 @@ def build_sync_asset(
         check_specs=[
             dg.AssetCheckSpec(OPEN_ERRORS_CHECK, asset=key, description="No object of this table is waiting in _stripe_sync_errors.")
             for key in tables
+        ]
+        + [
+            dg.AssetCheckSpec(
+                RECONCILE_CHECK,
+                asset=own.key,
+                description="In runs that reconcile: the table's live rows are the objects Stripe lists, no more, no fewer.",
+            )
         ],
         can_subset=True,
         pool=STRIPE_API_POOL,
@@ -117,6 +125,10 @@ def build_sync_asset(
                         asset_key=spec.key, metadata=sync_metadata(child, run.children[child.table_name()], None, target, run.skipped)
                     )
         for check in context.selected_asset_check_keys:
+            if check.name == RECONCILE_CHECK:
+                if "reconcile" in run.totals.modes:  # otherwise nothing was listed to compare with: not evaluated
+                    yield _reconciled(own.key, target.count(action.table(), deleted=False), run.totals.listed)
+                continue
             open_errors = target.open_errors(tables[check.asset_key].table_name(), any_account=True)
             yield dg.AssetCheckResult(
                 asset_key=check.asset_key,
@@ -128,3 +140,15 @@ def build_sync_asset(
             )
 
     return sync_asset
+
+
+def _reconciled(key: dg.AssetKey, live: int, listed: int) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=RECONCILE_CHECK,
+        passed=live == listed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"live_rows": live, "listed_by_stripe": listed},
+        # More rows than listed: objects created since the listing began; fewer: objects that failed.
+        description=None if live == listed else f"{live:,} live rows, {listed:,} objects listed by Stripe",
+    )

@@ -9,7 +9,9 @@ from sqlalchemy.engine import make_url
 
 from .. import settings
 from ..actions import StripeSyncActionMixin
+from ..warehouse.dialects import DIALECTS
 from .assets import SYNC_RETRY_POLICY, build_sync_asset
+from .checks import build_reference_checks, with_freshness
 from .events_sensor import build_events_sensor
 from .id_sync import build_id_sync_job
 from .metrics import INPUT_TABLES, build_metric_assets
@@ -19,13 +21,11 @@ from .translator import StripeAssetTranslator
 
 FULL_SYNC_JOB = "stripe_full_sync"
 RECONCILE_JOB = "stripe_reconcile"
-# Dagster's kind tags have icons for these names.
-_KIND_BY_DIALECT = {"postgresql": "postgres", "sqlite": "sqlite"}
 
 
 def warehouse_kind(url: str | None = None) -> str:
-    dialect = make_url(settings.warehouse_url(url)).get_backend_name()
-    return _KIND_BY_DIALECT.get(dialect, dialect)
+    name = make_url(settings.warehouse_url(url)).get_backend_name()
+    return DIALECTS[name].kind if name in DIALECTS else name  # Dagster's kind tags have icons for these names
 
 
 def build_assets(
@@ -60,10 +60,12 @@ def build_definitions(
     objects: str | None = None,
     retry_policy: dg.RetryPolicy | None = SYNC_RETRY_POLICY,
     schedules: str | None = None,
+    freshness_hours: float | None = None,
 ) -> dg.Definitions:
     """`objects`: what the scheduled jobs cover, in STRIPE_OBJECTS' syntax (default: that variable).
     `schedules`: `running` or `stopped`, the schedules' status when first deployed (default:
-    STRIPE_SCHEDULES, else stopped).
+    STRIPE_SCHEDULES, else stopped). `freshness_hours`: when a chosen table turns stale
+    (default: STRIPE_FRESHNESS_HOURS, else 26).
     `translator`: asset keys, groups and kinds (subclass StripeAssetTranslator). `retry_policy`:
     Dagster's retries of a failed asset step; None switches them off (tests do)."""
     translator = translator or StripeAssetTranslator(warehouse_kind())
@@ -87,7 +89,8 @@ def build_definitions(
     if any(action.table_name() in INPUT_TABLES for action in actions):
         assets = [*assets, build_metric_assets(actions, translator)]
     return dg.Definitions(
-        assets=assets,
+        assets=with_freshness(assets, keys, settings.stripe_freshness_hours(freshness_hours)),
+        asset_checks=build_reference_checks(actions, translator),
         jobs=[full_sync, reconcile, build_id_sync_job(actions, translator)],
         schedules=[
             _schedule("stripe_daily_full_sync", full_sync, "0 3 * * *", status),

@@ -9,6 +9,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, Table, inspect
 from sqlalchemy.schema import SetColumnComment
 
+from .dialects import dialect_of
+
 
 def add_missing_columns(connection: Connection, tables: list[Table]) -> list[str]:
     """Add each table's columns that the database's table lacks; returns them as `table.column`."""
@@ -24,7 +26,7 @@ def add_missing_columns(connection: Connection, tables: list[Table]) -> list[str
             name = f"{quote(schema)}.{quote(table.name)}" if schema else quote(table.name)
             sql_type = column.type.compile(dialect=connection.dialect)
             connection.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {quote(column.name)} {sql_type}")
-            if column.comment and connection.dialect.name == "postgresql":
+            if column.comment and dialect_of(connection.dialect.name).comments:
                 connection.execute(SetColumnComment(column))
             added.append(f"{table.name}.{column.name}")
     return added

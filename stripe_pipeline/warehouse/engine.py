@@ -1,22 +1,15 @@
-"""Engines that behave the same on every supported warehouse.
-
-SQLite is the embedded default and Dagster writes to it from several processes at once, so
-every SQLite transaction takes the write lock up front (BEGIN IMMEDIATE) and waits for it
-(busy timeout) instead of failing with "database is locked" halfway through a flush.
-"""
+"""Engines that behave the same on every supported warehouse: the dialect (dialects/) picks the
+driver and sets the engine up; the models go in the configured schema."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
-from .. import policies, settings
-
-SUPPORTED_DIALECTS = ("sqlite", "postgresql")
-SQLITE_BUSY_TIMEOUT_MS = policies.SQLITE_BUSY_TIMEOUT_MS
+from .. import settings
 
 
 class WarehouseError(RuntimeError):
@@ -47,33 +40,17 @@ def _json_dumps(value) -> str:
 
 
 def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
+    from .dialects import DIALECTS  # the dialects' modules use this one's helpers
+
     parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        # psycopg (v3) is the driver we ship; a bare postgresql:// URL would ask for psycopg2.
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    dialect = parsed.get_backend_name()
-    if dialect not in SUPPORTED_DIALECTS:
-        raise WarehouseError(f"Unsupported warehouse {safe_url(url)}: use a SQLite or PostgreSQL URL in WAREHOUSE_URL.")
-    schema = settings.warehouse_schema(dialect, schema)
+    dialect = DIALECTS.get(parsed.get_backend_name())
+    if dialect is None:
+        names = " or ".join(DIALECTS)
+        raise WarehouseError(f"Unsupported warehouse {safe_url(url)}: WAREHOUSE_URL must be a {names} URL (see the README).")
+    if dialect.driver and "+" not in parsed.drivername:
+        parsed = parsed.set(drivername=dialect.driver)
+    schema = dialect.schema(settings.load(warehouse_schema=schema).warehouse_schema)
     engine = create_engine(parsed, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=orjson.loads)
-    if dialect == "sqlite":
-        _make_sqlite_concurrent(engine)
+    dialect.configure(engine)
     # Models carry no schema; the engine puts them in the configured one.
     return engine.execution_options(schema_translate_map={None: schema}) if schema else engine
-
-
-def _make_sqlite_concurrent(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
-        # Hand transaction control to SQLAlchemy's "begin" event below.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        if engine.url.database not in (None, "", ":memory:"):
-            cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")

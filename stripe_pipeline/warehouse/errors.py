@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, func, select, update
 
 from ..models.sync_state import SyncError
+from .dialects import dialect_of
 from .state import PLATFORM_ACCOUNT
-from .upsert import INSERT_BY_DIALECT
 
 _TABLE = SyncError.__table__
 
@@ -28,7 +28,7 @@ def record_errors(connection: Connection, object_type: str, account: str | None,
         }
         for failure in {failure["object_id"]: failure for failure in failures}.values()
     ]
-    insert = INSERT_BY_DIALECT[connection.dialect.name](_TABLE)
+    insert = dialect_of(connection.dialect.name).insert(_TABLE)
     connection.execute(
         insert.on_conflict_do_update(
             index_elements=[_TABLE.c.object_type, _TABLE.c.account, _TABLE.c.object_id],

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, select
 
 from ..models.sync_state import SyncState
-from .upsert import INSERT_BY_DIALECT
+from .dialects import dialect_of
 
 _TABLE = SyncState.__table__
 PLATFORM_ACCOUNT = ""  # a primary key cannot be NULL
@@ -29,7 +29,7 @@ def all_states(connection: Connection) -> list[dict]:
 def save_state(connection: Connection, object_type: str, account: str | None, values: dict) -> None:
     """Set the given columns of the row, creating it if needed; other columns keep their values."""
     values = {**values, "updated_at": datetime.now(UTC)}
-    insert = INSERT_BY_DIALECT[connection.dialect.name](_TABLE).values(
-        object_type=object_type, account=account or PLATFORM_ACCOUNT, **values
+    insert = (
+        dialect_of(connection.dialect.name).insert(_TABLE).values(object_type=object_type, account=account or PLATFORM_ACCOUNT, **values)
     )
     connection.execute(insert.on_conflict_do_update(index_elements=[_TABLE.c.object_type, _TABLE.c.account], set_=values))

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, Table, false, func, or_, select, text
+from sqlalchemy import Connection, Table, exists, false, func, or_, select, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.schema import CreateSchema
 
 from .. import settings
 from ..models import Base
@@ -19,6 +17,7 @@ from ..models.sync_state import RequestSlot, SyncError, SyncState
 from ..stripe_api.budget import SlotStore
 from . import errors
 from .columns import add_missing_columns
+from .dialects import dialect_of
 from .engine import WarehouseError, create_warehouse_engine, safe_url
 from .locks import HeldLock, LockLost, sync_lock
 from .rate_budget import slot_store_for
@@ -29,15 +28,12 @@ from .upsert import UpsertResult, mark_deleted_rows, upsert_rows
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-# Any constant works; it only has to be the same in every process that creates tables.
-_DDL_LOCK_KEY = zlib.crc32(b"stripe_pipeline.ddl")
-
 
 class Warehouse:
     """A SQLAlchemy engine plus the few operations the sync needs.
 
-    Table creation is safe when many Dagster processes start at once: PostgreSQL serialises
-    it with an advisory lock, SQLite with its write lock.
+    Table creation is safe when many Dagster processes start at once: each dialect serialises it
+    (PostgreSQL with an advisory lock, SQLite with its write lock).
     """
 
     def __init__(
@@ -56,7 +52,8 @@ class Warehouse:
         self.reconnect_seconds = reconnect_seconds
         self.engine = create_warehouse_engine(self.url, config.warehouse_schema)
         self.dialect = self.engine.dialect.name
-        self.schema = settings.schema_for(self.dialect, config.warehouse_schema)
+        self._dialect = dialect_of(self.dialect)
+        self.schema = self._dialect.schema(config.warehouse_schema)
         self._ready: set[str] = set()
         self._slot_store: SlotStore | None = None
         self._reached = False  # until the server has answered once, an unreachable one is misconfigured
@@ -74,9 +71,8 @@ class Warehouse:
             return
 
         def create(connection: Connection) -> None:
-            if self.dialect == "postgresql" and self.schema:
-                connection.execute(select(func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))
-                connection.execute(CreateSchema(self.schema, if_not_exists=True))
+            if self.schema:
+                self._dialect.prepare_schema(connection, self.schema)
             Base.metadata.create_all(connection, tables=missing)
             add_missing_columns(connection, missing)
 
@@ -215,7 +211,7 @@ class Warehouse:
     def slot_store(self) -> SlotStore:
         """Where the request budget's slots are kept, shared by every process using this warehouse."""
         if self._slot_store is None:
-            if self.dialect == "postgresql":
+            if self._dialect.slots_in_table:
                 self.ensure_tables([RequestSlot.__table__])
             self._slot_store = slot_store_for(self.engine, lambda attempt: self._retrying("reserve a request slot", attempt))
         return self._slot_store
@@ -227,6 +223,20 @@ class Warehouse:
         if deleted is not None:
             query = query.where(table.c._deleted_at.is_not(None) if deleted else table.c._deleted_at.is_(None))
         return self._run(f"count {table.name}", lambda connection: connection.scalar(query) or 0)
+
+    def orphans(self, table: Table, column: str, target: Table, sample: int = 5) -> tuple[int, list[str]]:
+        """Live rows of `table` whose `column` names no row of `target`: how many, and a few of
+        the IDs they name."""
+        self.ensure_tables([table, target])
+        reference = table.c[column]
+        where = (table.c._deleted_at.is_(None), reference.is_not(None), ~exists().where(target.c.id == reference))
+
+        def read(connection: Connection) -> tuple[int, list[str]]:
+            count = connection.scalar(select(func.count()).select_from(table).where(*where)) or 0
+            found = list(connection.scalars(select(reference).where(*where).distinct().order_by(reference).limit(sample))) if count else []
+            return count, found
+
+        return self._run(f"count the orphans of {table.name}.{column}", read)
 
     def ping(self) -> None:
         self._run("connect", lambda connection: connection.execute(text("SELECT 1")))

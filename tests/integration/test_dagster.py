@@ -89,6 +89,23 @@ def test_schedules_are_stopped_until_the_deployment_asks_for_them(monkeypatch):
         build_definitions(HAND_WRITTEN)
 
 
+def test_the_chosen_tables_turn_stale_after_the_freshness_window(monkeypatch):
+    from datetime import timedelta
+
+    from stripe_pipeline.dagster_defs.factory import build_definitions
+    from stripe_pipeline.settings import ConfigurationError
+
+    monkeypatch.setenv("STRIPE_OBJECTS", "customers,invoices")
+    monkeypatch.setenv("STRIPE_FRESHNESS_HOURS", "6.5")
+    graph = build_definitions(HAND_WRITTEN).resolve_asset_graph()
+    windows = {key.path[-1]: graph.get(key).freshness_policy for key in graph.get_all_asset_keys() if key.path[0] == "stripe"}
+    assert windows["customers"].fail_window.to_timedelta() == windows["invoices"].fail_window.to_timedelta() == timedelta(hours=6.5)
+    assert windows["prices"] is None  # not chosen: no schedule keeps it fresh
+    monkeypatch.setenv("STRIPE_FRESHNESS_HOURS", "-1")
+    with pytest.raises(ConfigurationError, match="STRIPE_FRESHNESS_HOURS must be greater than 0"):
+        build_definitions(HAND_WRITTEN)
+
+
 def test_importing_the_code_location_reads_no_environment():
     """A bad variable fails when the definitions are built, by its name, not when the package is imported."""
     probe = (

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from stripe_pipeline.actions import StripeCustomerAction
 from stripe_pipeline.models import StripeCustomer
 from stripe_pipeline.warehouse import Warehouse, WarehouseError
-from stripe_pipeline.warehouse.locks import AdvisoryLock
+from stripe_pipeline.warehouse.dialects.postgresql import AdvisoryLock
 
 from .conftest import POSTGRES_URL, table_rows
 from .tcp_proxy import TcpProxy

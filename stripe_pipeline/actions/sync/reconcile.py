@@ -40,6 +40,7 @@ def reconcile(action: StripeSyncActionMixin) -> None:
         unlisted = live_rows_created_before_now()
     action.flag_deleted(unlisted)
     action.stats.restored += restored
+    action.stats.listed += listed
     action.log.info(
         f"{action.table_name()}: reconciled {listed:,} listed objects: "
         f"{len(unlisted):,} rows Stripe no longer has flagged deleted, {restored:,} restored"

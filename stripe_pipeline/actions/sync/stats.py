@@ -15,6 +15,7 @@ class SyncStats:
     written: UpsertResult = field(default_factory=UpsertResult)
     deleted: int = 0  # rows newly marked with _deleted_at
     restored: int = 0  # rows flagged deleted that Stripe still lists (reconcile)
+    listed: int = 0  # objects the reconcile pass listed: what Stripe has
     events: int = 0  # events read
     events_skipped: int = 0  # events of other types or objects that a page held anyway
     failed: int = 0  # objects kept in _stripe_sync_errors instead of the table
@@ -24,7 +25,7 @@ class SyncStats:
 
     def __iadd__(self, other: SyncStats) -> SyncStats:
         """Add another run's counts (one per Connect account) to these."""
-        for name in ("fetched", "pages", "deleted", "restored", "events", "events_skipped", "failed"):
+        for name in ("fetched", "pages", "deleted", "restored", "listed", "events", "events_skipped", "failed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.written += other.written
         self.drifted.update(other.drifted)

@@ -1,0 +1,18 @@
+"""One module per warehouse dialect: what the sync needs of a database that SQLAlchemy does not
+make the same everywhere (base.py says what, and how to add one)."""
+
+from __future__ import annotations
+
+from .base import Dialect
+from .postgresql import PostgreSQL
+from .sqlite import SQLite
+
+DIALECTS: dict[str, Dialect] = {dialect.name: dialect for dialect in (SQLite(), PostgreSQL())}
+
+
+def dialect_of(name: str) -> Dialect:
+    """The dialect of a SQLAlchemy backend name (KeyError for one we do not support)."""
+    return DIALECTS[name]
+
+
+__all__ = ["DIALECTS", "Dialect", "dialect_of"]

@@ -1,0 +1,78 @@
+"""What the sync needs of a warehouse that SQLAlchemy does not make the same everywhere.
+
+A dialect's module subclasses `Dialect` and overrides what its database does its own way; the
+defaults suit an embedded database that one machine writes to (the sync lock and the request
+budget's slots are files beside it). What a new dialect must provide:
+
+- `insert(table)`: an INSERT with `on_conflict_do_update(index_elements, set_, where)` and
+  `excluded`, and RETURNING (SQLAlchemy's PostgreSQL and SQLite inserts are these); a database
+  without them overrides `fast_upsert` to write every flush itself, and the tombstones, errors
+  and state through the same insert;
+- JSON columns and timestamps with a time zone, through the models' types (models/base.py);
+- for a database that several machines write to, `session_lock` (a lock that dies with its
+  connection) and `slot_store` (a row updated in one statement).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.schema import CreateSchema
+
+from ...stripe_api.budget import SlotStore
+from ..rules import UpsertResult
+
+
+class HeldLock:
+    """A lock this process holds; `check()` before each write (see Warehouse._run). A
+    dialect's session lock (Dialect.session_lock) also has `try_acquire()` and `release()`."""
+
+    def check(self) -> None:
+        pass  # a file lock cannot be lost while its process lives
+
+    def try_acquire(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+class LockLost(RuntimeError):
+    """The sync's lock went with its connection, and another run holds it now."""
+
+
+class Dialect:
+    name: ClassVar[str]  # SQLAlchemy's backend name, as in `engine.dialect.name`
+    kind: ClassVar[str]  # Dagster's kind tag: the icon its assets show
+    driver: ClassVar[str | None] = None  # the driver we ship, for a URL that names none
+    schemas: ClassVar[bool] = True  # tables go in WAREHOUSE_SCHEMA (default `stripe`), else where the URL points
+    comments: ClassVar[bool] = False  # column comments, as the models describe each field
+    slots_in_table: ClassVar[bool] = False  # slot_store() keeps the budget in the `_stripe_rate_budget` table
+
+    def schema(self, configured: str | None) -> str | None:
+        return (configured or "stripe") if self.schemas else None
+
+    def configure(self, engine: Engine) -> None:
+        """Engine setup this database needs (connection pragmas, transaction modes)."""
+
+    def prepare_schema(self, connection: Connection, schema: str) -> None:
+        """Make the schema if it is missing; several processes may try at once."""
+        connection.execute(CreateSchema(schema, if_not_exists=True))
+
+    def insert(self, table: Table) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must say how it upserts")
+
+    def fast_upsert(self, connection: Connection, table: Table, rows: list[dict]) -> UpsertResult | None:
+        """Write a flush (rows sorted by id) faster than the portable statement; None: take that."""
+        return None
+
+    def session_lock(self, engine: Engine, name: str) -> Any | None:
+        """A lock held on a connection of its own (try_acquire, check, release: see locks.py);
+        None: a file lock beside the database."""
+        return None
+
+    def slot_store(self, engine: Engine, retrying: Callable[[Callable[[], float]], float]) -> SlotStore | None:
+        """Where the request budget's slots are kept; None: a file beside the database."""
+        return None

@@ -1,0 +1,79 @@
+"""The asset checks, evaluated by Dagster's own execution against the emulator and a real warehouse."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from stripe_pipeline.actions import HAND_WRITTEN, StripeCustomerAction
+from stripe_pipeline.dagster_defs.assets import RECONCILE_CHECK, build_sync_asset
+from stripe_pipeline.dagster_defs.checks import build_reference_checks
+from stripe_pipeline.dagster_defs.factory import build_assets
+from stripe_pipeline.dagster_defs.resources import StripeResource, WarehouseResource
+from stripe_pipeline.dagster_defs.translator import StripeAssetTranslator
+
+
+def _resources(emulator, warehouse_config) -> dict:
+    return {
+        "stripe_api": StripeResource(api_key=emulator.api_key, api_base=emulator.base_url),
+        "warehouse": WarehouseResource(url=warehouse_config["url"], schema_name=warehouse_config["schema"] or None),
+    }
+
+
+def _evaluations(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    return {(e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()}
+
+
+def test_references_that_do_not_resolve_are_a_warning_with_their_count(emulator, warehouse_config):
+    assets = build_assets(HAND_WRITTEN, retry_policy=None)
+    checks = build_reference_checks(HAND_WRITTEN, StripeAssetTranslator())
+    prices = [p for p in emulator.store.collections["prices"].objects.values() if p["product"]]
+    # Prices synced before their products: every price's product is missing.
+    alone = dg.materialize(
+        [*assets, *checks], selection=dg.AssetSelection.assets(["stripe", "prices"]), resources=_resources(emulator, warehouse_config)
+    )
+    found = _evaluations(alone)[("prices", "product_exists")]
+    assert not found.passed and found.severity == dg.AssetCheckSeverity.WARN
+    assert found.metadata["orphans"].value == len(prices) > 0
+    assert set(found.metadata["sample"].value) <= {p["product"] for p in prices} and len(found.metadata["sample"].value) == min(
+        5, len({p["product"] for p in prices})
+    )
+    assert alone.success  # a check reports; it does not fail the sync
+    both = dg.materialize(
+        [*assets, *checks],
+        selection=dg.AssetSelection.assets(["stripe", "prices"], ["stripe", "products"]),
+        resources=_resources(emulator, warehouse_config),
+    )
+    found = _evaluations(both)[("prices", "product_exists")]
+    assert found.passed and found.metadata["orphans"].value == 0
+
+
+class FailsOnTwo(StripeCustomerAction):
+    poisoned: set[str] = set()
+
+    def post_set_default(self, defaults):
+        if defaults["id"] in self.poisoned:
+            raise ValueError("cannot map this one")
+
+
+def test_a_reconcile_run_compares_the_live_rows_with_what_stripe_lists(emulator, warehouse_config):
+    customers = emulator.store.collections["customers"].objects
+    asset = build_sync_asset(StripeCustomerAction, StripeAssetTranslator(), retry_policy=None)
+    reconcile = {"ops": {"customers": {"config": {"reconcile": True}}}}
+    plain = dg.materialize([asset], resources=_resources(emulator, warehouse_config))
+    assert ("customers", RECONCILE_CHECK) not in _evaluations(plain)  # nothing was listed to compare with
+    assert _evaluations(plain)[("customers", "no_open_sync_errors")].passed
+
+    done = _evaluations(dg.materialize([asset], run_config=reconcile, resources=_resources(emulator, warehouse_config)))
+    found = done[("customers", RECONCILE_CHECK)]
+    assert found.passed and found.metadata["live_rows"].value == found.metadata["listed_by_stripe"].value == len(customers)
+
+    # Two new objects the hook cannot map: Stripe lists them, the table lacks them.
+    before = len(customers)
+    FailsOnTwo.poisoned = {emulator.store.create("customer", name=name)["id"] for name in ("Ödön", "李雷")}
+    failing = build_sync_asset(FailsOnTwo, StripeAssetTranslator(), retry_policy=None)
+    done = _evaluations(dg.materialize([failing], run_config=reconcile, resources=_resources(emulator, warehouse_config)))
+    found = done[("customers", RECONCILE_CHECK)]
+    assert not found.passed and found.severity == dg.AssetCheckSeverity.WARN
+    assert (found.metadata["live_rows"].value, found.metadata["listed_by_stripe"].value) == (before, before + 2)
+    assert found.description == f"{before:,} live rows, {before + 2:,} objects listed by Stripe"
+    assert not done[("customers", "no_open_sync_errors")].passed
