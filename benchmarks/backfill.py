@@ -110,7 +110,7 @@ def _backfill(emulator: Emulator, path: str, target: str, concurrency: int) -> d
 
 
 class _warehouse:
-    """A fresh warehouse: a new PostgreSQL schema (dropped afterwards) or a new SQLite file."""
+    """A fresh warehouse: a new PostgreSQL schema (dropped afterwards), or a new SQLite or DuckDB file."""
 
     def __init__(self, target: str):
         self.target = target
@@ -120,6 +120,8 @@ class _warehouse:
             self.schema = f"bench_{uuid.uuid4().hex[:10]}"
             return POSTGRES_URL, self.schema
         self.folder = tempfile.TemporaryDirectory()
+        if self.target == "duckdb":
+            return f"duckdb:///{Path(self.folder.name) / 'bench.duckdb'}", None
         return f"sqlite:///{Path(self.folder.name) / 'bench.db'}", None
 
     def __exit__(self, *exc) -> None:
@@ -188,7 +190,9 @@ def main() -> None:
         help=f"when the customers were created, one or more of: {', '.join(TIMELINES)} (default: all)",
     )
     parser.add_argument(
-        "--targets", default="postgresql,sqlite", help="the first gets every shape and the sequential path; the others the first shape"
+        "--targets",
+        default="postgresql,sqlite,duckdb",
+        help="the first gets every shape and the sequential path; the others the first shape",
     )
     parser.add_argument("--skip-sequential", action="store_true")
     parser.add_argument("--skip-multi-asset", action="store_true")

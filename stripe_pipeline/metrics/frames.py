@@ -9,7 +9,7 @@ million lines, holding them as one frame peaked at 2.8 GB.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy import Table, and_, func, inspect, select, text
 
 from ..models import MODELS
 from ..warehouse import Warehouse
+from ..warehouse.dialects import dialect_of
 
 CHUNK_ROWS = 50_000
 # Invoices whose lines are revenue that recurs: paid, awaiting payment (past_due counts until
@@ -76,6 +77,11 @@ def _frame(warehouse: Warehouse, name: str, columns: list[Any], *where: Any, nam
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=names or columns)
 
 
+def _json(warehouse: Warehouse) -> Callable[..., Any]:
+    """The warehouse's way to read a value at a path in a JSON column (Dialect.json_value)."""
+    return dialect_of(warehouse.dialect).json_value
+
+
 def _epoch_seconds(values: pd.Series) -> pd.Series:
     """Epoch seconds (float, NaN for none) of timestamps; one without a zone (SQLite keeps
     none) is UTC, as it was written."""
@@ -87,7 +93,7 @@ def invoice_chunks(warehouse: Warehouse) -> Iterator[pd.DataFrame]:
     """Invoices that bill (BILLED_INVOICE_STATUSES): currency, total (minor units) and finalized
     (epoch seconds; their creation for one finalized before Stripe recorded when)."""
     table = _table("invoices")
-    finalized_at = table.c.status_transitions["finalized_at"].as_integer()
+    finalized_at = _json(warehouse)(table.c.status_transitions, "finalized_at", kind="integer")
     names = ["currency", "total", "created", "finalized_at"]
     billed = table.c.status.in_(BILLED_INVOICE_STATUSES)
     for frame in _chunks(warehouse, "invoices", [*names[:-1], finalized_at], billed, names=names):
@@ -132,25 +138,23 @@ def subscription_line_chunks(warehouse: Warehouse) -> Iterator[pd.DataFrame]:
     customer = func.coalesce(subscriptions.c.customer, invoices.c.customer)
     # Lines rendered before API version 2025-03-31 (a webhook's or an event's, in the account's
     # version) keep the item, price, proration and taxes at the top level, under other names.
-    raw = lines.c._raw
+    raw, json = lines.c._raw, _json(warehouse)
     columns = [
         lines.c.subscription,
         customer,
-        func.coalesce(
-            lines.c.parent[("subscription_item_details", "subscription_item")].as_string(), raw["subscription_item"].as_string(), lines.c.id
-        ),
-        func.coalesce(lines.c.pricing[("price_details", "price")].as_string(), raw[("price", "id")].as_string()),
+        func.coalesce(json(lines.c.parent, "subscription_item_details", "subscription_item"), json(raw, "subscription_item"), lines.c.id),
+        func.coalesce(json(lines.c.pricing, "price_details", "price"), json(raw, "price", "id")),
         lines.c.currency,
         lines.c.quantity,
         lines.c.amount,
         lines.c.discount_amounts,
-        func.coalesce(lines.c.taxes, raw["tax_amounts"]),
-        lines.c.period["start"].as_integer(),
-        lines.c.period["end"].as_integer(),
+        func.coalesce(lines.c.taxes, json(raw, "tax_amounts", kind="json")),
+        json(lines.c.period, "start", kind="integer"),
+        json(lines.c.period, "end", kind="integer"),
         func.coalesce(
-            lines.c.parent[("subscription_item_details", "proration")].as_boolean(),
-            lines.c.parent[("invoice_item_details", "proration")].as_boolean(),
-            raw["proration"].as_boolean(),
+            json(lines.c.parent, "subscription_item_details", "proration", kind="boolean"),
+            json(lines.c.parent, "invoice_item_details", "proration", kind="boolean"),
+            json(raw, "proration", kind="boolean"),
             False,
         ),
         subscriptions.c.status,

@@ -6,7 +6,7 @@ every write would fail. Columns are only ever added: nothing a user's SQL reads 
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Table, inspect
+from sqlalchemy import Connection, Table
 from sqlalchemy.schema import SetColumnComment
 
 from .dialects import dialect_of
@@ -14,11 +14,11 @@ from .dialects import dialect_of
 
 def add_missing_columns(connection: Connection, tables: list[Table]) -> list[str]:
     """Add each table's columns that the database's table lacks; returns them as `table.column`."""
-    inspector = inspect(connection)
+    dialect = dialect_of(connection.dialect.name)
     schema = connection.get_execution_options().get("schema_translate_map", {}).get(None)
     added = []
     for table in tables:
-        existing = {column["name"] for column in inspector.get_columns(table.name, schema=schema)}
+        existing = dialect.existing_columns(connection, table.name, schema)
         for column in table.columns:
             if column.name in existing:
                 continue
@@ -26,7 +26,7 @@ def add_missing_columns(connection: Connection, tables: list[Table]) -> list[str
             name = f"{quote(schema)}.{quote(table.name)}" if schema else quote(table.name)
             sql_type = column.type.compile(dialect=connection.dialect)
             connection.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {quote(column.name)} {sql_type}")
-            if column.comment and dialect_of(connection.dialect.name).comments:
+            if column.comment and dialect.comments:
                 connection.execute(SetColumnComment(column))
             added.append(f"{table.name}.{column.name}")
     return added

@@ -50,7 +50,9 @@ def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
     if dialect.driver and "+" not in parsed.drivername:
         parsed = parsed.set(drivername=dialect.driver)
     schema = dialect.schema(settings.load(warehouse_schema=schema).warehouse_schema)
-    engine = create_engine(parsed, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=orjson.loads)
+    engine = create_engine(
+        parsed, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=orjson.loads, **dialect.engine_options()
+    )
     dialect.configure(engine)
     # Models carry no schema; the engine puts them in the configured one.
     return engine.execution_options(schema_translate_map={None: schema}) if schema else engine

@@ -60,11 +60,21 @@ def postgres_engine():
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# Every warehouse passes these: upserts and reruns, deletes, sync state, the request budget,
+# concurrent processes and the end-to-end sync. SQLite and PostgreSQL also run everything else.
+WAREHOUSE_CONTRACT = {"test_warehouse", "test_sync_core", "test_incremental", "test_budget", "test_children", "test_poison"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "duckdb"])
 def warehouse_config(request, tmp_path) -> dict[str, str]:
-    """URL and schema of an empty warehouse: a new SQLite file, or a new PostgreSQL schema."""
+    """URL and schema of an empty warehouse: a new SQLite or DuckDB file, or a new PostgreSQL schema."""
     if request.param == "sqlite":
         yield {"url": f"sqlite:///{tmp_path / 'warehouse.db'}", "schema": ""}
+        return
+    if request.param == "duckdb":
+        if request.module.__name__.rsplit(".", 1)[-1] not in WAREHOUSE_CONTRACT:
+            pytest.skip("DuckDB runs the warehouse contract modules (WAREHOUSE_CONTRACT), to keep the suite under 10 minutes")
+        yield {"url": f"duckdb:///{tmp_path / 'warehouse.duckdb'}", "schema": ""}
         return
     engine = request.getfixturevalue("postgres_engine")
     schema = f"test_{uuid.uuid4().hex[:12]}"

@@ -47,6 +47,6 @@ def test_a_table_of_an_older_version_gains_the_new_columns(warehouse):
             connection.execute(sa.schema.CreateSchema(warehouse.schema, if_not_exists=True))
         old.create(connection)
     warehouse.ensure_tables([table])
-    with warehouse.engine.connect() as connection:
-        columns = {column["name"] for column in sa.inspect(connection).get_columns("customers", schema=warehouse.schema)}
+    with warehouse.engine.connect() as connection:  # what a query sees, on every database
+        columns = set(connection.execute(sa.select(sa.text("*")).select_from(table).limit(0)).keys())
     assert columns == set(table.columns.keys())

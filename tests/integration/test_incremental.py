@@ -227,7 +227,8 @@ action.sync_all()
 
 
 def test_a_backfill_killed_mid_way_resumes_from_its_checkpoint(make_emulator, client_for, warehouse, warehouse_config):
-    emulator = make_emulator({"customer": 3_000}, latency=0.02)
+    # Slow enough that the kill lands mid-way, also where processes take turns writing (DuckDB).
+    emulator = make_emulator({"customer": 3_000}, latency=0.05)
     pages_needed, concurrency = 30, 4
     child = subprocess.Popen(
         [sys.executable, "-c", _BACKFILL_SCRIPT, emulator.base_url, warehouse_config["url"], warehouse_config["schema"]],

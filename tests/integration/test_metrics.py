@@ -252,7 +252,7 @@ def test_the_movements_add_up_every_day_for_2000_subscriptions(make_emulator, wa
         write(warehouse, name, frame)
     with warehouse.engine.connect() as connection:
         for name in TABLES:
-            table = sa.Table(name, sa.MetaData(), schema=warehouse.schema, autoload_with=connection)
+            table = sa.table(name, schema=warehouse.schema)
             assert connection.scalar(sa.select(sa.func.count()).select_from(table)) == len(tables[name])
     warehouse.engine.dispose()
 

@@ -39,3 +39,13 @@ def test_no_automation_condition_unless_given():
     every_six_hours = dg.AutomationCondition.on_cron("0 */6 * * *")
     spec = StripeAssetTranslator(automation_condition=every_six_hours).get_asset_spec(StripeInvoiceLineItemAction)
     assert spec.automation_condition == every_six_hours
+
+
+def test_each_warehouse_shows_its_own_kind_icon():
+    from stripe_pipeline.dagster_defs.factory import warehouse_kind
+
+    assert [warehouse_kind(url) for url in ("sqlite:///w.db", "postgresql://u@h/d", "duckdb:///w.duckdb")] == [
+        "sqlite",
+        "postgres",
+        "duckdb",
+    ]

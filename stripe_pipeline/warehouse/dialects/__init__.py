@@ -4,10 +4,11 @@ make the same everywhere (base.py says what, and how to add one)."""
 from __future__ import annotations
 
 from .base import Dialect
+from .duckdb import DuckDB
 from .postgresql import PostgreSQL
 from .sqlite import SQLite
 
-DIALECTS: dict[str, Dialect] = {dialect.name: dialect for dialect in (SQLite(), PostgreSQL())}
+DIALECTS: dict[str, Dialect] = {dialect.name: dialect for dialect in (SQLite(), PostgreSQL(), DuckDB())}
 
 
 def dialect_of(name: str) -> Dialect:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Engine, Table, inspect
 from sqlalchemy.schema import CreateSchema
 
 from ...stripe_api.budget import SlotStore
@@ -54,12 +54,25 @@ class Dialect:
     def schema(self, configured: str | None) -> str | None:
         return (configured or "stripe") if self.schemas else None
 
+    def engine_options(self) -> dict[str, Any]:
+        """create_engine options this database needs (a pool class, say)."""
+        return {}
+
     def configure(self, engine: Engine) -> None:
         """Engine setup this database needs (connection pragmas, transaction modes)."""
 
     def prepare_schema(self, connection: Connection, schema: str) -> None:
         """Make the schema if it is missing; several processes may try at once."""
         connection.execute(CreateSchema(schema, if_not_exists=True))
+
+    def existing_columns(self, connection: Connection, table: str, schema: str | None) -> set[str]:
+        """The columns the database's table has (to add those a newer catalogue brings)."""
+        return {column["name"] for column in inspect(connection).get_columns(table, schema=schema)}
+
+    def json_value(self, column: Any, *path: str, kind: str = "string") -> Any:
+        """The value at `path` in a JSON column, as `kind`: string, integer, boolean or json."""
+        element = column[path if len(path) > 1 else path[0]]
+        return element if kind == "json" else getattr(element, f"as_{kind}")()
 
     def insert(self, table: Table) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must say how it upserts")
