@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import settings
-from ..actions import ALL_ACTIONS
+from ..actions import ALL_ACTIONS, StripeSyncActionMixin
 from ..dagster_defs.selection import chosen_tables, with_children
 from ..models import MODELS
 from ..warehouse import Warehouse, safe_url
@@ -57,8 +57,8 @@ def status(names: list[str], console: Console) -> None:
     console.print(table)
 
 
-def _mode(states: list[dict], action) -> str:
-    if getattr(action, "child_table", None) is not None and not states:
+def _mode(states: list[dict], action: type[StripeSyncActionMixin]) -> str:
+    if action.child_table is not None and not states:
         return f"with {action.child_table.parent}s"
     if not states:
         return "never synced"

@@ -144,27 +144,29 @@ def _logger(console: Console, verbose: bool) -> logging.Logger:
 
 
 class _Watch:
-    """Moves the current table's bar from its action's stats, on a thread of its own."""
+    """Moves the current table's bar from its actions' stats, on a thread of its own: the
+    objects fetched for the accounts done so far, plus the current account's."""
 
     def __init__(self, progress: Progress):
         self._progress = progress
-        self._current: tuple[TaskID, StripeSyncActionMixin] | None = None
+        self._current: tuple[TaskID, int, StripeSyncActionMixin] | None = None  # task, fetched before, action
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="stripe-pipeline-progress", daemon=True)
         self._thread.start()
 
     def __call__(self, sync: StripeSyncActionMixin) -> None:
         """A table's action (of one account) starts."""
-        if self._current is None or self._current[1].table_name() != sync.table_name():
-            task = self._progress.add_task(sync.table_name(), total=None, fetched=0)
+        current = self._current
+        if current is None or current[2].table_name() != sync.table_name():
+            self._current = (self._progress.add_task(sync.table_name(), total=None, fetched=0), 0, sync)
         else:
-            task = self._current[0]
-        self._current = (task, sync)
+            task, before, previous = current
+            self._current = (task, before + previous.stats.fetched, sync)
 
     def finish(self, row: Row) -> None:
-        if self._current is not None and self._current[1].table_name() == row.table:
-            task, sync = self._current
-            fetched = sync.stats.fetched
+        if self._current is not None and self._current[2].table_name() == row.table:
+            task, before, sync = self._current
+            fetched = row.stats.fetched if row.stats else before + sync.stats.fetched  # a failed table: as far as it got
             self._progress.update(task, total=max(fetched, 1), completed=max(fetched, 1), fetched=fetched)
             self._current = None
 
@@ -176,7 +178,8 @@ class _Watch:
         while not self._stop.wait(REFRESH_SECONDS):
             current = self._current
             if current is not None:
-                self._progress.update(current[0], fetched=current[1].stats.fetched)
+                task, before, sync = current
+                self._progress.update(task, fetched=before + sync.stats.fetched)
 
 
 @contextmanager

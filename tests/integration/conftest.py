@@ -101,6 +101,16 @@ def stripe_env(monkeypatch, emulator, warehouse_config):
     return emulator
 
 
+def dagster_resources(emulator, warehouse_config, api_key=None) -> dict:
+    """The code location's resources, pointed at the emulator and the test's warehouse."""
+    from stripe_pipeline.dagster_defs.resources import StripeResource, WarehouseResource
+
+    return {
+        "stripe_api": StripeResource(api_key=api_key or emulator.api_key, api_base=emulator.base_url),
+        "warehouse": WarehouseResource(url=warehouse_config["url"], schema_name=warehouse_config["schema"] or None),
+    }
+
+
 def table_rows(warehouse: Warehouse, table: sa.Table) -> dict[str, dict]:
     with warehouse.engine.connect() as connection:
         return {row["id"]: dict(row) for row in connection.execute(sa.select(table)).mappings()}

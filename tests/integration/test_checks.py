@@ -8,15 +8,9 @@ from stripe_pipeline.actions import HAND_WRITTEN, StripeCustomerAction
 from stripe_pipeline.dagster_defs.assets import RECONCILE_CHECK, build_sync_asset
 from stripe_pipeline.dagster_defs.checks import build_reference_checks
 from stripe_pipeline.dagster_defs.factory import build_assets
-from stripe_pipeline.dagster_defs.resources import StripeResource, WarehouseResource
 from stripe_pipeline.dagster_defs.translator import StripeAssetTranslator
 
-
-def _resources(emulator, warehouse_config) -> dict:
-    return {
-        "stripe_api": StripeResource(api_key=emulator.api_key, api_base=emulator.base_url),
-        "warehouse": WarehouseResource(url=warehouse_config["url"], schema_name=warehouse_config["schema"] or None),
-    }
+from .conftest import dagster_resources
 
 
 def _evaluations(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
@@ -29,7 +23,9 @@ def test_references_that_do_not_resolve_are_a_warning_with_their_count(emulator,
     prices = [p for p in emulator.store.collections["prices"].objects.values() if p["product"]]
     # Prices synced before their products: every price's product is missing.
     alone = dg.materialize(
-        [*assets, *checks], selection=dg.AssetSelection.assets(["stripe", "prices"]), resources=_resources(emulator, warehouse_config)
+        [*assets, *checks],
+        selection=dg.AssetSelection.assets(["stripe", "prices"]),
+        resources=dagster_resources(emulator, warehouse_config),
     )
     found = _evaluations(alone)[("prices", "product_exists")]
     assert not found.passed and found.severity == dg.AssetCheckSeverity.WARN
@@ -41,7 +37,7 @@ def test_references_that_do_not_resolve_are_a_warning_with_their_count(emulator,
     both = dg.materialize(
         [*assets, *checks],
         selection=dg.AssetSelection.assets(["stripe", "prices"], ["stripe", "products"]),
-        resources=_resources(emulator, warehouse_config),
+        resources=dagster_resources(emulator, warehouse_config),
     )
     found = _evaluations(both)[("prices", "product_exists")]
     assert found.passed and found.metadata["orphans"].value == 0
@@ -59,11 +55,11 @@ def test_a_reconcile_run_compares_the_live_rows_with_what_stripe_lists(emulator,
     customers = emulator.store.collections["customers"].objects
     asset = build_sync_asset(StripeCustomerAction, StripeAssetTranslator(), retry_policy=None)
     reconcile = {"ops": {"customers": {"config": {"reconcile": True}}}}
-    plain = dg.materialize([asset], resources=_resources(emulator, warehouse_config))
+    plain = dg.materialize([asset], resources=dagster_resources(emulator, warehouse_config))
     assert ("customers", RECONCILE_CHECK) not in _evaluations(plain)  # nothing was listed to compare with
     assert _evaluations(plain)[("customers", "no_open_sync_errors")].passed
 
-    done = _evaluations(dg.materialize([asset], run_config=reconcile, resources=_resources(emulator, warehouse_config)))
+    done = _evaluations(dg.materialize([asset], run_config=reconcile, resources=dagster_resources(emulator, warehouse_config)))
     found = done[("customers", RECONCILE_CHECK)]
     assert found.passed and found.metadata["live_rows"].value == found.metadata["listed_by_stripe"].value == len(customers)
 
@@ -71,7 +67,7 @@ def test_a_reconcile_run_compares_the_live_rows_with_what_stripe_lists(emulator,
     before = len(customers)
     FailsOnTwo.poisoned = {emulator.store.create("customer", name=name)["id"] for name in ("Ödön", "李雷")}
     failing = build_sync_asset(FailsOnTwo, StripeAssetTranslator(), retry_policy=None)
-    done = _evaluations(dg.materialize([failing], run_config=reconcile, resources=_resources(emulator, warehouse_config)))
+    done = _evaluations(dg.materialize([failing], run_config=reconcile, resources=dagster_resources(emulator, warehouse_config)))
     found = done[("customers", RECONCILE_CHECK)]
     assert not found.passed and found.severity == dg.AssetCheckSeverity.WARN
     assert (found.metadata["live_rows"].value, found.metadata["listed_by_stripe"].value) == (before, before + 2)

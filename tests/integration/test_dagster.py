@@ -19,12 +19,11 @@ import yaml
 from stripe_pipeline.actions import ALL_ACTIONS, HAND_WRITTEN, StripeCouponAction, StripeCustomerAction
 from stripe_pipeline.dagster_defs.factory import FULL_SYNC_JOB, build_assets
 from stripe_pipeline.dagster_defs.id_sync import ID_SYNC_JOB, build_id_sync_job
-from stripe_pipeline.dagster_defs.resources import StripeResource, WarehouseResource
 from stripe_pipeline.dagster_defs.selection import default_tables
 from stripe_pipeline.models import MODELS
 from stripe_pipeline.warehouse import Warehouse
 
-from .conftest import table_rows
+from .conftest import dagster_resources, table_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_TABLES = {
@@ -40,13 +39,6 @@ CONTRACT_TABLES = {
     "payment_intents",
     "balance_transactions",
 }
-
-
-def _resources(emulator, warehouse_config, api_key=None) -> dict:
-    return {
-        "stripe_api": StripeResource(api_key=api_key or emulator.api_key, api_base=emulator.base_url),
-        "warehouse": WarehouseResource(url=warehouse_config["url"], schema_name=warehouse_config["schema"] or None),
-    }
 
 
 def test_definitions_load_with_the_contracted_names():
@@ -124,7 +116,7 @@ def test_importing_the_code_location_reads_no_environment():
 
 def test_every_asset_materializes_with_table_metadata(emulator, warehouse_config):
     assets = build_assets(HAND_WRITTEN, retry_policy=None)
-    result = dg.materialize(assets, resources=_resources(emulator, warehouse_config))
+    result = dg.materialize(assets, resources=dagster_resources(emulator, warehouse_config))
     assert result.success
     warehouse = Warehouse(warehouse_config["url"], warehouse_config["schema"] or None)
     counts = emulator.store.counts()
@@ -143,7 +135,9 @@ def test_a_bad_key_fails_once_with_a_clear_message_and_no_key(emulator, warehous
     bad_key = "sk_live_51BadKeyThatMustNeverBePrinted4242"
     [asset] = build_assets([StripeCustomerAction])
     with dg.instance_for_test() as instance:
-        result = dg.materialize([asset], resources=_resources(emulator, warehouse_config, bad_key), instance=instance, raise_on_error=False)
+        result = dg.materialize(
+            [asset], resources=dagster_resources(emulator, warehouse_config, bad_key), instance=instance, raise_on_error=False
+        )
         assert not result.success
         logs = " ".join(str(record.dagster_event or record.user_message) for record in instance.all_logs(result.run_id))
     assert "rejected the API key" in logs
@@ -155,7 +149,7 @@ def _run_id_job(emulator, warehouse_config, **config):
     job = build_id_sync_job(ALL_ACTIONS)
     return job.execute_in_process(
         run_config={"ops": {"sync_stripe_ids": {"config": config}}},
-        resources=_resources(emulator, warehouse_config),
+        resources=dagster_resources(emulator, warehouse_config),
         raise_on_error=False,
     )
 
@@ -429,7 +423,7 @@ def test_permanent_errors_fail_at_once_without_retries(emulator, tmp_path):
         with dg.instance_for_test() as instance:
             result = dg.materialize(
                 [asset],
-                resources=_resources(emulator, warehouse_config),
+                resources=dagster_resources(emulator, warehouse_config),
                 instance=instance,
                 raise_on_error=False,
                 selection=["stripe/customers"],
