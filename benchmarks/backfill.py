@@ -2,7 +2,7 @@
 
 For each shape of `created` (--distribution, see stripe_pipeline/emulator/timelines.py), starts
 the emulator with N customers created that way, a latency per request and Stripe's rate limit
-(429s beyond it), then backfills into PostgreSQL (and, for the first shape, SQLite):
+(429s beyond it), then backfills into PostgreSQL (and, for the first shape, SQLite, DuckDB and MariaDB):
 - the parallel path (`StripeCustomerAction().sync_all()`: created windows, shared budget);
 - the sequential path the seed used (`stripe.Customer.list(limit=100).auto_paging_iter()`),
   through the same hooks and upserts.
@@ -34,6 +34,7 @@ from stripe_pipeline.emulator import Emulator
 from stripe_pipeline.emulator.timelines import TIMELINES, timeline
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "mariadb+pymysql://root@127.0.0.1:3306/")
 MULTI_ASSET_COUNTS = {
     "product": 200,
     "price": 400,
@@ -110,7 +111,8 @@ def _backfill(emulator: Emulator, path: str, target: str, concurrency: int) -> d
 
 
 class _warehouse:
-    """A fresh warehouse: a new PostgreSQL schema (dropped afterwards), or a new SQLite or DuckDB file."""
+    """A fresh warehouse: a new PostgreSQL schema or MariaDB database (dropped afterwards), or a
+    new SQLite or DuckDB file."""
 
     def __init__(self, target: str):
         self.target = target
@@ -119,6 +121,11 @@ class _warehouse:
         if self.target == "postgresql":
             self.schema = f"bench_{uuid.uuid4().hex[:10]}"
             return POSTGRES_URL, self.schema
+        if self.target == "mariadb":
+            self.database = f"bench_{uuid.uuid4().hex[:10]}"
+            with sa.create_engine(MYSQL_URL).begin() as connection:
+                connection.exec_driver_sql(f"CREATE DATABASE `{self.database}` CHARACTER SET utf8mb4")
+            return sa.make_url(MYSQL_URL).set(database=self.database).render_as_string(hide_password=False), None
         self.folder = tempfile.TemporaryDirectory()
         if self.target == "duckdb":
             return f"duckdb:///{Path(self.folder.name) / 'bench.duckdb'}", None
@@ -129,6 +136,11 @@ class _warehouse:
             engine = sa.create_engine(POSTGRES_URL)
             with engine.begin() as connection:
                 connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+            engine.dispose()
+        elif self.target == "mariadb":
+            engine = sa.create_engine(MYSQL_URL)
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{self.database}`")
             engine.dispose()
         else:
             self.folder.cleanup()
@@ -191,7 +203,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--targets",
-        default="postgresql,sqlite,duckdb",
+        default="postgresql,sqlite,duckdb,mariadb",
         help="the first gets every shape and the sequential path; the others the first shape",
     )
     parser.add_argument("--skip-sequential", action="store_true")

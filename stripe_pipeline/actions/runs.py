@@ -76,6 +76,8 @@ def run_table(
         for name, child_stats in sync.child_stats.items():
             run.children[name] += child_stats
         run.synced = True
+    for child in run.children.values():
+        child.modes = list(run.totals.modes)  # children sync in their parent's runs
     return run
 
 

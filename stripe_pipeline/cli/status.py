@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import settings
-from ..actions import ALL_ACTIONS, StripeSyncActionMixin
+from ..actions import ALL_ACTIONS
+from ..catalog import TYPES
 from ..dagster_defs.selection import chosen_tables, with_children
 from ..models import MODELS
 from ..warehouse import Warehouse, safe_url
@@ -21,6 +22,9 @@ def status(names: list[str], console: Console) -> None:
     for state in warehouse.sync_states():
         states.setdefault(state["object_type"], []).append(state)
     tables = chosen_tables(ALL_ACTIONS, ",".join(names)) if names else set(states)
+    # A parent's child tables are synced in its runs and keep no state of their own.
+    parents = {action.table_name(): TYPES[action.child_table.parent].table for action in with_children(ALL_ACTIONS) if action.child_table}
+    tables |= {child for child, parent in parents.items() if parent in tables}
     now = datetime.now(UTC)
     table = Table(title=f"Stripe tables in {safe_url(warehouse.url)}", title_justify="left")
     for column, justify in (
@@ -28,7 +32,7 @@ def status(names: list[str], console: Console) -> None:
         ("rows", "right"),
         ("deleted", "right"),
         ("last sync", "left"),
-        ("mode", "left"),
+        ("next run", "left"),
         ("events read", "right"),
         ("open errors", "right"),
     ):
@@ -39,7 +43,9 @@ def status(names: list[str], console: Console) -> None:
             continue
         model = MODELS[name].__table__
         rows, deleted = warehouse.count(model, deleted=False), warehouse.count(model, deleted=True)
-        found = states.get(name, [])
+        if name in parents and not rows + deleted and name not in names:
+            continue  # a child table its parent's runs have not filled
+        found = states.get(parents.get(name, name), [])
         last = max((s["updated_at"] for s in found), default=None)
         errors = warehouse.open_errors(name, any_account=True)
         table.add_row(
@@ -47,7 +53,7 @@ def status(names: list[str], console: Console) -> None:
             f"{rows:,}",
             f"{deleted:,}",
             _ago(now, last) if last else "never",
-            _mode(found, action),
+            f"with {parents[name]}" if name in parents else _mode(found),
             _ago(now, min((s["events_read_at"] for s in found if s["events_read_at"]), default=None)),
             f"[red]{errors:,}[/]" if errors else "0",
         )
@@ -57,16 +63,15 @@ def status(names: list[str], console: Console) -> None:
     console.print(table)
 
 
-def _mode(states: list[dict], action: type[StripeSyncActionMixin]) -> str:
-    if action.child_table is not None and not states:
-        return f"with {action.child_table.parent}s"
+def _mode(states: list[dict]) -> str:
+    """What the table's next run does."""
     if not states:
-        return "never synced"
+        return "backfill"
     if any(s["backfill"] is not None for s in states):
-        return "backfill running"
+        return "backfill (resumes)"
     if all(s["backfill_completed_at"] is not None for s in states):
-        return "incremental (events)"
-    return "backfill pending"
+        return "events"
+    return "backfill"
 
 
 def _ago(now: datetime, moment: datetime | None) -> str:

@@ -119,6 +119,8 @@ def ids(args: argparse.Namespace, console: Console) -> bool:
             )
             watch.finish(row)
             rows.append(row)
+            # Child rows come with their parents: an invoice's lines, a subscription's items.
+            rows.extend(Row(name, stats, note=f"with {row.table}") for name, stats in run.sync.child_stats.items())
             rows.extend(Row(other.table_name(), stats, note=f"referred to by {row.table}") for other, stats in run.related.items())
             started = time.monotonic()
     console.print(_summary(rows, "stripe-pipeline sync-ids"))

@@ -120,7 +120,6 @@ def build_sync_asset(
                 yield dg.MaterializeResult(asset_key=own.key, metadata=sync_metadata(action, run.totals, run.requests, target, run.skipped))
             for child, spec in specs.items():
                 if spec.key in context.selected_asset_keys:
-                    run.children[child.table_name()].modes = run.totals.modes  # children sync in their parent's runs
                     yield dg.MaterializeResult(
                         asset_key=spec.key, metadata=sync_metadata(child, run.children[child.table_name()], None, target, run.skipped)
                     )
@@ -136,10 +135,14 @@ def build_sync_asset(
                 passed=open_errors == 0,
                 severity=dg.AssetCheckSeverity.ERROR,
                 metadata={"open_errors": open_errors},
-                description=None if open_errors == 0 else f"{open_errors} objects failed, see _stripe_sync_errors",
+                description=None if open_errors == 0 else f"{open_errors:,} {_objects(open_errors)} failed, see _stripe_sync_errors",
             )
 
     return sync_asset
+
+
+def _objects(count: int) -> str:
+    return "object" if count == 1 else "objects"
 
 
 def _reconciled(key: dg.AssetKey, live: int, listed: int) -> dg.AssetCheckResult:

@@ -68,7 +68,8 @@ def _reference_check(key: dg.AssetKey, table: str, column: str, target_key: dg.A
             metadata={"orphans": orphans, "sample": dg.MetadataValue.json(sample)},
             description=None
             if not orphans
-            else f"{orphans:,} rows of {table} refer to a {column} that {target} lacks; sync it, or sync those IDs",
+            else f"{orphans:,} {'row' if orphans == 1 else 'rows'} of {table} {'refers' if orphans == 1 else 'refer'} to a {column} "
+            f"that {target} lacks; sync it, or sync those IDs",
         )
 
     return check

@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from .. import settings
 from ..actions import StripeSyncActionMixin
 from ..warehouse.dialects import DIALECTS
-from .assets import SYNC_RETRY_POLICY, build_sync_asset
+from .assets import RECONCILE_CHECK, SYNC_RETRY_POLICY, asset_key, build_sync_asset
 from .checks import build_reference_checks, with_freshness
 from .events_sensor import build_events_sensor
 from .id_sync import build_id_sync_job
@@ -61,22 +61,30 @@ def build_definitions(
     retry_policy: dg.RetryPolicy | None = SYNC_RETRY_POLICY,
     schedules: str | None = None,
     freshness_hours: float | None = None,
+    executor: dg.ExecutorDefinition | None = None,
 ) -> dg.Definitions:
     """`objects`: what the scheduled jobs cover, in STRIPE_OBJECTS' syntax (default: that variable).
     `schedules`: `running` or `stopped`, the schedules' status when first deployed (default:
     STRIPE_SCHEDULES, else stopped). `freshness_hours`: when a chosen table turns stale
     (default: STRIPE_FRESHNESS_HOURS, else 26).
     `translator`: asset keys, groups and kinds (subclass StripeAssetTranslator). `retry_policy`:
-    Dagster's retries of a failed asset step; None switches them off (tests do)."""
+    Dagster's retries of a failed asset step; None switches them off (tests do). `executor`: how
+    every job runs its steps (default: Dagster's, a process per step on the run's machine;
+    celery_definitions.py passes the Celery executor)."""
     translator = translator or StripeAssetTranslator(warehouse_kind())
     status = settings.stripe_schedules(schedules)
     assets = build_assets(actions, translator, retry_policy=retry_policy)
     tables = chosen_tables(actions, settings.stripe_objects(objects))
     keys = [translator.get_asset_spec(action).key for action in with_children(actions) if action.table_name() in tables]
     selection = dg.AssetSelection.assets(*keys)
+    # Only a reconciling run evaluates `matches_stripe`; a daily run that planned it would show it
+    # skipped, over the weekly reconcile's result.
+    reconciled = dg.AssetSelection.checks(
+        *(dg.AssetCheckKey(asset_key(action, translator), RECONCILE_CHECK) for action in actions if action.table_name() in tables)
+    )
     full_sync = dg.define_asset_job(
         FULL_SYNC_JOB,
-        selection=selection,
+        selection=selection - reconciled,
         description="Bring the chosen Stripe tables (STRIPE_OBJECTS) up to date: a backfill the first time, "
         "then the events since the last run.",
     )
@@ -108,6 +116,7 @@ def build_definitions(
             "stripe_api": StripeResource(api_key=_api_key()),
             "warehouse": WarehouseResource(),
         },
+        executor=executor,
     )
 
 

@@ -11,11 +11,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Double, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Double, Table, Text
 from sqlalchemy.types import TypeEngine
 
 from ..catalog import CHILD_TABLES, TYPES, ChildTable, Field, ObjectType, declarations
-from .base import Base, JSONType, StripeModel, meta_columns
+from .base import TABLE_OPTIONS, Base, JSONType, KeyType, StripeModel, TimestampType, meta_columns
 
 _SQL_TYPES: dict[str, Callable[[], TypeEngine[Any]]] = {
     "string": Text,
@@ -25,7 +25,7 @@ _SQL_TYPES: dict[str, Callable[[], TypeEngine[Any]]] = {
     "integer": BigInteger,  # amounts in minor units overflow INTEGER for some currencies
     "number": Double,
     "boolean": Boolean,
-    "timestamp": lambda: DateTime(timezone=True),
+    "timestamp": lambda: TimestampType,
     "json": lambda: JSONType,
     "list": lambda: JSONType,
 }
@@ -40,7 +40,8 @@ def attribute_name(column: str) -> str:
 
 
 def _column(field: Field, index: bool = False) -> Column:
-    return Column(field.name, _SQL_TYPES[field.kind](), index=index or None, comment=field.doc or None)
+    sql_type = KeyType if index else _SQL_TYPES[field.kind]()
+    return Column(field.name, sql_type, index=index or None, comment=field.doc or None)
 
 
 def _model(class_name: str, object_type: ObjectType, parent_column: str | None = None) -> type[StripeModel]:
@@ -53,7 +54,7 @@ def _model(class_name: str, object_type: ObjectType, parent_column: str | None =
         )
     # Child rows are read by their parent's ID when a parent's child set is replaced.
     columns = [_column(field, index=name == parent_column) for name, field in sorted(fields.items())]
-    table = Table(object_type.table, Base.metadata, *meta_columns(), *columns)
+    table = Table(object_type.table, Base.metadata, *meta_columns(), *columns, **TABLE_OPTIONS)
     attributes: dict = {"__table__": table, "__tablename__": table.name, "__doc__": object_type.doc, "__stripe_type__": object_type}
     for name in _RESERVED & fields.keys():
         attributes[attribute_name(name)] = table.c[name]

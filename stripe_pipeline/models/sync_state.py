@@ -12,7 +12,7 @@ from sqlalchemy import JSON
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base
+from .base import TABLE_OPTIONS, Base, KeyType
 
 SYNC_STATE_TABLE = "_stripe_sync_state"
 
@@ -21,9 +21,10 @@ class SyncState(Base):
     """One row per (object type, account)."""
 
     __tablename__ = SYNC_STATE_TABLE
+    __table_args__ = TABLE_OPTIONS
 
-    object_type: Mapped[str] = mapped_column(primary_key=True, comment="the table, e.g. customers")
-    account: Mapped[str] = mapped_column(primary_key=True, comment="Connect account ID; '' for the platform")
+    object_type: Mapped[str] = mapped_column(KeyType, primary_key=True, comment="the table, e.g. customers")
+    account: Mapped[str] = mapped_column(KeyType, primary_key=True, comment="Connect account ID; '' for the platform")
     stripe_account_id: Mapped[str | None] = mapped_column(
         comment="the Stripe account this state was read from (GET /v1/account); another account's key is refused"
     )
@@ -49,8 +50,9 @@ class RequestSlot(Base):
     """The shared request budget (stripe_api/budget.py): the next free slot of each bucket."""
 
     __tablename__ = "_stripe_rate_budget"
+    __table_args__ = TABLE_OPTIONS
 
-    bucket: Mapped[str] = mapped_column(primary_key=True, comment="a hash of the API key, plus the endpoint for per-endpoint caps")
+    bucket: Mapped[str] = mapped_column(KeyType, primary_key=True, comment="a hash of the API key, plus the endpoint for per-endpoint caps")
     next_slot: Mapped[float] = mapped_column(comment="Unix time of the next free request slot")
 
 
@@ -58,10 +60,11 @@ class SyncError(Base):
     """An object that could not be synced, kept so that nothing is lost and nothing blocks a table."""
 
     __tablename__ = "_stripe_sync_errors"
+    __table_args__ = TABLE_OPTIONS
 
-    object_type: Mapped[str] = mapped_column(primary_key=True, comment="the table, e.g. customers")
-    account: Mapped[str] = mapped_column(primary_key=True, comment="Connect account ID; '' for the platform")
-    object_id: Mapped[str] = mapped_column(primary_key=True, comment="the Stripe ID")
+    object_type: Mapped[str] = mapped_column(KeyType, primary_key=True, comment="the table, e.g. customers")
+    account: Mapped[str] = mapped_column(KeyType, primary_key=True, comment="Connect account ID; '' for the platform")
+    object_id: Mapped[str] = mapped_column(KeyType, primary_key=True, comment="the Stripe ID")
     error_class: Mapped[str] = mapped_column(comment="e.g. ValueError, or the database's DataError")
     error_message: Mapped[str] = mapped_column(comment="what failed: the hook, or what the database refused")
     raw: Mapped[dict | None] = mapped_column(comment="the object as the API returned it (secrets removed)")

@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import NoSuchModuleError
 
 from .. import settings
 
@@ -50,9 +51,15 @@ def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
     if dialect.driver and "+" not in parsed.drivername:
         parsed = parsed.set(drivername=dialect.driver)
     schema = dialect.schema(settings.load(warehouse_schema=schema).warehouse_schema)
-    engine = create_engine(
-        parsed, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=orjson.loads, **dialect.engine_options()
-    )
+    try:
+        engine = create_engine(
+            parsed, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=orjson.loads, **dialect.engine_options()
+        )
+    except (ImportError, NoSuchModuleError) as error:
+        install = f" (`pip install 'stripe_pipeline[{dialect.extra}]'` installs the one for {dialect.driver or dialect.name}://)"
+        raise WarehouseError(
+            f"The warehouse {safe_url(url)} needs a driver that is not installed: {error}{install if dialect.extra else ''}."
+        ) from None
     dialect.configure(engine)
     # Models carry no schema; the engine puts them in the configured one.
     return engine.execution_options(schema_translate_map={None: schema}) if schema else engine

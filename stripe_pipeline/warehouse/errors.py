@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, literal_column, null, select, update
 
 from ..models.sync_state import SyncError
 from .dialects import dialect_of
@@ -37,8 +37,10 @@ def record_errors(connection: Connection, object_type: str, account: str | None,
                 "error_message": insert.excluded.error_message,
                 "raw": insert.excluded.raw,
                 "last_seen_at": insert.excluded.last_seen_at,
-                "count": _TABLE.c.count + 1,
-                "resolved_at": None,
+                # No parameters in the update clause: MySQL's driver sends an executemany as one
+                # multi-row INSERT only when that clause has none.
+                "count": _TABLE.c.count + literal_column("1"),
+                "resolved_at": null(),
             },
         ),
         rows,

@@ -21,6 +21,7 @@ from typing import TypeVar
 from sqlalchemy.exc import DBAPIError
 
 from .. import policies
+from .dialects.mysql import mysql_sqlstate
 
 T = TypeVar("T")
 
@@ -35,7 +36,14 @@ def driver_error(error: BaseException) -> BaseException:
 
 
 def sqlstate(error: BaseException) -> str | None:
-    return getattr(driver_error(error), "sqlstate", None)
+    driver = driver_error(error)
+    if _is_mysql(driver):
+        return mysql_sqlstate(driver)  # MySQL's drivers carry an error number (dialects/mysql.py)
+    return getattr(driver, "sqlstate", None)  # psycopg's
+
+
+def _is_mysql(driver: BaseException) -> bool:
+    return type(driver).__module__.startswith(("pymysql", "MySQLdb", "mysql.connector", "mariadb"))
 
 
 def is_busy(error: BaseException) -> bool:
@@ -52,7 +60,9 @@ def is_lost_connection(error: BaseException) -> bool:
         # 08: connection exceptions; 57P01-57P03: admin shutdown, crash shutdown, cannot connect now.
         return state.startswith("08") or state in ("57P01", "57P02", "57P03")
     # psycopg raises OperationalError without a SQLSTATE when the socket closes mid-statement.
-    return type(driver_error(error)).__name__ == "OperationalError" and "sqlite" not in type(driver_error(error)).__module__
+    # MySQL's drivers number every error, and SQLSTATES has the lost connections among them.
+    driver = driver_error(error)
+    return type(driver).__name__ == "OperationalError" and "sqlite" not in type(driver).__module__ and not _is_mysql(driver)
 
 
 class GaveUp(Exception):

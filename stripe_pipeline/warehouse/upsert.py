@@ -33,13 +33,18 @@ _by_id = operator.itemgetter("id")
 
 
 def _upsert_portable(connection: Connection, table: Table, rows: list[dict]) -> UpsertResult:
-    """An executemany of one cached statement: SQLAlchemy's "insertmanyvalues" sends it as
-    multi-row INSERTs, without compiling a new statement for every batch of rows."""
+    """An executemany of one cached statement: SQLAlchemy's "insertmanyvalues" (or the driver)
+    sends it as multi-row INSERTs, without compiling a new statement for every batch of rows."""
+    new = _new_rows(connection, table, rows)
+    written = dialect_of(connection.dialect.name).upsert(connection, _upsert_statement(connection.dialect.name, table), rows, new)
+    inserted = min(new, written)  # a row another writer inserted meanwhile was updated instead
+    return UpsertResult(inserted=inserted, updated=written - inserted, unchanged=len(rows) - written)
+
+
+def _new_rows(connection: Connection, table: Table, rows: list[dict]) -> int:
+    """How many of the rows have an ID the table lacks."""
     ids = [row["id"] for row in rows]
-    existing = set(connection.scalars(select(table.c.id).where(table.c.id.in_(ids))))
-    written = set(connection.scalars(_upsert_statement(connection.dialect.name, table), rows))
-    inserted = len(written - existing)
-    return UpsertResult(inserted=inserted, updated=len(written) - inserted, unchanged=len(rows) - len(written))
+    return len(ids) - len(connection.scalars(select(table.c.id).where(table.c.id.in_(ids))).all())
 
 
 @functools.cache
@@ -49,7 +54,7 @@ def _upsert_statement(dialect: str, table: Table):
         index_elements=[table.c.id],
         set_={column.name: insert.excluded[column.name] for column in table.columns if column.name != "id"},
         where=replaces(table, insert.excluded),
-    ).returning(table.c.id)
+    )
 
 
 def mark_deleted_rows(connection: Connection, table: Table, tombstones: list[dict]) -> int:
@@ -58,8 +63,9 @@ def mark_deleted_rows(connection: Connection, table: Table, tombstones: list[dic
     A tombstone for an ID the table has never seen becomes a row of its own, so the deletion is
     recorded rather than lost. Returns how many rows were newly marked.
     """
-    tombstones = sorted(tombstones, key=lambda row: row["id"])
-    return len(list(connection.scalars(_tombstone_statement(connection.dialect.name, table), tombstones)))
+    tombstones = sorted(tombstones, key=_by_id)
+    statement = _tombstone_statement(connection.dialect.name, table)
+    return dialect_of(connection.dialect.name).upsert(connection, statement, tombstones, _new_rows(connection, table, tombstones))
 
 
 @functools.cache
@@ -71,4 +77,4 @@ def _tombstone_statement(dialect: str, table: Table):
         set_={name: insert.excluded[name] for name in updated},
         # A deletion observed before the table's row (an ID sync that found it alive later) is old news.
         where=and_(table.c._deleted_at.is_(None), not_older(table, insert.excluded)),
-    ).returning(table.c.id)
+    )

@@ -33,7 +33,8 @@ class Warehouse:
     """A SQLAlchemy engine plus the few operations the sync needs.
 
     Table creation is safe when many Dagster processes start at once: each dialect serialises it
-    (PostgreSQL with an advisory lock, SQLite with its write lock).
+    (Dialect.creating_tables: PostgreSQL with an advisory lock, MySQL with GET_LOCK, SQLite with
+    its write lock).
     """
 
     def __init__(
@@ -71,10 +72,9 @@ class Warehouse:
             return
 
         def create(connection: Connection) -> None:
-            if self.schema:
-                self._dialect.prepare_schema(connection, self.schema)
-            Base.metadata.create_all(connection, tables=missing)
-            add_missing_columns(connection, missing)
+            with self._dialect.creating_tables(connection, self.schema):
+                Base.metadata.create_all(connection, tables=missing)
+                add_missing_columns(connection, missing)
 
         self._run("create tables", create)
         self._ready.update(table.name for table in missing)
@@ -269,7 +269,7 @@ class Warehouse:
         except GaveUp as error:
             if isinstance(error.last, LockLost):
                 raise _stop_without_lock(error.last) from error.last
-            if isinstance(error.last, (DataError, IntegrityError)):
+            if _refused_row(error.last):
                 raise self._explain(error.last, doing) from error.last  # reconnected, then a row was refused
             raise self._explain(error.first, doing, gave_up=error) from error.last
         except (DBAPIError, self.engine.dialect.loaded_dbapi.Error) as error:  # the slot store runs raw driver SQL
@@ -282,7 +282,7 @@ class Warehouse:
                 f"The warehouse {safe_url(self.url)} failed to {doing}: {reason}. Retrying on fresh connections did "
                 f"not help ({gave_up.attempts - 1} retries over {gave_up.seconds:.0f} s; the last error: {_first_line(gave_up.last)})."
             )
-        if isinstance(error, (DataError, IntegrityError)):
+        if _refused_row(error):
             # A value the database refuses: that row's fault, not the warehouse's.
             return WarehouseError(f"The warehouse {safe_url(self.url)} refused a row to {doing}: {reason}", refused_row=True)
         if _is_unreachable(error):
@@ -297,6 +297,12 @@ def _first_line(error: BaseException) -> str:
     """What the driver said, without the SQL and parameters SQLAlchemy appends (they hold data)."""
     text = str(driver_error(error)).strip()
     return text.splitlines()[0] if text else type(driver_error(error)).__name__
+
+
+def _refused_row(error: BaseException) -> bool:
+    # SQLSTATE classes 22 (data exception) and 23 (integrity constraint): MySQL's drivers raise
+    # some of those, a JSON check that fails say, as OperationalError.
+    return isinstance(error, (DataError, IntegrityError)) or (sqlstate(error) or "").startswith(("22", "23"))
 
 
 def _stop_without_lock(error: LockLost) -> WarehouseError:

@@ -1,5 +1,6 @@
-"""Real parts only: the emulator over HTTP through the `stripe` package, real SQLite files and
-a real PostgreSQL (TEST_POSTGRES_URL, by default the local server on 127.0.0.1:5432)."""
+"""Real parts only: the emulator over HTTP through the `stripe` package, real SQLite and DuckDB
+files, a real PostgreSQL (TEST_POSTGRES_URL, by default the local server on 127.0.0.1:5432) and
+a real MariaDB or MySQL (TEST_MYSQL_URL, by default the local MariaDB on 127.0.0.1:3306)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from stripe_pipeline.stripe_api import BackoffPolicy, StripeApiClient
 from stripe_pipeline.warehouse import Warehouse
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# The server only: each test makes a database of its own there, and drops it.
+MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "mariadb+pymysql://root@127.0.0.1:3306/")
 # Fast retries keep fault tests short; the policy is the same code users run.
 FAST_BACKOFF = BackoffPolicy(max_retries=5, base_delay=0.01, max_delay=0.1)
 
@@ -48,33 +51,65 @@ def client_for():
     return make
 
 
-@pytest.fixture(scope="session")
-def postgres_engine():
-    engine = sa.create_engine(POSTGRES_URL)
+def _server(url: str, what: str, variable: str) -> sa.Engine:
+    engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as error:
-        pytest.fail(f"The tests need PostgreSQL at {POSTGRES_URL} (set TEST_POSTGRES_URL): {error.orig}", pytrace=False)
+        pytest.fail(f"The tests need {what} at {url} (set {variable}): {error.orig}", pytrace=False)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def postgres_engine():
+    engine = _server(POSTGRES_URL, "PostgreSQL", "TEST_POSTGRES_URL")
     yield engine
     engine.dispose()
 
 
 # Every warehouse passes these: upserts and reruns, deletes, sync state, the request budget,
-# concurrent processes and the end-to-end sync. SQLite and PostgreSQL also run everything else.
+# concurrent processes and the end-to-end sync. SQLite and PostgreSQL also run everything else;
+# ALL_DIALECTS=1 runs everything on DuckDB and MariaDB too.
 WAREHOUSE_CONTRACT = {"test_warehouse", "test_sync_core", "test_incremental", "test_budget", "test_children", "test_poison"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "duckdb"])
+@pytest.fixture(scope="session")
+def mysql_engine():
+    engine = _server(MYSQL_URL, "MariaDB or MySQL", "TEST_MYSQL_URL")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def mysql_database(mysql_engine) -> str:
+    """The URL of a new, empty database on the MariaDB or MySQL server, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with mysql_engine.begin() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    yield mysql_engine.url.set(database=name).render_as_string(hide_password=False)
+    with mysql_engine.begin() as connection:
+        connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "duckdb", "mariadb"])
 def warehouse_config(request, tmp_path) -> dict[str, str]:
-    """URL and schema of an empty warehouse: a new SQLite or DuckDB file, or a new PostgreSQL schema."""
+    """URL and schema of an empty warehouse: a new SQLite or DuckDB file, a new PostgreSQL
+    schema or a new MariaDB database."""
     if request.param == "sqlite":
         yield {"url": f"sqlite:///{tmp_path / 'warehouse.db'}", "schema": ""}
         return
+    if (
+        os.environ.get("ALL_DIALECTS") is None
+        and request.param in ("duckdb", "mariadb")
+        and request.module.__name__.rsplit(".", 1)[-1] not in WAREHOUSE_CONTRACT
+    ):
+        pytest.skip(f"{request.param} runs the warehouse contract modules (WAREHOUSE_CONTRACT), to keep the suite under 10 minutes")
     if request.param == "duckdb":
-        if request.module.__name__.rsplit(".", 1)[-1] not in WAREHOUSE_CONTRACT:
-            pytest.skip("DuckDB runs the warehouse contract modules (WAREHOUSE_CONTRACT), to keep the suite under 10 minutes")
         yield {"url": f"duckdb:///{tmp_path / 'warehouse.duckdb'}", "schema": ""}
+        return
+    if request.param == "mariadb":
+        yield {"url": request.getfixturevalue("mysql_database"), "schema": ""}
         return
     engine = request.getfixturevalue("postgres_engine")
     schema = f"test_{uuid.uuid4().hex[:12]}"

@@ -73,3 +73,16 @@ def test_a_reconcile_run_compares_the_live_rows_with_what_stripe_lists(emulator,
     assert (found.metadata["live_rows"].value, found.metadata["listed_by_stripe"].value) == (before, before + 2)
     assert found.description == f"{before:,} live rows, {before + 2:,} objects listed by Stripe"
     assert not done[("customers", "no_open_sync_errors")].passed
+
+
+def test_only_the_reconcile_job_plans_the_reconcile_check():
+    """A daily run that planned `matches_stripe` would show it skipped, over the weekly result."""
+    from stripe_pipeline.dagster_defs.factory import build_definitions
+
+    defs = build_definitions(HAND_WRITTEN, objects="default")
+
+    def planned(job: str) -> set[str]:
+        return {key.name for key in defs.resolve_job_def(job).asset_layer.asset_graph.asset_check_keys}
+
+    assert RECONCILE_CHECK in planned("stripe_reconcile")
+    assert RECONCILE_CHECK not in planned("stripe_full_sync") and "no_open_sync_errors" in planned("stripe_full_sync")

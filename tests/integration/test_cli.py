@@ -63,15 +63,23 @@ def test_sync_backfills_then_reads_the_events_and_status_tells(shell, emulator):
     status = shell("status")
     assert status.returncode == 0, status.stderr
     row = _summary_row(status.stdout, "customers")
-    assert row[1:3] == [f"{store.table_count('customers'):,}", "1"] and row[4] == "incremental (events)" and row[6] == "0"
+    assert row[1:3] == [f"{store.table_count('customers'):,}", "1"] and row[4] == "events" and row[6] == "0"
     assert _summary_row(status.stdout, "invoices")[1] == f"{store.table_count('invoices'):,}"
+    # Child tables keep no state of their own: their parent's tells.
+    lines = _summary_row(status.stdout, "invoice_line_items")
+    assert lines[1] == f"{store.table_count('invoice_line_items'):,}" and lines[3] != "never" and lines[4] == "with invoices"
+    lines = _summary_row(first.stderr, "invoice_line_items")
+    assert lines[1] == "backfill" and lines[3] == f"{store.table_count('invoice_line_items'):,}"
 
 
 def test_sync_ids_reports_what_it_could_not_sync(shell, emulator):
     customer = next(iter(emulator.store.collections["customers"].objects))
-    done = shell("sync-ids", customer, "cus_doesnotexist", "zz_unknown")
+    invoice = next(i for i in emulator.store.collections["invoices"].objects.values() if i["lines"]["data"])
+    done = shell("sync-ids", customer, invoice["id"], "cus_doesnotexist", "zz_unknown")
     assert done.returncode == 1
     assert _summary_row(done.stderr, "customers")[1:3] == ["by ID", "1"]
+    lines = _summary_row(done.stderr, "invoice_line_items")  # they come with their invoice, and say so
+    assert lines[3] == str(len(invoice["lines"]["data"])) and lines[-1] == "with invoices"
     assert "cus_doesnotexist: Stripe has no customer with this ID." in done.stderr
     assert "zz_unknown: Cannot tell the object type of 'zz_unknown'" in done.stderr
     assert customer in Warehouse(shell.warehouse_url).existing_ids(MODELS["customers"].__table__, {customer}, None)

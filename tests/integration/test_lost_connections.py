@@ -1,6 +1,6 @@
-"""PostgreSQL terminates the sync's connections, or goes away: the sync reconnects and ends
-complete, never writes on without its lock, and when it cannot recover names the first error.
-(SQLite has no connection to lose.)"""
+"""PostgreSQL or MariaDB ends the sync's connections, or goes away: the sync reconnects and
+ends complete, never writes on without its lock, and when it cannot recover names the first
+error. (SQLite and DuckDB have no connection to lose.)"""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +18,7 @@ import sqlalchemy as sa
 from stripe_pipeline.actions import StripeCustomerAction
 from stripe_pipeline.models import StripeCustomer
 from stripe_pipeline.warehouse import Warehouse, WarehouseError
+from stripe_pipeline.warehouse.dialects.mysql import NamedLock
 from stripe_pipeline.warehouse.dialects.postgresql import AdvisoryLock
 
 from .conftest import POSTGRES_URL, table_rows
@@ -45,10 +49,39 @@ def _terminate(postgres_engine, application_name: str) -> int:
         )
 
 
-def test_terminated_connections_are_survived_and_the_table_ends_complete(make_emulator, postgres_engine, schema, tagged_url, caplog):
-    url, application_name = tagged_url
+def _kill(mysql_engine, database: str) -> int:
+    """MariaDB's and MySQL's pg_terminate_backend: KILL every session using the database."""
+    with mysql_engine.connect() as connection:
+        sessions = connection.scalars(sa.text("SELECT id FROM information_schema.processlist WHERE db = :db"), {"db": database}).all()
+        for session in sessions:
+            connection.execute(sa.text(f"KILL {int(session)}"))
+    return len(sessions)
+
+
+@dataclass
+class Server:
+    """A server warehouse of the test's own, and how an administrator ends its sessions."""
+
+    url: str
+    schema: str | None
+    terminate: Callable[[], int]
+    other_lock: Callable[[str], Any]  # another run's handle on the sync lock of that name
+
+
+@pytest.fixture(params=["postgresql", "mariadb"])
+def server(request) -> Server:
+    if request.param == "postgresql":
+        engine, schema = request.getfixturevalue("postgres_engine"), request.getfixturevalue("schema")
+        url, application_name = request.getfixturevalue("tagged_url")
+        return Server(url, schema, lambda: _terminate(engine, application_name), lambda name: AdvisoryLock(engine, f"{schema}.{name}"))
+    engine, url = request.getfixturevalue("mysql_engine"), request.getfixturevalue("mysql_database")
+    database = sa.engine.make_url(url).database
+    return Server(url, None, lambda: _kill(engine, database), lambda name: NamedLock(sa.create_engine(url), f"main.{name}"))
+
+
+def test_terminated_connections_are_survived_and_the_table_ends_complete(make_emulator, server, caplog):
     emulator = make_emulator({"customer": 3000}, latency=0.03)
-    warehouse = Warehouse(url, schema)
+    warehouse = Warehouse(server.url, server.schema)
     terminated: list[int] = []
 
     def terminate_twice():
@@ -57,7 +90,7 @@ def test_terminated_connections_are_survived_and_the_table_ends_complete(make_em
         for after_requests in (8, 20):
             while emulator.requests.snapshot()["total"] < after_requests:
                 time.sleep(0.01)
-            terminated.append(_terminate(postgres_engine, application_name))
+            terminated.append(server.terminate())
 
     killer = threading.Thread(target=terminate_twice)
     killer.start()
@@ -76,14 +109,13 @@ def test_terminated_connections_are_survived_and_the_table_ends_complete(make_em
 
 
 @pytest.mark.parametrize("another_run_took_it", [True, False])
-def test_a_lost_lock_is_taken_again_or_the_sync_stops_writing(another_run_took_it, postgres_engine, schema, tagged_url):
-    url, application_name = tagged_url
-    warehouse = Warehouse(url, schema)
-    other_run = AdvisoryLock(postgres_engine, f"{schema}.customers.platform")
+def test_a_lost_lock_is_taken_again_or_the_sync_stops_writing(another_run_took_it, server):
+    warehouse = Warehouse(server.url, server.schema)
+    other_run = server.other_lock("customers.platform")
     try:
         with warehouse.sync_lock("customers", None, lambda waited: None):
             warehouse.save_state("customers", None, events_cursor_id="evt_before")
-            _terminate(postgres_engine, application_name)  # the lock goes with the session
+            server.terminate()  # the lock goes with the session
             if another_run_took_it:
                 assert other_run.try_acquire()
                 with pytest.raises(WarehouseError, match="lost with its database connection, and another run holds it now"):

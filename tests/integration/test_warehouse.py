@@ -1,9 +1,9 @@
-"""The warehouse layer on real SQLite files and a real PostgreSQL."""
+"""The warehouse layer on real SQLite and DuckDB files, a real PostgreSQL and a real MariaDB."""
 
 from __future__ import annotations
 
 import multiprocessing
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -69,20 +69,73 @@ def test_postgres_tables_live_in_schema_stripe_by_default(postgres_engine, monke
     assert warehouse.engine.get_execution_options()["schema_translate_map"] == {None: "stripe"}  # where every statement goes
 
 
-def test_an_unreachable_database_is_a_clear_error(make_emulator, client_for):
+@pytest.mark.parametrize("scheme", ["postgresql", "mysql", "mariadb+pymysql"])
+def test_an_unreachable_database_is_a_clear_error(make_emulator, client_for, scheme):
     emulator = make_emulator({"customer": 3})
-    url = "postgresql://reporter:s3cret-pass@127.0.0.1:1/analytics"
+    url = f"{scheme}://reporter:s3cret-pass@127.0.0.1:1/analytics"
     action = StripeCustomerAction(client=client_for(emulator), warehouse=Warehouse(url))
     with pytest.raises(WarehouseError) as raised:
         action.sync_all()
     message = str(raised.value)
-    assert "Cannot reach the warehouse postgresql://reporter:***@127.0.0.1:1/analytics" in message
+    assert f"Cannot reach the warehouse {scheme}://reporter:***@127.0.0.1:1/analytics" in message
     assert "WAREHOUSE_URL" in message and "s3cret-pass" not in message
 
 
 def test_unsupported_warehouse_is_a_clear_error():
-    with pytest.raises(WarehouseError, match="Unsupported warehouse mysql://root:\\*\\*\\*@localhost/x"):
-        Warehouse("mysql://root:pw@localhost/x")
+    with pytest.raises(WarehouseError, match="Unsupported warehouse oracle://scott:\\*\\*\\*@localhost/x"):
+        Warehouse("oracle://scott:tiger@localhost/x")
+
+
+def test_a_missing_driver_is_a_clear_error():
+    with pytest.raises(WarehouseError, match=r"needs a driver that is not installed: .*MySQLdb.*stripe_pipeline\[mysql\]") as raised:
+        Warehouse("mysql+mysqldb://reporter:s3cret-pass@127.0.0.1/analytics")  # mysqlclient's driver, which we do not ship
+    assert "s3cret-pass" not in str(raised.value)
+
+
+@pytest.mark.parametrize(("scheme", "kind"), [("mysql+pymysql", "mysql"), ("mariadb+pymysql", "mariadb"), ("mysql", "mysql")])
+def test_mysql_tables_go_in_the_database_the_url_names(mysql_database, scheme, kind):
+    from sqlalchemy.engine import make_url
+
+    from stripe_pipeline.dagster_defs.factory import warehouse_kind
+
+    url = make_url(mysql_database).set(drivername=scheme).render_as_string(hide_password=False)
+    warehouse = Warehouse(url, "ignored")
+    assert warehouse.schema is None and warehouse.qualified_name(StripeCustomer.__table__) == "customers"
+    assert warehouse_kind(url) == kind  # the icon on the assets
+    warehouse.ensure_tables([StripeCustomer.__table__])
+    database = make_url(mysql_database).database
+    with warehouse.engine.connect() as connection:
+        columns = connection.exec_driver_sql(
+            "SELECT column_name, column_type, collation_name FROM information_schema.columns WHERE table_schema = %s AND table_name = 'customers'",
+            (database,),
+        ).all()
+    types = {name: (column_type, collation) for name, column_type, collation in columns}
+    assert types["id"] == ("varchar(255)", "utf8mb4_bin") and types["email"] == ("text", "utf8mb4_bin")
+    assert types["_synced_at"][0] == "datetime(6)" and types["balance"][0].startswith("bigint")
+    # MariaDB's JSON is LONGTEXT with a JSON check; MySQL's is JSON.
+    assert types["_raw"][0] in ("json", "longtext")
+
+
+def test_ids_and_text_keep_their_case(warehouse):
+    """Stripe's IDs are case-sensitive: `cus_a` and `cus_A` are two customers, and a change of
+    case alone is a change (MySQL's and MariaDB's default collations would fold both)."""
+    table = StripeCustomer.__table__
+    first, second = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    lower, upper = _customer(0, first) | {"id": "cus_a"}, _customer(0, first) | {"id": "cus_A", "email": "zoe@example.com"}
+    assert _counts(warehouse.upsert(table, [lower, upper])) == (2, 0, 0)
+    changed = upper | {"email": "Zoe@Example.com", "_synced_at": second}
+    assert _counts(warehouse.upsert(table, [lower | {"_synced_at": second}, changed])) == (0, 1, 1)
+    rows = table_rows(warehouse, table)
+    assert rows["cus_A"]["email"] == "Zoe@Example.com" and rows["cus_a"]["email"] == "0@example.com"
+
+
+def test_timestamps_keep_their_instant_in_any_zone(warehouse):
+    table = StripeCustomer.__table__
+    created = datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=timezone(timedelta(hours=-5, minutes=-30)))
+    synced_at = datetime(2026, 1, 1, tzinfo=UTC)
+    warehouse.upsert(table, [_customer(0, synced_at) | {"created": created}])
+    row = table_rows(warehouse, table)["cus_0"]
+    assert _utc(row["created"]) == created and _utc(row["_synced_at"]) == synced_at
 
 
 def _counts(result) -> tuple[int, int, int]:

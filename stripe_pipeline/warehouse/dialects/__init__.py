@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from .base import Dialect
 from .duckdb import DuckDB
+from .mysql import MariaDB, MySQL
 from .postgresql import PostgreSQL
 from .sqlite import SQLite
 
-DIALECTS: dict[str, Dialect] = {dialect.name: dialect for dialect in (SQLite(), PostgreSQL(), DuckDB())}
+DIALECTS: dict[str, Dialect] = {dialect.name: dialect for dialect in (SQLite(), PostgreSQL(), DuckDB(), MySQL(), MariaDB())}
 
 
 def dialect_of(name: str) -> Dialect:

@@ -5,17 +5,19 @@ defaults suit an embedded database that one machine writes to (the sync lock and
 budget's slots are files beside it). What a new dialect must provide:
 
 - `insert(table)`: an INSERT with `on_conflict_do_update(index_elements, set_, where)` and
-  `excluded`, and RETURNING (SQLAlchemy's PostgreSQL and SQLite inserts are these); a database
-  without them overrides `fast_upsert` to write every flush itself, and the tombstones, errors
-  and state through the same insert;
+  `excluded` (SQLAlchemy's PostgreSQL and SQLite inserts are these; mysql.py shows how a
+  database with another upsert, ON DUPLICATE KEY UPDATE, takes the same call), and `upsert`,
+  which runs it and counts the rows written (RETURNING, or the driver's row count);
 - JSON columns and timestamps with a time zone, through the models' types (models/base.py);
 - for a database that several machines write to, `session_lock` (a lock that dies with its
-  connection) and `slot_store` (a row updated in one statement).
+  connection) and `slot_store` (a row advanced under its row lock): server.py has both, less
+  their SQL, and `creating_tables`, so that processes creating the same tables take turns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Engine, Table, inspect
@@ -47,6 +49,7 @@ class Dialect:
     name: ClassVar[str]  # SQLAlchemy's backend name, as in `engine.dialect.name`
     kind: ClassVar[str]  # Dagster's kind tag: the icon its assets show
     driver: ClassVar[str | None] = None  # the driver we ship, for a URL that names none
+    extra: ClassVar[str | None] = None  # the package extra that installs the driver, if it is not a dependency
     schemas: ClassVar[bool] = True  # tables go in WAREHOUSE_SCHEMA (default `stripe`), else where the URL points
     comments: ClassVar[bool] = False  # column comments, as the models describe each field
     slots_in_table: ClassVar[bool] = False  # slot_store() keeps the budget in the `_stripe_rate_budget` table
@@ -61,9 +64,14 @@ class Dialect:
     def configure(self, engine: Engine) -> None:
         """Engine setup this database needs (connection pragmas, transaction modes)."""
 
-    def prepare_schema(self, connection: Connection, schema: str) -> None:
-        """Make the schema if it is missing; several processes may try at once."""
-        connection.execute(CreateSchema(schema, if_not_exists=True))
+    @contextmanager
+    def creating_tables(self, connection: Connection, schema: str | None) -> Iterator[None]:
+        """Around the creation of tables in `schema` (made here if it is missing). Several
+        processes may create the same tables at once: an embedded database's write lock makes
+        them take turns; a server database takes a lock of its own."""
+        if schema:
+            connection.execute(CreateSchema(schema, if_not_exists=True))
+        yield
 
     def existing_columns(self, connection: Connection, table: str, schema: str | None) -> set[str]:
         """The columns the database's table has (to add those a newer catalogue brings)."""
@@ -76,6 +84,12 @@ class Dialect:
 
     def insert(self, table: Table) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must say how it upserts")
+
+    def upsert(self, connection: Connection, statement: Any, rows: list[dict], new: int) -> int:
+        """Run an upsert built from `insert(table)` for each of `rows`; how many of them it
+        inserted or replaced (the others were left as they were). `new`: how many of the rows'
+        IDs the table lacked, for a database that counts only what its driver reports."""
+        return len(connection.scalars(statement.returning(statement.table.c.id), rows).all())
 
     def fast_upsert(self, connection: Connection, table: Table, rows: list[dict]) -> UpsertResult | None:
         """Write a flush (rows sorted by id) faster than the portable statement; None: take that."""

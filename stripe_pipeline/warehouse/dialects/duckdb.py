@@ -29,6 +29,7 @@ _LOCK = "stripe_pipeline_lock"
 class DuckDB(Dialect):
     name = "duckdb"
     kind = "duckdb"
+    extra = "duckdb"
 
     def engine_options(self) -> dict[str, Any]:
         return {"poolclass": _ClosingPool}  # a pooled connection would keep the file from every other process

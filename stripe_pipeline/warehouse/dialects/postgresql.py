@@ -7,9 +7,10 @@ between processes and machines kept in the database itself.
   15 times the rows per second of the portable statement, 2-3 % of its client CPU per row and
   about half its server CPU. Tables with column types the batch does not cover take the
   portable statement (warehouse/upsert.py).
-- The sync lock: a session-level advisory lock, dropped by the server when its connection goes.
+- The sync lock: a session-level advisory lock, dropped by the server when its connection goes
+  (server.py's SessionLock).
 - The request budget: a row per bucket in `_stripe_rate_budget`, advanced by one
-  `UPDATE … RETURNING` (the row lock lasts one statement).
+  `UPDATE … RETURNING` (the row lock lasts one statement; server.py's RowSlotStore).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import operator
-import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -44,13 +45,12 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateSchema
 from sqlalchemy.sql import ColumnElement
 
-from ...models.sync_state import RequestSlot
 from ..rules import NOT_COMPARED, UpsertResult, replaces
-from .base import Dialect, HeldLock, LockLost
+from .base import Dialect
+from .server import RowSlotStore, SessionLock
 
 # CREATE SCHEMA IF NOT EXISTS still races between two sessions: they take this lock first.
 _DDL_LOCK_KEY = zlib.crc32(b"stripe_pipeline.ddl")
@@ -66,9 +66,12 @@ class PostgreSQL(Dialect):
     def insert(self, table: Table) -> Any:
         return postgresql.insert(table)
 
-    def prepare_schema(self, connection: Connection, schema: str) -> None:
-        connection.execute(select(func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))
-        connection.execute(CreateSchema(schema, if_not_exists=True))
+    @contextmanager
+    def creating_tables(self, connection: Connection, schema: str | None) -> Iterator[None]:
+        connection.execute(select(func.pg_advisory_xact_lock(_DDL_LOCK_KEY)))  # until the transaction ends
+        if schema:
+            connection.execute(CreateSchema(schema, if_not_exists=True))
+        yield
 
     def fast_upsert(self, connection: Connection, table: Table, rows: list[dict]) -> UpsertResult | None:
         batch = _json_batch(table, _taken_from_raw(table, rows))
@@ -98,17 +101,6 @@ def _isoformat(value: Any) -> str:
 
 
 _PG = postgresql.dialect()
-
-
-def qualified_name(connection: Connection, table: Table) -> str:
-    """The table's name as the connection sees it: the engine's schema_translate_map applied."""
-    schema = table.schema
-    translate = connection.get_execution_options().get("schema_translate_map")
-    if translate and schema in translate:
-        schema = translate[schema]
-    quote = _PG.identifier_preparer
-    name = quote.quote(table.name)
-    return f"{quote.quote_schema(schema)}.{name}" if schema else name
 
 
 @dataclass(frozen=True)
@@ -206,121 +198,37 @@ def _json_batch(table: Table, from_raw: frozenset[str] = frozenset()) -> _JsonBa
     return _JsonBatch(statement, operator.itemgetter(*sent))
 
 
-# -- the sync lock ------------------------------------------------------------------------------
+# -- the sync lock and the request budget's slots -----------------------------------------------
 
 
-class AdvisoryLock(HeldLock):
-    """A session-level advisory lock on a connection of its own, outside any transaction.
-
-    The lock lives as long as that session. When PostgreSQL terminates it (an administrator, a
-    restart, a failover), the lock is gone and another run may take it. `check()` notices, and
-    takes the lock again on a fresh connection if no one else has; rows stay right either way
-    (an upsert never replaces newer data), and a checkpoint written after the other run's only
-    makes the next run repeat some work. If another run holds it, LockLost stops this one.
-    """
+class AdvisoryLock(SessionLock):
+    """A session-level advisory lock (see SessionLock)."""
 
     def __init__(self, engine: Engine, name: str):
-        self._engine = engine
-        self._name = name
+        super().__init__(engine, name)
         self._key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        self._connection: Connection | None = None
-        self._guard = threading.Lock()  # flushes from several threads check one connection
 
-    def try_acquire(self) -> bool:
-        connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            acquired = connection.scalar(select(func.pg_try_advisory_lock(self._key)))
-        except BaseException:
-            connection.close()
-            raise
-        if acquired:
-            self._connection = connection
-            return True
-        connection.close()
-        return False
+    def _lock(self, connection: Connection) -> bool:
+        return bool(connection.scalar(select(func.pg_try_advisory_lock(self._key))))
 
-    def check(self) -> None:
-        with self._guard:
-            if self._connection is not None:
-                try:
-                    self._connection.exec_driver_sql("SELECT 1")
-                    return
-                except DBAPIError as lost:
-                    self._discard()
-                    try:
-                        acquired = self.try_acquire()
-                    except DBAPIError:
-                        raise lost from None  # the cause to report is the lost session, not the reconnect
-            else:
-                # Raises DBAPIError while the server is away: the caller's retries wait for it.
-                acquired = self.try_acquire()
-            if not acquired:
-                raise LockLost(f"The sync lock {self._name} was lost with its database connection, and another run holds it now")
-
-    def release(self) -> None:
-        if self._connection is None:
-            return
-        try:
-            self._connection.scalar(select(func.pg_advisory_unlock(self._key)))
-        except DBAPIError:
-            pass  # the session is gone, and its lock with it; an error here would hide the real one
-        self._discard()
-
-    def _discard(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is None:
-            return
-        try:
-            connection.close()
-        except DBAPIError:
-            pass
+    def _unlock(self, connection: Connection) -> None:
+        connection.scalar(select(func.pg_advisory_unlock(self._key)))
 
 
-# -- the request budget's slots ------------------------------------------------------------------
+class PostgresSlotStore(RowSlotStore):
+    """One statement per reservation; the row lock lasts that long."""
 
+    def _setup(self, cursor: Any) -> None:
+        # A slot lost in a crash costs nothing, a commit that waits for the disk holds up
+        # the request it is for: this connection's commits do not wait for the WAL flush.
+        cursor.execute("SET synchronous_commit TO off")
 
-class PostgresSlotStore:
-    """One statement per reservation on a connection of its own; the row lock lasts that long."""
+    def _create(self, cursor: Any, table: str, bucket: str) -> None:
+        cursor.execute(f"INSERT INTO {table} (bucket, next_slot) VALUES (%s, 0) ON CONFLICT DO NOTHING", (bucket,))
 
-    def __init__(self, engine: Engine, retrying: Callable[[Callable[[], float]], float]):
-        self._engine = engine
-        self._retrying = retrying
-        self._connection = None
-        self._statement = ""
-        self._lock = threading.Lock()  # one connection per process, one statement at a time
-        self._known: set[str] = set()
-
-    def reserve(self, bucket: str, not_before: float, interval: float) -> float:
-        with self._lock:
-            return self._retrying(lambda: self._reserve(bucket, not_before, interval))
-
-    def _reserve(self, bucket: str, not_before: float, interval: float) -> float:
-        try:
-            cursor = self._cursor()
-            if bucket not in self._known:
-                cursor.execute(self._create, (bucket,))
-                self._known.add(bucket)
-            # Raw driver SQL: this runs before every request, and SQLAlchemy's statement building
-            # would cost more CPU than the request's share of the sync.
-            cursor.execute(self._statement, (not_before, interval, bucket, interval))
-            return cursor.fetchone()[0]
-        except Exception:
-            # The next attempt starts on a fresh connection. A slot reserved by a statement whose
-            # answer got lost is only a slot left unused.
-            connection, self._connection = self._connection, None
-            if connection is not None:
-                connection.invalidate()
-            raise
-
-    def _cursor(self):
-        if self._connection is None:
-            connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            table = qualified_name(connection, RequestSlot.__table__)
-            self._create = f"INSERT INTO {table} (bucket, next_slot) VALUES (%s, 0) ON CONFLICT DO NOTHING"
-            self._statement = f"UPDATE {table} SET next_slot = GREATEST(next_slot, %s) + %s WHERE bucket = %s RETURNING next_slot - %s"
-            self._connection = connection
-            self._raw = connection.connection.driver_connection.cursor()
-            # A slot lost in a crash costs nothing, a commit that waits for the disk holds up
-            # the request it is for: this connection's commits do not wait for the WAL flush.
-            self._raw.execute("SET synchronous_commit TO off")
-        return self._raw
+    def _advance(self, cursor: Any, table: str, bucket: str, not_before: float, interval: float) -> float:
+        cursor.execute(
+            f"UPDATE {table} SET next_slot = GREATEST(next_slot, %s) + %s WHERE bucket = %s RETURNING next_slot - %s",
+            (not_before, interval, bucket, interval),
+        )
+        return cursor.fetchone()[0]
