@@ -55,7 +55,7 @@ def tables(args: argparse.Namespace, console: Console) -> bool:
     log = _logger(console, args.verbose)
     client_for = _clients(config, warehouse, log)
     accounts = accounts_to_sync(settings.parse_accounts(config.stripe_accounts), client_for)
-    console.print(f"Syncing {len(chosen)} tables into {safe_url(warehouse.url)} …", highlight=False)
+    console.print(f"Syncing {_count(len(chosen), 'table')} into {safe_url(warehouse.url)} …", highlight=False)
     rows: list[Row] = []
     with _bars(console) as watch:
         for action in ALL_ACTIONS:
@@ -115,7 +115,7 @@ def ids(args: argparse.Namespace, console: Console) -> bool:
             on_start=watch,
         ):
             row = Row(
-                run.sync.table_name(), run.stats, run.sync.client.stats.requests, time.monotonic() - started, f"{len(run.synced)} IDs"
+                run.sync.table_name(), run.stats, run.sync.client.stats.requests, time.monotonic() - started, _count(len(run.synced), "ID")
             )
             watch.finish(row)
             rows.append(row)
@@ -127,6 +127,10 @@ def ids(args: argparse.Namespace, console: Console) -> bool:
     for object_id, reason in problems.items():
         console.print(f"[yellow]{object_id}[/]: {reason}", highlight=False)
     return bool(problems)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 def _clients(config: settings.Settings, warehouse: Warehouse, log: logging.Logger):

@@ -3,6 +3,11 @@ warehouse. Tables go in schema `stripe`, JSON columns are DuckDB `JSON`, timesta
 `TIMESTAMPTZ`, and upserts are `INSERT … ON CONFLICT (id) DO UPDATE … WHERE … RETURNING`, as on
 PostgreSQL (duckdb-engine speaks PostgreSQL's SQL).
 
+A flush reaches DuckDB as a pandas DataFrame that the statement selects from (DuckDB scans it
+in place), not as a VALUES list with a parameter per value: DuckDB spent 0.3 ms per row
+binding and planning that list. Measured on 5,000 customers in flushes of 500: 1,167 rows/s and
+827 µs of CPU per row through the VALUES list, 5,044 rows/s and 189 µs through the frame.
+
 DuckDB lets one process at a time open a database file for writing; a second one fails to
 open it at all. Dagster runs each step in a process of its own, so every connection here holds
 an inter-process lock on a file beside the database while it is open, and connections are not
@@ -12,15 +17,19 @@ Threads of one process share the lock (DuckDB lets them share the open database)
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
+import orjson
 from filelock import FileLock
-from sqlalchemy import BigInteger, Boolean, Connection, Engine, Table, cast, event, func, text
+from sqlalchemy import JSON, BigInteger, Boolean, Connection, DateTime, Engine, Table, cast, column, event, func, select, text
+from sqlalchemy import table as table_clause
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import NullPool
 
 from ..engine import sidecar_dir
+from ..rules import UpsertResult, replaces
 from .base import Dialect
 
 _LOCK = "stripe_pipeline_lock"
@@ -43,6 +52,26 @@ class DuckDB(Dialect):
         query = text("SELECT column_name FROM information_schema.columns WHERE table_name = :table AND table_schema = :schema")
         return set(connection.scalars(query, {"table": table, "schema": schema or "main"}))
 
+    def fast_upsert(self, connection: Connection, table: Table, rows: list[dict]) -> UpsertResult | None:
+        import pandas as pd  # only here: importing it costs every process that never writes to DuckDB
+
+        try:
+            frame = pd.DataFrame({c.name: _values(c, rows) for c in table.columns})
+        except KeyError:
+            return None  # rows without some columns: the portable statement decides what that means
+        ids = [row["id"] for row in rows]
+        new = len(ids) - len(
+            connection.scalars(select(table.c.id).where(table.c.id.in_(ids))).all()
+        )  # all: DuckDB wants it read to the end
+        driver = connection.connection.driver_connection
+        driver.register(_BATCH, frame)  # type: ignore[union-attr]
+        try:
+            written = len(connection.execute(_from_frame(table)).all())
+        finally:
+            driver.unregister(_BATCH)  # type: ignore[union-attr]
+        inserted = min(new, written)
+        return UpsertResult(inserted=inserted, updated=written - inserted, unchanged=len(rows) - written)
+
     def json_value(self, column: Any, *path: str, kind: str = "string") -> Any:
         # DuckDB's JSON functions take a JSON path; PostgreSQL's `#>>` is not its syntax.
         where = "$." + ".".join(path)
@@ -61,6 +90,37 @@ class DuckDB(Dialect):
         def _before_connect(dialect, conn_rec, cargs, cparams):
             lock.acquire()
             conn_rec.info[_LOCK] = lock
+
+
+_BATCH = "stripe_pipeline_batch"
+
+
+def _values(col: Any, rows: list[dict]) -> list:
+    """A column of the frame: JSON as its text (JSON null where the portable statement writes
+    it), timestamps as ISO 8601 with their offset, the rest as Python gives them (an object
+    column, which the statement casts)."""
+    name = col.name
+    if isinstance(col.type, JSON):
+        keep_null = col.type.none_as_null
+        return [None if keep_null and row[name] is None else orjson.dumps(row[name]).decode() for row in rows]
+    if isinstance(col.type, DateTime):
+        return [None if row[name] is None else row[name].isoformat() for row in rows]
+    import pandas as pd
+
+    return pd.Series([row[name] for row in rows], dtype=object)  # type: ignore[return-value]
+
+
+@functools.cache
+def _from_frame(table: Table) -> Any:
+    batch = table_clause(_BATCH, *(column(c.name) for c in table.columns))
+    insert = postgresql.insert(table).from_select(
+        [c.name for c in table.columns], select(*(cast(batch.c[c.name], c.type) for c in table.columns))
+    )
+    return insert.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={c.name: insert.excluded[c.name] for c in table.columns if c.name != "id"},
+        where=replaces(table, insert.excluded),
+    ).returning(table.c.id)
 
 
 class _ClosingPool(NullPool):
