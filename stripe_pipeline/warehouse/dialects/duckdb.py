@@ -95,7 +95,7 @@ class DuckDB(Dialect):
 _BATCH = "stripe_pipeline_batch"
 
 
-def _values(col: Any, rows: list[dict]) -> list:
+def _values(col: Any, rows: list[dict]) -> Any:
     """A column of the frame: JSON as its text (JSON null where the portable statement writes
     it), timestamps as ISO 8601 with their offset, the rest as Python gives them (an object
     column, which the statement casts)."""
@@ -107,7 +107,7 @@ def _values(col: Any, rows: list[dict]) -> list:
         return [None if row[name] is None else row[name].isoformat() for row in rows]
     import pandas as pd
 
-    return pd.Series([row[name] for row in rows], dtype=object)  # type: ignore[return-value]
+    return pd.Series([row[name] for row in rows], dtype=object)
 
 
 @functools.cache
