@@ -9,6 +9,7 @@ importing the package must not.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -16,17 +17,25 @@ from .actions import ALL_ACTIONS
 from .dagster_defs.factory import build_definitions
 
 
+def lazy_defs(module: str, members: dict, load: Callable[[], dg.Definitions]) -> tuple[Callable, Callable]:
+    """A module's `__getattr__` and `__dir__` that give `defs` as `load()` builds it, when
+    first asked for (`members`: the module's globals())."""
+
+    def __getattr__(name: str) -> dg.Definitions:
+        if name == "defs":
+            return load()
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        # Dagster's loader finds a code location's Definitions among the module's members.
+        return [*members, "defs"]
+
+    return __getattr__, __dir__
+
+
 @functools.cache
 def load_definitions() -> dg.Definitions:
     return build_definitions(ALL_ACTIONS)
 
 
-def __getattr__(name: str) -> dg.Definitions:
-    if name == "defs":
-        return load_definitions()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    # Dagster's loader finds a code location's Definitions among the module's members.
-    return [*globals(), "defs"]
+__getattr__, __dir__ = lazy_defs(__name__, globals(), load_definitions)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Optional
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from ..settings import Settings, load, parse_accounts
 from ..stripe_api import BackoffPolicy, StripeApiClient
@@ -76,8 +76,20 @@ class WarehouseResource(dg.ConfigurableResource):
     url: Optional[str] = Field(default=None, description="SQLAlchemy URL; defaults to WAREHOUSE_URL, then a local SQLite file.")
     schema_name: Optional[str] = Field(default=None, description="Defaults to WAREHOUSE_SCHEMA, then `stripe` on PostgreSQL.")
 
+    _opened: list[Warehouse] = PrivateAttr(default_factory=list)
+
     def settings(self) -> Settings:
         return load(warehouse_url=self.url, warehouse_schema=self.schema_name)
 
     def warehouse(self) -> Warehouse:
-        return Warehouse(config=self.settings())
+        warehouse = Warehouse(config=self.settings())
+        self._opened.append(warehouse)
+        return warehouse
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        # A Celery worker (and the in-process executor) runs step after step in one process: each
+        # step's connections must close when the step ends, or a worker's idle connections pile
+        # up until the server refuses more.
+        for warehouse in self._opened:
+            warehouse.close()
+        self._opened.clear()

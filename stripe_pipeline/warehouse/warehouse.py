@@ -216,6 +216,16 @@ class Warehouse:
             self._slot_store = slot_store_for(self.engine, lambda attempt: self._retrying("reserve a request slot", attempt))
         return self._slot_store
 
+    def close(self) -> None:
+        """Close every connection this warehouse holds: the pool's and the request budget's. A
+        process that runs step after step (a Celery worker) must not wait for the garbage
+        collector to hand them back."""
+        store, self._slot_store = self._slot_store, None
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
+        self.engine.dispose()
+
     def count(self, table: Table, *, deleted: bool | None = None) -> int:
         """Rows of every account: all, or (`deleted`) only those flagged deleted, or not."""
         self.ensure_tables([table])

@@ -74,6 +74,15 @@ def postgres_engine():
 WAREHOUSE_CONTRACT = {"test_warehouse", "test_sync_core", "test_incremental", "test_budget", "test_children", "test_poison"}
 
 
+@pytest.fixture
+def postgres_schema(postgres_engine) -> str:
+    """The name of a PostgreSQL schema of the test's own, dropped afterwards."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    yield schema
+    with postgres_engine.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
 @pytest.fixture(scope="session")
 def mysql_engine():
     engine = _server(MYSQL_URL, "MariaDB or MySQL", "TEST_MYSQL_URL")
@@ -111,11 +120,7 @@ def warehouse_config(request, tmp_path) -> dict[str, str]:
     if request.param == "mariadb":
         yield {"url": request.getfixturevalue("mysql_database"), "schema": ""}
         return
-    engine = request.getfixturevalue("postgres_engine")
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    yield {"url": POSTGRES_URL, "schema": schema}
-    with engine.begin() as connection:
-        connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    yield {"url": POSTGRES_URL, "schema": request.getfixturevalue("postgres_schema")}
 
 
 @pytest.fixture

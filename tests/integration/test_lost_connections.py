@@ -26,14 +26,6 @@ from .tcp_proxy import TcpProxy
 
 
 @pytest.fixture
-def schema(postgres_engine):
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    yield name
-    with postgres_engine.begin() as connection:
-        connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-
-
-@pytest.fixture
 def tagged_url():
     """The test URL with an application_name of its own, to find (and terminate) its sessions by."""
     name = f"test_{uuid.uuid4().hex[:12]}"
@@ -71,7 +63,7 @@ class Server:
 @pytest.fixture(params=["postgresql", "mariadb"])
 def server(request) -> Server:
     if request.param == "postgresql":
-        engine, schema = request.getfixturevalue("postgres_engine"), request.getfixturevalue("schema")
+        engine, schema = request.getfixturevalue("postgres_engine"), request.getfixturevalue("postgres_schema")
         url, application_name = request.getfixturevalue("tagged_url")
         return Server(url, schema, lambda: _terminate(engine, application_name), lambda name: AdvisoryLock(engine, f"{schema}.{name}"))
     engine, url = request.getfixturevalue("mysql_engine"), request.getfixturevalue("mysql_database")
@@ -130,12 +122,12 @@ def test_a_lost_lock_is_taken_again_or_the_sync_stops_writing(another_run_took_i
     warehouse.engine.dispose()
 
 
-def test_a_warehouse_that_stays_away_fails_the_run_naming_the_first_error(postgres_engine, schema, tagged_url):
+def test_a_warehouse_that_stays_away_fails_the_run_naming_the_first_error(postgres_engine, postgres_schema, tagged_url):
     _, application_name = tagged_url
     target = sa.engine.make_url(POSTGRES_URL)
     proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
     url = target.set(host="127.0.0.1", port=proxy.port).update_query_dict({"application_name": application_name})
-    warehouse = Warehouse(url.render_as_string(hide_password=False), schema, reconnect_seconds=3)
+    warehouse = Warehouse(url.render_as_string(hide_password=False), postgres_schema, reconnect_seconds=3)
     try:
         with warehouse.sync_lock("customers", None, lambda waited: None):
             warehouse.save_state("customers", None, events_cursor_id="evt_before")
@@ -155,10 +147,10 @@ def test_a_warehouse_that_stays_away_fails_the_run_naming_the_first_error(postgr
     assert "Retrying on fresh connections did not help" in first and "terminating" not in last
 
 
-def test_a_warehouse_never_reached_fails_at_once(schema):
+def test_a_warehouse_never_reached_fails_at_once(postgres_schema):
     proxy = TcpProxy("127.0.0.1", 1)
     proxy.close()  # nothing listens on its port any more
-    warehouse = Warehouse(f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/test", schema)
+    warehouse = Warehouse(f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/test", postgres_schema)
     started = time.monotonic()
     with pytest.raises(WarehouseError, match="Cannot reach the warehouse"):
         warehouse.ping()

@@ -118,6 +118,12 @@ class RowSlotStore:
         with self._lock:
             return self._retrying(lambda: self._reserve(bucket, not_before, interval))
 
+    def close(self) -> None:
+        with self._lock:
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                connection.close()
+
     def _create(self, cursor: Any, table: str, bucket: str) -> None:
         """Add the bucket's row if it is missing."""
         raise NotImplementedError
