@@ -12,6 +12,7 @@ from ..actions.runs import accounts_to_sync, run_table
 from ..settings import ConfigurationError
 from ..stripe_api import StripeAccessError
 from ..warehouse import WarehouseError
+from ..warehouse.errors import failed_objects
 from .metadata import sync_metadata
 from .resources import StripeResource, WarehouseResource
 from .translator import StripeAssetTranslator
@@ -135,14 +136,10 @@ def build_sync_asset(
                 passed=open_errors == 0,
                 severity=dg.AssetCheckSeverity.ERROR,
                 metadata={"open_errors": open_errors},
-                description=None if open_errors == 0 else f"{open_errors:,} {_objects(open_errors)} failed, see _stripe_sync_errors",
+                description=None if open_errors == 0 else failed_objects(open_errors),
             )
 
     return sync_asset
-
-
-def _objects(count: int) -> str:
-    return "object" if count == 1 else "objects"
 
 
 def _reconciled(key: dg.AssetKey, live: int, listed: int) -> dg.AssetCheckResult:

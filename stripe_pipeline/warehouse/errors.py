@@ -13,6 +13,11 @@ from .state import PLATFORM_ACCOUNT
 _TABLE = SyncError.__table__
 
 
+def failed_objects(count: int) -> str:
+    """How the sync's log and the asset check say that objects wait here."""
+    return f"{count:,} {'object' if count == 1 else 'objects'} failed, see _stripe_sync_errors"
+
+
 def record_errors(connection: Connection, object_type: str, account: str | None, failures: list[dict]) -> None:
     """Each failure: object_id, error_class, error_message, raw. A known one counts up and opens again."""
     now = datetime.now(UTC)

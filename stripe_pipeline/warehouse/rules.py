@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Table, and_, or_, true
+from sqlalchemy import Connection, Table, and_, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 # Not compared: the key itself, the write time that the comparison decides on, and when the
@@ -38,8 +38,21 @@ class UpsertResult:
     updated: int = 0
     unchanged: int = 0
 
+    @classmethod
+    def of(cls, rows: int, new: int, written: int) -> UpsertResult:
+        """The counts of an upsert of `rows` rows, `new` of whose IDs the table lacked, that
+        inserted or replaced `written` of them."""
+        inserted = min(new, written)  # a row another writer inserted meanwhile was updated instead
+        return cls(inserted=inserted, updated=written - inserted, unchanged=rows - written)
+
     def __iadd__(self, other: UpsertResult) -> UpsertResult:
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
         return self
+
+
+def new_rows(connection: Connection, table: Table, rows: list[dict]) -> int:
+    """How many of the rows have an ID the table lacks (read to the end: DuckDB wants that)."""
+    ids = [row["id"] for row in rows]
+    return len(ids) - len(connection.scalars(select(table.c.id).where(table.c.id.in_(ids))).all())

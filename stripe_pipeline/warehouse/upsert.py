@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 import operator
 
-from sqlalchemy import Connection, Table, and_, select
+from sqlalchemy import Connection, Table, and_
 
 from .dialects import dialect_of
-from .rules import UpsertResult, not_older, replaces
+from .rules import UpsertResult, new_rows, not_older, replaces
 
 __all__ = ["UpsertResult", "mark_deleted_rows", "upsert_rows"]
 
@@ -35,16 +35,9 @@ _by_id = operator.itemgetter("id")
 def _upsert_portable(connection: Connection, table: Table, rows: list[dict]) -> UpsertResult:
     """An executemany of one cached statement: SQLAlchemy's "insertmanyvalues" (or the driver)
     sends it as multi-row INSERTs, without compiling a new statement for every batch of rows."""
-    new = _new_rows(connection, table, rows)
+    new = new_rows(connection, table, rows)
     written = dialect_of(connection.dialect.name).upsert(connection, _upsert_statement(connection.dialect.name, table), rows, new)
-    inserted = min(new, written)  # a row another writer inserted meanwhile was updated instead
-    return UpsertResult(inserted=inserted, updated=written - inserted, unchanged=len(rows) - written)
-
-
-def _new_rows(connection: Connection, table: Table, rows: list[dict]) -> int:
-    """How many of the rows have an ID the table lacks."""
-    ids = [row["id"] for row in rows]
-    return len(ids) - len(connection.scalars(select(table.c.id).where(table.c.id.in_(ids))).all())
+    return UpsertResult.of(len(rows), new, written)
 
 
 @functools.cache
@@ -65,7 +58,7 @@ def mark_deleted_rows(connection: Connection, table: Table, tombstones: list[dic
     """
     tombstones = sorted(tombstones, key=_by_id)
     statement = _tombstone_statement(connection.dialect.name, table)
-    return dialect_of(connection.dialect.name).upsert(connection, statement, tombstones, _new_rows(connection, table, tombstones))
+    return dialect_of(connection.dialect.name).upsert(connection, statement, tombstones, new_rows(connection, table, tombstones))
 
 
 @functools.cache

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
+from ...warehouse.errors import failed_objects
 from ..children import ChildSync
 from .stats import SyncStats
 
@@ -52,7 +53,7 @@ class Batch:
 def _report_problems(action: StripeSyncActionMixin) -> None:
     stats, table = action.stats, action.table_name()
     if stats.failed:
-        action.log.warning(f"{table}: {stats.failed:,} objects failed, see _stripe_sync_errors")
+        action.log.warning(f"{table}: {failed_objects(stats.failed)}")
     if stats.drifted:
         fields = ", ".join(f"{name} ({count:,})" for name, count in stats.drifted.most_common())
         action.log.warning(f"{table}: values that do not fit their column are NULL there, kept in _raw: {fields}")

@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import NullPool
 
 from ..engine import sidecar_dir
-from ..rules import UpsertResult, replaces
+from ..rules import UpsertResult, new_rows, replaces
 from .base import Dialect
 
 _LOCK = "stripe_pipeline_lock"
@@ -56,21 +56,18 @@ class DuckDB(Dialect):
         import pandas as pd  # only here: importing it costs every process that never writes to DuckDB
 
         try:
-            frame = pd.DataFrame({c.name: _values(c, rows) for c in table.columns})
+            # Python objects, which the statement casts: pandas would make integers with gaps floats.
+            frame = pd.DataFrame({c.name: _values(c, rows) for c in table.columns}, dtype=object)
         except KeyError:
             return None  # rows without some columns: the portable statement decides what that means
-        ids = [row["id"] for row in rows]
-        new = len(ids) - len(
-            connection.scalars(select(table.c.id).where(table.c.id.in_(ids))).all()
-        )  # all: DuckDB wants it read to the end
+        new = new_rows(connection, table, rows)
         driver = connection.connection.driver_connection
         driver.register(_BATCH, frame)  # type: ignore[union-attr]
         try:
             written = len(connection.execute(_from_frame(table)).all())
         finally:
             driver.unregister(_BATCH)  # type: ignore[union-attr]
-        inserted = min(new, written)
-        return UpsertResult(inserted=inserted, updated=written - inserted, unchanged=len(rows) - written)
+        return UpsertResult.of(len(rows), new, written)
 
     def json_value(self, column: Any, *path: str, kind: str = "string") -> Any:
         # DuckDB's JSON functions take a JSON path; PostgreSQL's `#>>` is not its syntax.
@@ -95,19 +92,16 @@ class DuckDB(Dialect):
 _BATCH = "stripe_pipeline_batch"
 
 
-def _values(col: Any, rows: list[dict]) -> Any:
+def _values(col: Any, rows: list[dict]) -> list:
     """A column of the frame: JSON as its text (JSON null where the portable statement writes
-    it), timestamps as ISO 8601 with their offset, the rest as Python gives them (an object
-    column, which the statement casts)."""
+    it), timestamps as ISO 8601 with their offset, the rest as Python gives them."""
     name = col.name
     if isinstance(col.type, JSON):
         keep_null = col.type.none_as_null
         return [None if keep_null and row[name] is None else orjson.dumps(row[name]).decode() for row in rows]
     if isinstance(col.type, DateTime):
         return [None if row[name] is None else row[name].isoformat() for row in rows]
-    import pandas as pd
-
-    return pd.Series([row[name] for row in rows], dtype=object)
+    return [row[name] for row in rows]
 
 
 @functools.cache
