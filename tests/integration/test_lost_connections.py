@@ -58,6 +58,16 @@ class Server:
     schema: str | None
     terminate: Callable[[], int]
     other_lock: Callable[[str], Any]  # another run's handle on the sync lock of that name
+    admin: sa.Engine  # the test's own connection, not among the sessions terminated
+    database: str | None = None  # where the tables are: `schema`, or this database
+
+    def rows(self, table: sa.Table) -> int:
+        """Rows the sync has committed to `table` so far; 0 before it exists."""
+        try:
+            with self.admin.connect() as connection:
+                return connection.scalar(sa.select(sa.func.count()).select_from(sa.table(table.name, schema=self.schema or self.database)))
+        except sa.exc.DBAPIError:
+            return 0
 
 
 @pytest.fixture(params=["postgresql", "mariadb"])
@@ -65,10 +75,14 @@ def server(request) -> Server:
     if request.param == "postgresql":
         engine, schema = request.getfixturevalue("postgres_engine"), request.getfixturevalue("postgres_schema")
         url, application_name = request.getfixturevalue("tagged_url")
-        return Server(url, schema, lambda: _terminate(engine, application_name), lambda name: AdvisoryLock(engine, f"{schema}.{name}"))
+        return Server(
+            url, schema, lambda: _terminate(engine, application_name), lambda name: AdvisoryLock(engine, f"{schema}.{name}"), engine
+        )
     engine, url = request.getfixturevalue("mysql_engine"), request.getfixturevalue("mysql_database")
     database = sa.engine.make_url(url).database
-    return Server(url, None, lambda: _kill(engine, database), lambda name: NamedLock(sa.create_engine(url), f"main.{name}"))
+    return Server(
+        url, None, lambda: _kill(engine, database), lambda name: NamedLock(sa.create_engine(url), f"main.{name}"), engine, database
+    )
 
 
 def test_terminated_connections_are_survived_and_the_table_ends_complete(make_emulator, server, caplog):
@@ -77,19 +91,28 @@ def test_terminated_connections_are_survived_and_the_table_ends_complete(make_em
     terminated: list[int] = []
 
     def terminate_twice():
-        # Once the first rows are in, and again a few pages later: flush, lock and budget slot
-        # connections all die, mid-run.
-        for after_requests in (8, 20):
-            while emulator.requests.snapshot()["total"] < after_requests:
-                time.sleep(0.01)
+        # Once the first rows are in, and again a dozen pages later: flush, lock and budget slot
+        # connections all die, mid-run. (Waiting for a request count alone was not enough: on a
+        # loaded machine the first flush had not opened its connection by the 8th request.)
+        while server.rows(StripeCustomer.__table__) == 0 and not synced.is_set():
+            time.sleep(0.01)
+        terminated.append(server.terminate())
+        after_requests = emulator.requests.snapshot()["total"] + 12
+        while emulator.requests.snapshot()["total"] < after_requests and not synced.is_set():
+            time.sleep(0.01)
+        if not synced.is_set():
             terminated.append(server.terminate())
 
+    synced = threading.Event()  # a sync that ends before the second termination fails the test, not hangs it
     killer = threading.Thread(target=terminate_twice)
     killer.start()
-    with caplog.at_level(logging.WARNING):
-        # The action's own client: its request budget lives in the warehouse too.
-        stats = StripeCustomerAction(api_key=emulator.api_key, api_base=emulator.base_url, warehouse=warehouse).sync_incremental()
-    killer.join()
+    try:
+        with caplog.at_level(logging.WARNING):
+            # The action's own client: its request budget lives in the warehouse too.
+            stats = StripeCustomerAction(api_key=emulator.api_key, api_base=emulator.base_url, warehouse=warehouse).sync_incremental()
+    finally:
+        synced.set()
+        killer.join()
 
     assert len(terminated) == 2 and min(terminated) >= 3, terminated  # the lock's, the budget's, a flush's
     assert stats.modes == ["backfill"]
@@ -155,3 +178,23 @@ def test_a_warehouse_never_reached_fails_at_once(postgres_schema):
     with pytest.raises(WarehouseError, match="Cannot reach the warehouse"):
         warehouse.ping()
     assert time.monotonic() - started < 5
+
+
+def test_a_connection_lost_while_creating_tables_is_retried(server):
+    """The session dies between taking the table-creation lock and creating: the creation is
+    retried on a fresh connection, and the lock (gone with the session) does not mask the loss."""
+    warehouse = Warehouse(server.url, server.schema)
+    warehouse.ping()
+    terminated: list[int] = []
+
+    @sa.event.listens_for(warehouse.engine, "before_cursor_execute")
+    def terminate_once(connection, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("CREATE TABLE") and not terminated:
+            terminated.append(server.terminate())
+
+    try:
+        warehouse.ensure_tables([StripeCustomer.__table__])
+        assert terminated and terminated[0] >= 1
+        assert sa.inspect(server.admin).has_table(StripeCustomer.__table__.name, schema=server.schema or server.database)
+    finally:
+        warehouse.engine.dispose()

@@ -94,7 +94,10 @@ class MySQL(Dialect):
         try:
             yield
         finally:
-            connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
+            # A lost session has taken its lock with it, and releasing on it would raise in place
+            # of the loss: an error that is not retried, instead of one that is.
+            if not connection.invalidated:
+                connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
 
     def session_lock(self, engine: Engine, name: str) -> NamedLock:
         return NamedLock(engine, name)
