@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import stripe
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from .. import settings
 from ..actions import ALL_ACTIONS, StripeSyncActionMixin, SyncStats
@@ -188,13 +189,21 @@ class _Watch:
                 self._progress.update(task, fetched=before + sync.stats.fetched)
 
 
+class _Fetched(ProgressColumn):
+    """Objects fetched so far, "1 object" or "2,000 objects": a format string cannot choose the noun."""
+
+    def render(self, task: Task) -> Text:
+        fetched = task.fields["fetched"]
+        return Text(f"{fetched:>10,} " + ("object" if fetched == 1 else "objects"))
+
+
 @contextmanager
 def _bars(console: Console) -> Iterator[_Watch]:
     progress = Progress(
         SpinnerColumn(finished_text="[green]✓[/]"),
         TextColumn("{task.description:<28}"),
         BarColumn(),
-        TextColumn("{task.fields[fetched]:>10,} objects"),
+        _Fetched(),
         TimeElapsedColumn(),
         console=console,
     )
@@ -202,6 +211,10 @@ def _bars(console: Console) -> Iterator[_Watch]:
         watch = _Watch(progress)
         try:
             yield watch
+        except BaseException:
+            # The error that stops the run is printed next; a bar stopped midway above it only confuses.
+            progress.live.transient = True
+            raise
         finally:
             watch.close()
 

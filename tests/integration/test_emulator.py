@@ -298,7 +298,7 @@ def test_a_rate_limited_request_is_answered_without_the_latency(make_emulator):
     assert time.monotonic() - started >= 0.5
     started = time.monotonic()
     assert session.get(f"{emulator.base_url}/v1/customers").status_code == 429
-    assert time.monotonic() - started < 0.25
+    assert time.monotonic() - started < 0.5  # the latency, had it been added, alone takes 0.5 s
 
 
 def test_stripe_surfaces_the_429_as_a_rate_limit_error_and_does_not_retry_it(make_emulator):
