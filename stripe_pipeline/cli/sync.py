@@ -130,8 +130,9 @@ def ids(args: argparse.Namespace, console: Console) -> bool:
     return bool(problems)
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+def _count(number: int, noun: str, width: int = 0) -> str:
+    """The number and its noun, "1 table" or "2,000 objects"; `width` right-aligns the number, for a column."""
+    return f"{number:>{width},} {noun}" + ("" if number == 1 else "s")
 
 
 def _clients(config: settings.Settings, warehouse: Warehouse, log: logging.Logger):
@@ -193,8 +194,7 @@ class _Fetched(ProgressColumn):
     """Objects fetched so far, "1 object" or "2,000 objects": a format string cannot choose the noun."""
 
     def render(self, task: Task) -> Text:
-        fetched = task.fields["fetched"]
-        return Text(f"{fetched:>10,} " + ("object" if fetched == 1 else "objects"))
+        return Text(_count(task.fields["fetched"], "object", width=10))
 
 
 @contextmanager

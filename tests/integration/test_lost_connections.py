@@ -59,13 +59,18 @@ class Server:
     terminate: Callable[[], int]
     other_lock: Callable[[str], Any]  # another run's handle on the sync lock of that name
     admin: sa.Engine  # the test's own connection, not among the sessions terminated
-    database: str | None = None  # where the tables are: `schema`, or this database
+    database: str | None = None  # MySQL's schema: the database the URL names
+
+    @property
+    def tables_in(self) -> str | None:
+        """Where the warehouse's tables are, as the administrator's connection names it."""
+        return self.schema or self.database
 
     def rows(self, table: sa.Table) -> int:
         """Rows the sync has committed to `table` so far; 0 before it exists."""
         try:
             with self.admin.connect() as connection:
-                return connection.scalar(sa.select(sa.func.count()).select_from(sa.table(table.name, schema=self.schema or self.database)))
+                return connection.scalar(sa.select(sa.func.count()).select_from(sa.table(table.name, schema=self.tables_in)))
         except sa.exc.DBAPIError:
             return 0
 
@@ -89,6 +94,7 @@ def test_terminated_connections_are_survived_and_the_table_ends_complete(make_em
     emulator = make_emulator({"customer": 3000}, latency=0.03)
     warehouse = Warehouse(server.url, server.schema)
     terminated: list[int] = []
+    synced = threading.Event()  # a sync that ends before the second termination fails the test, not hangs it
 
     def terminate_twice():
         # Once the first rows are in, and again a dozen pages later: flush, lock and budget slot
@@ -103,7 +109,6 @@ def test_terminated_connections_are_survived_and_the_table_ends_complete(make_em
         if not synced.is_set():
             terminated.append(server.terminate())
 
-    synced = threading.Event()  # a sync that ends before the second termination fails the test, not hangs it
     killer = threading.Thread(target=terminate_twice)
     killer.start()
     try:
@@ -195,6 +200,6 @@ def test_a_connection_lost_while_creating_tables_is_retried(server):
     try:
         warehouse.ensure_tables([StripeCustomer.__table__])
         assert terminated and terminated[0] >= 1
-        assert sa.inspect(server.admin).has_table(StripeCustomer.__table__.name, schema=server.schema or server.database)
+        assert sa.inspect(server.admin).has_table(StripeCustomer.__table__.name, schema=server.tables_in)
     finally:
         warehouse.engine.dispose()
