@@ -63,6 +63,12 @@ WAREHOUSE_RECONNECT_SECONDS = 60.0
 WAREHOUSE_RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # then 15 s apart
 # SQLite waits this long for its write lock before "database is locked" (then the busy retries).
 SQLITE_BUSY_TIMEOUT_MS = 120_000
+# The server ends a session it was told to end (MySQL's KILL, pg_terminate_backend) after saying
+# so: the client sees the connection gone while the session, in state "Killed", still holds its
+# named lock for a moment (seen on MariaDB and PostgreSQL under load). Taking the lock again after
+# a loss waits this long for that before concluding that another run holds it (one that does is
+# then noticed this much later, and nothing is written meanwhile).
+LOST_SESSION_GRACE_SECONDS = 5.0
 # A run waiting for another run's sync lock polls it this often and logs this often.
 LOCK_POLL_SECONDS = 1.0
 LOCK_LOG_EVERY_SECONDS = 30.0
@@ -76,8 +82,16 @@ SAFE_EVENT_AGE_SECONDS = 29 * 86_400
 EVENT_OVERLAP_SECONDS = 300
 MAX_RECENT_EVENT_IDS = 5_000
 
+# Objects kept in _stripe_sync_errors that each events run of a table retrieves again, those
+# seen longest ago first: one batch of retrieves (100 requests at most, one where the type's
+# list filters by IDs), a second or so of the budget. A fixed hook clears a backlog of 10,000
+# in 100 runs; an ID sync of the IDs, or a full refresh, clears it at once.
+SYNC_ERRORS_RETRIED_PER_RUN = 100
+
 # -- Dagster (dagster_defs/) ---------------------------------------------------------------------
 
+# How often the events sensor polls Stripe (STRIPE_EVENTS_POLL_SECONDS): a quiet tick is one request.
+EVENTS_POLL_SECONDS = 60
 ASSET_MAX_RETRIES = 3
 ASSET_RETRY_DELAY_SECONDS = 30  # doubling, ±50 % jitter
 # A table is stale when its last successful sync is older than this: the daily 03:00 sync plus

@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from . import policies
 
@@ -35,7 +37,7 @@ class Settings(BaseSettings):
     stripe_api_base: str = DEFAULT_API_BASE
     warehouse_url: str = DEFAULT_WAREHOUSE_URL
     warehouse_schema: str | None = None
-    stripe_events_poll_seconds: int = 60
+    stripe_events_poll_seconds: int = policies.EVENTS_POLL_SECONDS
     stripe_timeout_seconds: float = policies.HTTP_READ_TIMEOUT_SECONDS
     stripe_requests_per_second: float | None = None
     stripe_endpoint_requests_per_second: float | None = None
@@ -74,6 +76,19 @@ class Settings(BaseSettings):
             raise ValueError(f"{name} must be a number of {unit}, not {raw!r}.") from None
         if value <= 0:
             raise ValueError(f"{name} must be greater than 0, not {value}.")
+        return value
+
+    @field_validator("warehouse_url", mode="after")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            make_url(value)
+        except ArgumentError:
+            # Not echoed: a URL that does not parse may still hold a password.
+            raise ValueError(
+                "WAREHOUSE_URL is not a database URL. Give a SQLAlchemy URL such as sqlite:///stripe_warehouse.db, "
+                "postgresql://user:password@host:5432/analytics or duckdb:///stripe.duckdb (see the README)."
+            ) from None
         return value
 
     @field_validator("stripe_api_base", mode="after")

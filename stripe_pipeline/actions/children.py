@@ -79,9 +79,7 @@ class ChildSync:
 
     def _fetch(self, item: tuple[ChildAction, str, str | None]) -> tuple[list[dict] | None, datetime | None]:
         action, parent_id, after = item
-        path, params = action.child_table.list_request(parent_id)
-        if after:
-            params["starting_after"] = after
+        path, params = action.child_table.list_request(parent_id, after)
         objects: list[dict] = []
         try:
             for page in self._parent.client.list_pages(path, params):

@@ -25,7 +25,7 @@ from stripe import APIResource, StripeObject
 
 from .. import policies
 from ..catalog import ChildTable, ObjectType
-from ..models import StripeModel
+from ..models import StripeModel, account_key
 from ..stripe_api import StripeApiClient
 from ..warehouse import UpsertResult, Warehouse
 from . import declarations
@@ -149,6 +149,11 @@ class StripeSyncActionMixin:
         return declarations.deletion_events(cls)
 
     @property
+    def log_name(self) -> str:
+        """How log lines name this sync: its table, and its Connect account when it reads one."""
+        return f"{self.table_name()} ({self.stripe_account})" if self.stripe_account else self.table_name()
+
+    @property
     def child_stats(self) -> dict[str, SyncStats]:
         """What each child table's sync did in the current or last batch, by table name."""
         return self.children.stats if self.children else {}
@@ -220,10 +225,10 @@ class StripeSyncActionMixin:
             for object_id, stripe_data in listing.retrieve_each(self, dict.fromkeys(ids)):  # de-duplicated, order kept
                 if stripe_data is None:
                     self.stats.missing_ids.append(object_id)
-                    self.log.warning(f"{self.table_name()}: Stripe has no {self.object_name()} {object_id!r}")
+                    self.log.warning(f"{self.log_name}: Stripe has no {self.object_name()} {object_id!r}")
                     continue
                 self.sync(stripe_data)
-        self.log.info(f"{self.table_name()}: synced {self.stats.fetched:,} of {len(self.stats.missing_ids) + self.stats.fetched:,} IDs")
+        self.log.info(f"{self.log_name}: synced {self.stats.fetched:,} of {len(self.stats.missing_ids) + self.stats.fetched:,} IDs")
         return self.stats
 
     def sync_all(self, **list_params: Any) -> SyncStats:
@@ -267,7 +272,7 @@ class StripeSyncActionMixin:
         (actions/sync/mapping.py)."""
         row = mapping.map_fields(mapping.mapping_plan(self.table()), stripe_data, self.stats.drifted)
         row["_raw"] = self.redacted(stripe_data)
-        row["_account"] = self.stripe_account
+        row["_account"] = account_key(self.stripe_account)
         row["_synced_at"] = now = datetime.now(UTC)
         row["_deleted_at"] = None
         row["_observed_at"] = self._observed_time(now)
@@ -347,4 +352,4 @@ class StripeSyncActionMixin:
         if self.observed_at is not None:
             return self.observed_at
         # A row synced without a response time (a hook's own `sync(obj)`): observed now, by Stripe's clock.
-        return datetime.fromtimestamp(self.client.server_now(), UTC) if self._client is not None else now
+        return self.client.observation_now() if self._client is not None else now

@@ -20,8 +20,10 @@ def action_for_type(actions: list[type[StripeSyncActionMixin]], object_type: str
 
 
 def action_for_id(actions: list[type[StripeSyncActionMixin]], object_id: str) -> type[StripeSyncActionMixin]:
-    for action in actions:
-        if object_id.startswith(action.id_prefixes):
-            return action
+    """The action whose prefix the ID starts with; the longest prefix wins, so that a
+    subscription schedule's `sub_sched_…` is not taken for a subscription's `sub_…`."""
+    matches = [(len(prefix), action) for action in actions for prefix in action.id_prefixes if object_id.startswith(prefix)]
+    if matches:
+        return max(matches, key=lambda match: match[0])[1]
     prefixes = ", ".join(sorted(prefix for action in actions for prefix in action.id_prefixes))
     raise UnknownObjectType(f"Cannot tell the object type of {object_id!r} from its prefix (known: {prefixes}); give the type explicitly.")

@@ -29,6 +29,6 @@ def sync_related(
             continue  # a type with no table of its own (a discount, a source)
         missing = ids - sync.warehouse.existing_ids(target.table(), ids, sync.stripe_account)
         if missing:
-            sync.log.info(f"{sync.table_name()}: fetching {len(missing):,} related {object_name} objects the warehouse lacks")
+            sync.log.info(f"{sync.log_name}: fetching {len(missing):,} related {object_name} objects the warehouse lacks")
             done[target] = make(target).sync_by_ids(sorted(missing))
     return done

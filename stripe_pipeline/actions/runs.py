@@ -27,7 +27,7 @@ def accounts_to_sync(spec: list[str] | str | None, client_for: ClientFor) -> lis
     if spec is None:
         return [None]
     if spec == "all":
-        return [None, *(account["id"] for page in client_for(None).list_pages("/v1/accounts") for account in page)]
+        return [None, *(account["id"] for page in client_for(None).list_pages("/v1/accounts", {"limit": 100}) for account in page)]
     return [None, *spec]
 
 
@@ -81,6 +81,19 @@ def run_table(
     return run
 
 
+def count_at_stripe(action: ActionClass, *, client_for: ClientFor, accounts: list[str | None]) -> int:
+    """How many objects of the type Stripe lists, over the accounts, by walking its list; an
+    account without that part of Stripe has none. Writes nothing (the `matches_stripe` check)."""
+    listed = 0
+    for account in accounts:
+        client = client_for(account)
+        try:
+            listed += sum(len(page) for page in client.list_pages(action.api_path(), {**action.list_params, "limit": 100}))
+        except StripeNotEnabled:
+            continue
+    return listed
+
+
 def plan_id_sync(
     actions: list[ActionClass], ids: list[str], object_type: str | None
 ) -> tuple[dict[ActionClass, list[str]], dict[str, str]]:
@@ -118,12 +131,14 @@ def sync_ids(
     warehouse: Warehouse,
     logger: Any,
     related: bool = True,
+    account: str | None = None,
     on_start: Callable[[StripeSyncActionMixin], None] | None = None,
 ) -> Iterator[IdRun]:
     """`sync_by_ids` per action of `groups` (plan_id_sync), then, if `related`, the objects
-    their rows refer to that the warehouse lacks. IDs Stripe does not know go into `problems`."""
+    their rows refer to that the warehouse lacks. IDs Stripe does not know go into `problems`.
+    `account`: the Connect account the IDs belong to (None: the platform)."""
     for action, ids in groups.items():
-        client = client_for(None)
+        client = client_for(account)
         sync = action(client=client, warehouse=warehouse, logger=logger)
         if related:
             sync.track_references()
@@ -132,8 +147,9 @@ def sync_ids(
         stats = sync.sync_by_ids(ids)
         done = sync_related(sync, actions, functools.partial(_make, client=client, warehouse=warehouse, logger=logger))
         missing = set(stats.missing_ids)
+        where = f" in account {account}" if account else ""
         for object_id in stats.missing_ids:
-            problems[object_id] = f"Stripe has no {action.object_name()} with this ID."
+            problems[object_id] = f"Stripe has no {action.object_name()} with this ID{where}."
         yield IdRun(sync=sync, stats=stats, synced=[i for i in ids if i not in missing], related=done)
 
 

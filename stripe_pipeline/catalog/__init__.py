@@ -16,6 +16,8 @@ from ._generated import CATALOGUE
 
 API_VERSION: str = CATALOGUE["api_version"]
 EVENT_NAMES: tuple[str, ...] = CATALOGUE["events"]
+# A list's paging parameters, besides its filters.
+PAGING = frozenset({"limit", "starting_after", "ending_before", "expand"})
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,17 @@ class ObjectType:
     deletable: bool
     path: str | None  # the list path; None for types only listed under a parent
     required_list_params: tuple[str, ...] = ()
-    list_filters: tuple[str, ...] = ()  # the list endpoint's parameters besides paging
+    list_accepts: tuple[str, ...] = ()  # every parameter the list endpoint takes, paging included
     table: str = ""
     area: str = ""
     id_prefixes: tuple[str, ...] = ()
     list_params: dict = field(default_factory=dict)
     redacted_fields: tuple[str, ...] = ()
+
+    @property
+    def list_filters(self) -> tuple[str, ...]:
+        """The list endpoint's parameters besides paging."""
+        return tuple(name for name in self.list_accepts if name not in PAGING)
 
     @property
     def lists_by_created(self) -> bool:
@@ -80,11 +87,22 @@ class ChildTable:
     embedded: str | None  # the parent's field holding the first page, if it has one
     keyed_by_parent: bool  # the child's own ID is unique only within the parent
     parent_field: str  # the child object's field that holds the parent's ID (a fee refund's `fee`)
+    accepts: tuple[str, ...] = ()  # every parameter the list takes
 
-    def list_request(self, parent_id: str) -> tuple[str, dict]:
-        if self.parent_param:
-            return self.url, {self.parent_param: parent_id}
-        return self.url.replace("{parent}", parent_id), {}
+    @property
+    def pages(self) -> bool:
+        """Whether the list pages (takes `limit` and a cursor); one that does not answers whole
+        (an account's capabilities), and refuses `limit`."""
+        return "limit" in self.accepts
+
+    def list_request(self, parent_id: str, after: str | None = None) -> tuple[str, dict]:
+        """The path and parameters of a page of one parent's children (after the child `after`)."""
+        params: dict = {self.parent_param: parent_id} if self.parent_param else {}
+        if self.pages:
+            params["limit"] = 100
+            if after:
+                params["starting_after"] = after
+        return (self.url if self.parent_param else self.url.replace("{parent}", parent_id)), params
 
 
 def _camel(name: str) -> str:
@@ -117,8 +135,8 @@ def _object_type(name: str, entry: dict, **overrides) -> ObjectType:
         deletable=entry["deletable"],
         path=entry.get("path"),
         required_list_params=tuple(entry.get("required_list_params", ())),
-        list_filters=tuple(entry.get("list_params", ())),
-        area=_area(name),
+        list_accepts=tuple(entry.get("list_params", ())),
+        area=overrides.pop("area", None) or _area(name),
         id_prefixes=declarations.ID_PREFIXES.get(name, ()),
         list_params=declarations.LIST_PARAMS.get(name, {}),
         redacted_fields=declarations.REDACTED_FIELDS.get(name, ()),
@@ -153,17 +171,18 @@ def _build() -> tuple[dict[str, ObjectType], dict[str, ChildTable], dict[str, st
             types[name] = _object_type(name, entry, table=_table_for(name, entry["path"]))
     children: dict[str, ChildTable] = {}
     for (parent, key), spec in declarations.CHILD_TABLES.items():
-        methods = {suffix: (url, child) for suffix, url, child in raw[parent].get("child_lists", ())}
+        methods = {suffix: (url, child, accepts) for suffix, url, child, accepts in raw[parent].get("child_lists", ())}
         if key in methods:  # a `list_<children>` method of the parent
-            url, child_name = methods[key]
+            url, child_name, accepts = methods[key]
             url = re.sub(r"\{\w+\}", "{parent}", url)
             param = None
             column = parent.replace(".", "_")
         else:  # a type whose list filter takes the parent's ID
-            child_name, url = key, raw[key]["path"]
+            child_name, url, accepts = key, raw[key]["path"], raw[key]["list_params"]
             param = column = raw[key]["required_list_params"][0]
         entry = _union_of("bank_account", "card") if child_name == "Union" else raw[child_name]
-        child = _object_type("external_account" if child_name == "Union" else child_name, entry, table=spec["table"])
+        # A child table is in its parent's area of Stripe (an invoice's lines are billing).
+        child = _object_type("external_account" if child_name == "Union" else child_name, entry, table=spec["table"], area=_area(parent))
         children[spec["table"]] = ChildTable(
             table=spec["table"],
             parent=parent,
@@ -174,6 +193,7 @@ def _build() -> tuple[dict[str, ObjectType], dict[str, ChildTable], dict[str, st
             embedded=spec.get("embedded"),
             keyed_by_parent=spec.get("key") == "parent",
             parent_field=spec.get("parent_field", column),
+            accepts=tuple(accepts),
         )
     return types, children, left_out
 

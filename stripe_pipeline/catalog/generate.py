@@ -4,9 +4,10 @@ Run it whenever the `stripe` pin moves: `python -m stripe_pipeline.catalog.gener
 suite fails while the committed module differs from what this prints for the installed package.
 
 Everything here reads the package's source: the classes' annotations (fields and their types),
-the string literal after each annotation (the field's documentation), the list params' required
-keys (lists that only exist under a parent), the `list_<children>` class methods (child lists and
-their URLs) and the webhook endpoint's `enabled_events` literal (every event name).
+the string literal after each annotation (the field's documentation), the list params (every
+parameter each list takes, and which are required: lists that only exist under a parent), the
+`list_<children>` class methods (child lists, their URLs and parameters) and the webhook
+endpoint's `enabled_events` literal (every event name).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import inspect
 import pprint
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import stripe
@@ -130,20 +132,28 @@ def _fields(cls: type, classes_by_name: dict[str, str]) -> list[tuple]:
         if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str):
             doc = " ".join(following.value.value.split())
         kind, nullable, detail = _kind(item.annotation, classes_by_name)
-        if kind == "integer" and (_TIMESTAMP_DOC.search(doc) or name.endswith(_TIMESTAMP_SUFFIXES) or name in _TIMESTAMP_NAMES):
+        guessed = _TIMESTAMP_DOC.search(doc) or name.endswith(_TIMESTAMP_SUFFIXES) or name in _TIMESTAMP_NAMES
+        # A terminal reader's `last_seen_at` counts milliseconds: as seconds it would be the year 57,000.
+        if kind == "integer" and guessed and "milliseconds" not in doc:
             kind = "timestamp"
         fields.append((name, kind, nullable, detail, doc))
     return sorted(fields)
 
 
 def _list_params(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(required, all) parameters of the type's list endpoint, from its `<Class>ListParams`."""
-    params_name = f"{cls.__name__}ListParams"
-    for file in (Path(stripe.__file__).parent / "params").rglob("*_list_params.py"):
-        if not _same_namespace(file, cls):
+    """(required, all) parameters of the type's list endpoint, from its `<Class>ListParams`;
+    all: every parameter the endpoint takes, paging (`limit`, …) included."""
+    found = _params(f"{cls.__name__}ListParams", lambda file: _same_namespace(file, cls))
+    return found or ((), ())
+
+
+def _params(class_name: str, in_file: Callable[[Path], bool] = lambda file: True) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(required, all) keys of a params TypedDict of the package, found by its class name."""
+    for file in (Path(stripe.__file__).parent / "params").rglob("*_params.py"):
+        if not in_file(file) or class_name.lower().replace("_", "") not in file.stem.replace("_", ""):
             continue
         for node in ast.parse(file.read_text()).body:
-            if isinstance(node, ast.ClassDef) and node.name == params_name:
+            if isinstance(node, ast.ClassDef) and node.name == class_name:
                 annotated = {
                     item.target.id: item.annotation
                     for item in node.body
@@ -154,11 +164,8 @@ def _list_params(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
                     for name, annotation in annotated.items()
                     if not (isinstance(annotation, ast.Subscript) and _name(annotation.value) == "NotRequired")
                 )
-                return required, tuple(name for name in annotated if name not in _PAGING)
-    return (), ()
-
-
-_PAGING = {"limit", "starting_after", "ending_before", "expand"}
+                return required, tuple(annotated)
+    return None
 
 
 def _same_namespace(params_file: Path, cls: type) -> bool:
@@ -166,8 +173,10 @@ def _same_namespace(params_file: Path, cls: type) -> bool:
     return params_file.parent.name == (namespace.split(".")[-1] if namespace else "params")
 
 
-def _child_lists(cls: type) -> list[tuple[str, str, str]]:
-    """(method suffix, URL template, child class name) of each `list_<children>` class method."""
+def _child_lists(cls: type) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(method suffix, URL template, child class name, the parameters the list takes) of each
+    `list_<children>` class method. Not every child list pages: an account's capabilities
+    take no `limit` (AccountListCapabilitiesParams), and Stripe refuses what a list does not take."""
     node = _class_node(cls)
     children = []
     for item in node.body:
@@ -175,10 +184,10 @@ def _child_lists(cls: type) -> list[tuple[str, str, str]]:
             returns = ast.unparse(item.returns) if item.returns else ""
             child = re.search(r"ListObject\[['\"](\w+)['\"]\]", returns)
             url = re.search(r"['\"](/v1/[^'\"]+)['\"]\.format", ast.unparse(item))
-            if child and url:
-                children.append((item.name.removeprefix("list_"), url.group(1), child.group(1)))
-            elif "Union" in returns and url:
-                children.append((item.name.removeprefix("list_"), url.group(1), "Union"))
+            params_class = re.search(r"Unpack\[['\"](\w+)['\"]\]", ast.unparse(item.args))
+            accepted = (_params(params_class.group(1)) or ((), ()))[1] if params_class else ()
+            if url and (child or "Union" in returns):
+                children.append((item.name.removeprefix("list_"), url.group(1), child.group(1) if child else "Union", accepted))
     return children
 
 
@@ -204,10 +213,10 @@ def build() -> dict:
     by_class_name: dict[str, str] = {}
     for name, cls in classes.items():
         by_class_name.setdefault(cls.__name__, name)
-    child_lists = {name: [(s, u, by_class_name.get(c, c)) for s, u, c in _child_lists(cls)] for name, cls in classes.items()}
+    child_lists = {name: [(s, u, by_class_name.get(c, c), p) for s, u, c, p in _child_lists(cls)] for name, cls in classes.items()}
     # Listable types, and what their child lists hold; the rest never reaches a table.
     wanted = {name for name, cls in classes.items() if issubclass(cls, ListableAPIResource)}
-    wanted |= {child for name in list(wanted) for _, _, child in child_lists[name] if child in classes}
+    wanted |= {child for name in list(wanted) for _, _, child, _ in child_lists[name] if child in classes}
     wanted |= {"bank_account", "card"}  # a Connect account's external accounts
     types = {}
     for name, cls in sorted(classes.items()):

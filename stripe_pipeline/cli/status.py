@@ -1,77 +1,171 @@
 """`stripe-pipeline status`: how fresh each table is, from the sync state the runs keep in the
-warehouse (models/sync_state.py), without a request to Stripe."""
+warehouse (models/sync_state.py), without a request to Stripe.
+
+It only reads. Warehouse's own reads create the tables they read (`ensure_tables`) and a SQLite
+or DuckDB file on first connection, so this module checks what exists first and reads with
+plain SQLAlchemy: no file, folder or table appears because someone asked for the status.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+from sqlalchemy import Connection, func, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import settings
-from ..actions import ALL_ACTIONS
+from ..actions import ALL_ACTIONS, StripeSyncActionMixin
 from ..catalog import TYPES
 from ..dagster_defs.selection import chosen_tables, with_children
 from ..models import MODELS
-from ..warehouse import Warehouse, safe_url
+from ..models.sync_state import SyncError, SyncState
+from ..warehouse import Warehouse, WarehouseError, safe_url
+from .sync import say, show
+
+_STATE = SyncState.__table__
+_ERRORS = SyncError.__table__
+
+
+# A parent's child tables are synced in its runs and keep no state of their own.
+_PARENTS = {action.table_name(): TYPES[action.child_table.parent].table for action in with_children(ALL_ACTIONS) if action.child_table}
+
+
+@dataclass
+class _Read:
+    """What status shows, read in one transaction."""
+
+    states: dict[str, list[dict]] = field(default_factory=dict)  # by object type (its table's name)
+    tables: set[str] = field(default_factory=set)  # the tables to show
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # table: (rows, deleted), of those that exist
+    errors: dict[str, int] = field(default_factory=dict)  # table: open errors
 
 
 def status(names: list[str], console: Console) -> None:
-    warehouse = Warehouse(config=settings.load())
-    states: dict[str, list[dict]] = {}
-    for state in warehouse.sync_states():
-        states.setdefault(state["object_type"], []).append(state)
-    tables = chosen_tables(ALL_ACTIONS, ",".join(names)) if names else set(states)
-    # A parent's child tables are synced in its runs and keep no state of their own.
-    parents = {action.table_name(): TYPES[action.child_table.parent].table for action in with_children(ALL_ACTIONS) if action.child_table}
-    tables |= {child for child, parent in parents.items() if parent in tables}
+    config = settings.load()
+    # Names are checked before the warehouse is touched: a typo is a typo whether or not it exists.
+    named = chosen_tables(ALL_ACTIONS, ",".join(names), source="The command line") if names else set()
+    url = safe_url(config.warehouse_url)
+    if not _exists(config.warehouse_url):
+        say(console, f"No warehouse at {url}: run `stripe-pipeline sync` first.")
+        return
+    warehouse = Warehouse(config=config)
+    try:
+        warehouse.ping()  # an unreachable server: the one line Warehouse explains it with
+        read = _read(warehouse, named)
+    finally:
+        warehouse.close()
+    parents = _PARENTS
     now = datetime.now(UTC)
-    table = Table(title=f"Stripe tables in {safe_url(warehouse.url)}", title_justify="left")
+    table = Table()
     for column, justify in (
         ("table", "left"),
         ("rows", "right"),
         ("deleted", "right"),
-        ("last sync", "left"),
+        ("last sync", "left"),  # this machine's clock: state rows' updated_at
         ("next run", "left"),
-        ("events read", "right"),
+        ("events read\n(Stripe's clock)", "left"),  # events_read_at is Stripe's time, not this machine's
         ("open errors", "right"),
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for action in with_children(ALL_ACTIONS):
         name = action.table_name()
-        if name not in tables:
+        if name not in read.tables:
             continue
-        model = MODELS[name].__table__
-        rows, deleted = warehouse.count(model, deleted=False), warehouse.count(model, deleted=True)
+        rows, deleted = read.counts.get(name, (0, 0))  # a table never created holds no rows
         if name in parents and not rows + deleted and name not in names:
             continue  # a child table its parent's runs have not filled
-        found = states.get(parents.get(name, name), [])
+        found = read.states.get(parents.get(name, name), [])
         last = max((s["updated_at"] for s in found), default=None)
-        errors = warehouse.open_errors(name, any_account=True)
+        errors = read.errors.get(name, 0)
+        events_read = min((s["events_read_at"] for s in found if s["events_read_at"]), default=None)
         table.add_row(
-            name,
-            f"{rows:,}",
-            f"{deleted:,}",
-            _ago(now, last) if last else "never",
-            f"with {parents[name]}" if name in parents else _mode(found),
-            _ago(now, min((s["events_read_at"] for s in found if s["events_read_at"]), default=None)),
-            f"[red]{errors:,}[/]" if errors else "0",
+            Text(name),
+            Text(f"{rows:,}"),
+            Text(f"{deleted:,}"),
+            Text(_ago(now, last) if last else "never"),
+            Text(f"with {parents[name]}" if name in parents else _mode(action, found)),
+            Text(_stripe_time(events_read)),
+            Text(f"{errors:,}", style="red") if errors else Text("0"),
         )
-    if not tables:
-        console.print(f"No table of {safe_url(warehouse.url)} has been synced yet: run `stripe-pipeline sync`.", highlight=False)
+    if not table.row_count:
+        say(console, f"No table of {url} has been synced yet: run `stripe-pipeline sync`.")
         return
-    console.print(table)
+    show(console, table, f"Stripe tables in {url}")
 
 
-def _mode(states: list[dict]) -> str:
+def _exists(url: str) -> bool:
+    """Whether the warehouse is there to read. A SQLite or DuckDB file is made by the first
+    connection to it, so a missing one is not connected to; a server's database is checked by
+    connecting (which creates nothing)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() not in ("sqlite", "duckdb"):
+        return True
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return True  # in memory (nothing to create on disk), or a SQLite URI the driver resolves
+    return Path(database).exists()
+
+
+def _read(warehouse: Warehouse, named: set[str]) -> _Read:
+    """The sync states, and the row counts and open errors of the tables to show (`named`, else
+    those with a sync state, with their child tables), of those that exist; creates nothing."""
+    try:
+        with warehouse.engine.connect() as connection:
+            return _read_from(connection, warehouse.schema, named)
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+        raise WarehouseError(
+            f"The warehouse {safe_url(warehouse.url)} failed to read the sync state: {reason[0] if reason else error}"
+        ) from None
+
+
+def _read_from(connection: Connection, schema: str | None, named: set[str]) -> _Read:
+    inspector = inspect(connection)
+    present = set(inspector.get_table_names(schema=schema))
+    read = _Read()
+    if _STATE.name in present:
+        columns = [_STATE.c[name] for name in ("object_type", "updated_at", "events_read_at", "backfill", "backfill_completed_at")]
+        for state in connection.execute(select(*columns).order_by(_STATE.c.object_type)).mappings():
+            read.states.setdefault(state["object_type"], []).append(dict(state))
+    read.tables = named or set(read.states)
+    read.tables |= {child for child, parent in _PARENTS.items() if parent in read.tables}
+    for name in read.tables & present & MODELS.keys():
+        model = MODELS[name].__table__
+        # COUNT(column) counts the rows where it is not NULL: those flagged deleted.
+        total, deleted = connection.execute(select(func.count(), func.count(model.c._deleted_at)).select_from(model)).one()
+        read.counts[name] = (total - deleted, deleted)
+    if _ERRORS.name in present:
+        query = select(_ERRORS.c.object_type, func.count()).where(_ERRORS.c.resolved_at.is_(None)).group_by(_ERRORS.c.object_type)
+        read.errors = {object_type: count for object_type, count in connection.execute(query)}
+    return read
+
+
+def _mode(action: type[StripeSyncActionMixin], states: list[dict]) -> str:
     """What the table's next run does."""
     if not states:
         return "backfill"
     if any(s["backfill"] is not None for s in states):
         return "backfill (resumes)"
+    if not action.watched_events():
+        return "full listing (no events)"  # Stripe sends none about it: every run lists it whole
     if all(s["backfill_completed_at"] is not None for s in states):
         return "events"
     return "backfill"
+
+
+def _stripe_time(moment: datetime | None) -> str:
+    """A time of Stripe's clock as it is, to the minute: Stripe's clock is not this machine's
+    (the emulator's starts in 2026), so an age measured on ours would mislead."""
+    if moment is None:
+        return ""
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite keeps no zone: written as UTC
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _ago(now: datetime, moment: datetime | None) -> str:

@@ -9,6 +9,7 @@ left) appear above it with -v.
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import threading
 import time
@@ -17,14 +18,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import stripe
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.logging import RichHandler
+from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from .. import settings
 from ..actions import ALL_ACTIONS, StripeSyncActionMixin, SyncStats
+from ..actions.registry import UnknownObjectType, action_for_type
 from ..actions.runs import accounts_to_sync, plan_id_sync, run_table, sync_ids
 from ..dagster_defs.selection import chosen_tables
 from ..settings import ConfigurationError
@@ -32,6 +35,8 @@ from ..stripe_api import StripeAccessError, StripeApiClient
 from ..warehouse import Warehouse, WarehouseError, safe_url
 
 REFRESH_SECONDS = 0.2
+# Outside a terminal a table is printed as wide as it needs, up to this many columns.
+WIDEST = 1_000
 # What a user fixes by changing a setting: the whole run stops at once, in one line.
 SETUP_ERRORS = (ConfigurationError, StripeAccessError, WarehouseError, stripe.AuthenticationError, stripe.PermissionError)
 
@@ -45,18 +50,23 @@ class Row:
     requests: int = 0
     seconds: float = 0.0
     note: str = ""
+    failed: bool = False  # the table's run raised: the note says what
+    skipped: bool = False  # no account has the table's area (the note says why)
 
 
 def tables(args: argparse.Namespace, console: Console) -> bool:
     """Sync the chosen tables, one after the other; True if any failed."""
     config = settings.load()
     settings.required_key(config)
-    chosen = chosen_tables(ALL_ACTIONS, ",".join(args.tables) if args.tables else config.stripe_objects)
+    if args.tables:
+        chosen = chosen_tables(ALL_ACTIONS, ",".join(args.tables), source="The command line")
+    else:
+        chosen = chosen_tables(ALL_ACTIONS, config.stripe_objects)
     warehouse = Warehouse(config=config)
     log = _logger(console, args.verbose)
     client_for = _clients(config, warehouse, log)
     accounts = accounts_to_sync(settings.parse_accounts(config.stripe_accounts), client_for)
-    console.print(f"Syncing {_count(len(chosen), 'table')} into {safe_url(warehouse.url)} …", highlight=False)
+    say(console, f"Syncing {_count(len(chosen), 'table')} into {safe_url(warehouse.url)} …")
     rows: list[Row] = []
     with _bars(console) as watch:
         for action in ALL_ACTIONS:
@@ -82,52 +92,120 @@ def tables(args: argparse.Namespace, console: Console) -> bool:
                     trust_event_payloads=args.trust_event_payloads,
                 )
                 row.stats, row.requests = run.totals, run.requests.requests
-                row.note = "; ".join(run.skipped) if not run.synced else ""
+                row.skipped = not run.synced
+                row.note = "; ".join(run.skipped) if row.skipped else ""
                 child_rows = [Row(name, stats, note=f"with {action.table_name()}") for name, stats in run.children.items()]
             except SETUP_ERRORS:
                 raise
             except Exception as error:  # noqa: BLE001 - one table's failure is reported, the others still sync
-                row.note = f"failed: {type(error).__name__}: {error}"
+                row.failed, row.note = True, f"failed: {type(error).__name__}: {error}"
             row.seconds = time.monotonic() - started
             rows += [row, *child_rows]
             watch.finish(row)
-    console.print(_summary(rows, "stripe-pipeline sync"))
-    return any(row.note.startswith("failed") for row in rows)
+    show(console, _summary(rows), "stripe-pipeline sync")
+    return any(row.failed for row in rows)
 
 
 def ids(args: argparse.Namespace, console: Console) -> bool:
     """Sync the given IDs by their prefixes; True if any could not be synced."""
     config = settings.load()
     settings.required_key(config)
+    _check_object_type(args.object_type)
+    if args.account is not None and not args.account.startswith("acct_"):
+        raise ConfigurationError(f"--account takes a Connect account's ID (acct_…), not {args.account!r}.")
     groups, problems = plan_id_sync(ALL_ACTIONS, args.ids, args.object_type)
+    # Only IDs whose prefix tells no type are problems yet: the registry's reason asks for the
+    # type "explicitly", which on the command line is --object-type.
+    problems = {object_id: _no_type(object_id) for object_id in problems}
     warehouse = Warehouse(config=config)
     log = _logger(console, args.verbose)
+    client_for = _clients(config, warehouse, log)
     rows: list[Row] = []
     with _bars(console) as watch:
-        started = time.monotonic()
-        for run in sync_ids(
-            ALL_ACTIONS,
-            groups,
-            problems,
-            client_for=_clients(config, warehouse, log),
-            warehouse=warehouse,
-            logger=log,
-            related=not args.no_related,
-            on_start=watch,
-        ):
-            row = Row(
-                run.sync.table_name(), run.stats, run.sync.client.stats.requests, time.monotonic() - started, _count(len(run.synced), "ID")
-            )
-            watch.finish(row)
-            rows.append(row)
-            # Child rows come with their parents: an invoice's lines, a subscription's items.
-            rows.extend(Row(name, stats, note=f"with {row.table}") for name, stats in run.sync.child_stats.items())
-            rows.extend(Row(other.table_name(), stats, note=f"referred to by {row.table}") for other, stats in run.related.items())
+        # One type at a time, so that one type's failure is reported and the others still sync.
+        for action, group in groups.items():
             started = time.monotonic()
-    console.print(_summary(rows, "stripe-pipeline sync-ids"))
+            try:
+                for run in sync_ids(
+                    ALL_ACTIONS,
+                    {action: group},
+                    problems,
+                    client_for=client_for,
+                    warehouse=warehouse,
+                    logger=log,
+                    related=not args.no_related,
+                    account=args.account,
+                    on_start=watch,
+                ):
+                    row = Row(
+                        run.sync.table_name(),
+                        run.stats,
+                        run.sync.client.stats.requests,
+                        time.monotonic() - started,
+                        _count(len(run.synced), "ID"),
+                    )
+                    watch.finish(row)
+                    rows.append(row)
+                    # Child rows come with their parents: an invoice's lines, a subscription's items.
+                    rows.extend(Row(name, stats, note=f"with {row.table}") for name, stats in run.sync.child_stats.items())
+                    rows.extend(Row(other.table_name(), stats, note=f"referred to by {row.table}") for other, stats in run.related.items())
+            except SETUP_ERRORS:
+                raise
+            except Exception as error:  # noqa: BLE001 - one type's failure is reported, the others still sync
+                reason = f"{type(error).__name__}: {error}"
+                row = Row(action.table_name(), seconds=time.monotonic() - started, note=f"failed: {reason}", failed=True)
+                watch.finish(row)
+                rows.append(row)
+                problems.update({object_id: f"not synced, {reason}" for object_id in group})
+    if rows:
+        show(console, _summary(rows), "stripe-pipeline sync-ids")
     for object_id, reason in problems.items():
-        console.print(f"[yellow]{object_id}[/]: {reason}", highlight=False)
+        say(console, Text.assemble((object_id, "yellow"), f": {reason}"))
     return bool(problems)
+
+
+def _check_object_type(object_type: str | None) -> None:
+    """--object-type names a type (`coupon`) or table (`coupons`), or the run stops with one line."""
+    if object_type is None:
+        return
+    try:
+        action_for_type(ALL_ACTIONS, object_type)
+    except UnknownObjectType:
+        names = [name for action in ALL_ACTIONS for name in (action.object_name(), action.table_name())]
+        closest = difflib.get_close_matches(object_type.strip().lower(), names, n=1)
+        hint = f"did you mean {closest[0]}?" if closest else "it takes an object name (coupon, billing.alert) or a table name (coupons)."
+        raise settings.ConfigurationError(f"--object-type {object_type!r} is no object type: {hint}") from None
+
+
+def _no_type(object_id: str) -> str:
+    return (
+        f"Cannot tell the object type of {object_id!r} from its prefix (a coupon's ID, say, has none): "
+        f"give the type with --object-type, e.g. `stripe-pipeline sync-ids {object_id} --object-type coupon`."
+    )
+
+
+def say(console: Console, message: str | Text) -> None:
+    """One message on one line, as written: no markup read into it (`[duckdb]` stays), no
+    highlighting, not wrapped by rich (a terminal wraps it; a pipe or a log gets it whole)."""
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+def show(console: Console, table: RenderableType, title: str = "") -> None:
+    """A table under its title: at the terminal's width in a terminal; elsewhere (a pipe,
+    `| tee`, CI) as wide as it needs, since nothing there is 80 columns wide and a squeezed
+    table cuts its cells. The title is a line of its own: a table's title wraps at its width."""
+    if title:
+        say(console, Text(title, style="italic"))
+    if console.is_terminal:
+        console.print(table)
+        return
+    needed = Measurement.get(console, console.options.update_width(WIDEST), table).maximum
+    width = console.width
+    console.width = max(width, min(needed, WIDEST))
+    try:
+        console.print(table)
+    finally:
+        console.width = width
 
 
 def _count(number: int, noun: str, width: int = 0) -> str:
@@ -145,10 +223,26 @@ def _clients(config: settings.Settings, warehouse: Warehouse, log: logging.Logge
 def _logger(console: Console, verbose: bool) -> logging.Logger:
     """The actions' log, printed above the bars: warnings, or everything with -v."""
     log = logging.getLogger("stripe_pipeline.cli")
-    log.handlers = [RichHandler(console=console, show_path=False, show_time=False, markup=False)]
+    handler = RichHandler(console=console, show_path=False, show_time=False, markup=False) if console.is_terminal else _Lines(console)
+    log.handlers = [handler]
     log.setLevel(logging.INFO if verbose else logging.WARNING)
     log.propagate = False
     return log
+
+
+class _Lines(logging.Handler):
+    """Outside a terminal: each record on one line, `WARNING  message`, not wrapped at 80
+    columns nor padded to them as RichHandler's are."""
+
+    def __init__(self, console: Console):
+        super().__init__()
+        self._console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            say(self._console, f"{record.levelname:<8} {record.getMessage()}")
+        except Exception:  # noqa: BLE001 - logging's own rule: a record that cannot be printed is reported, not raised
+            self.handleError(record)
 
 
 class _Watch:
@@ -175,7 +269,8 @@ class _Watch:
         if self._current is not None and self._current[2].table_name() == row.table:
             task, before, sync = self._current
             fetched = row.stats.fetched if row.stats else before + sync.stats.fetched  # a failed table: as far as it got
-            self._progress.update(task, total=max(fetched, 1), completed=max(fetched, 1), fetched=fetched)
+            outcome = "failed" if row.failed else "skipped" if row.skipped else "done"
+            self._progress.update(task, total=max(fetched, 1), completed=max(fetched, 1), fetched=fetched, outcome=outcome)
             self._current = None
 
     def close(self) -> None:
@@ -190,6 +285,17 @@ class _Watch:
                 self._progress.update(task, fetched=before + sync.stats.fetched)
 
 
+class _Outcome(SpinnerColumn):
+    """The spinner while a table syncs, then how it ended: ✓ synced, ✗ failed, – skipped."""
+
+    MARKS = {"done": Text("✓", style="green"), "failed": Text("✗", style="bold red"), "skipped": Text("–", style="yellow")}
+
+    def render(self, task: Task) -> RenderableType:
+        if task.finished:
+            return self.MARKS[task.fields.get("outcome", "done")]
+        return super().render(task)
+
+
 class _Fetched(ProgressColumn):
     """Objects fetched so far, "1 object" or "2,000 objects": a format string cannot choose the noun."""
 
@@ -200,8 +306,8 @@ class _Fetched(ProgressColumn):
 @contextmanager
 def _bars(console: Console) -> Iterator[_Watch]:
     progress = Progress(
-        SpinnerColumn(finished_text="[green]✓[/]"),
-        TextColumn("{task.description:<28}"),
+        _Outcome(),
+        TextColumn("{task.description:<28}", markup=False),
         BarColumn(),
         _Fetched(),
         TimeElapsedColumn(),
@@ -219,8 +325,8 @@ def _bars(console: Console) -> Iterator[_Watch]:
             watch.close()
 
 
-def _summary(rows: list[Row], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
+def _summary(rows: list[Row]) -> Table:
+    table = Table()
     for name, justify in (
         ("table", "left"),
         ("mode", "left"),
@@ -242,15 +348,15 @@ def _summary(rows: list[Row], title: str) -> Table:
             if s
             else [""] * 6
         )
-        mode = ", ".join(dict.fromkeys(s.modes)) or "by ID" if s else ""
-        style = "red" if row.note.startswith("failed") else None
+        mode = "skipped" if row.skipped else ", ".join(dict.fromkeys(s.modes)) or "by ID" if s else ""
+        # Text, not str: a str cell is read as markup, and a note's `[duckdb]` would vanish.
         table.add_row(
-            row.table,
-            mode,
-            *numbers,
-            f"{row.requests:,}" if row.requests else "",
-            f"{row.seconds:.1f}" if row.seconds else "",
-            row.note,
-            style=style,
+            Text(row.table),
+            Text(mode),
+            *map(Text, numbers),
+            Text(f"{row.requests:,}" if row.requests else ""),
+            Text(f"{row.seconds:.1f}" if row.seconds else ""),
+            Text(row.note),
+            style="red" if row.failed else None,
         )
     return table

@@ -1,5 +1,6 @@
 """The asset factory: one Dagster multi-asset per sync action, its child tables included."""
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
@@ -8,10 +9,10 @@ from pydantic import Field
 
 from .. import policies
 from ..actions import StripeSyncActionMixin
-from ..actions.runs import accounts_to_sync, run_table
+from ..actions.runs import accounts_to_sync, count_at_stripe, run_table
 from ..settings import ConfigurationError
 from ..stripe_api import StripeAccessError
-from ..warehouse import WarehouseError
+from ..warehouse import Warehouse, WarehouseError
 from ..warehouse.errors import failed_objects
 from .metadata import sync_metadata
 from .resources import StripeResource, WarehouseResource
@@ -63,16 +64,22 @@ PERMANENT_ERRORS = (StripeAccessError, ConfigurationError, WarehouseError, strip
 
 
 @contextmanager
-def no_retry_on_setup_errors():
-    """A permanent error fails the same way on every retry: fail once, clearly."""
+def no_retry_on_setup_errors(problem: ConfigurationError | None = None) -> Iterator[None]:
+    """A permanent error fails the same way on every retry: fail once, clearly. `problem`: a bad
+    setting met when the code location was built (factory.py), which every run reports."""
     try:
+        if problem is not None:
+            raise problem
         yield
     except PERMANENT_ERRORS as error:
         raise dg.Failure(description=f"{type(error).__name__}: {error}", allow_retries=False) from None
 
 
 def build_sync_asset(
-    action: type[StripeSyncActionMixin], translator: StripeAssetTranslator, retry_policy: dg.RetryPolicy | None = SYNC_RETRY_POLICY
+    action: type[StripeSyncActionMixin],
+    translator: StripeAssetTranslator,
+    retry_policy: dg.RetryPolicy | None = SYNC_RETRY_POLICY,
+    problem: ConfigurationError | None = None,
 ) -> dg.AssetsDefinition:
     specs = {child: translator.get_asset_spec(child) for child in action.child_actions}
     own = translator.get_asset_spec(action)
@@ -90,7 +97,8 @@ def build_sync_asset(
             dg.AssetCheckSpec(
                 RECONCILE_CHECK,
                 asset=own.key,
-                description="In runs that reconcile: the table's live rows are the objects Stripe lists, no more, no fewer.",
+                description="The table's live rows are the objects Stripe lists, no more, no fewer: evaluated by runs that "
+                "reconcile, or on its own (Execute) by listing Stripe's IDs, which writes nothing.",
             )
         ],
         can_subset=True,
@@ -98,14 +106,30 @@ def build_sync_asset(
         retry_policy=retry_policy,
     )
     def sync_asset(context: dg.AssetExecutionContext, config: StripeSyncConfig, stripe_api: StripeResource, warehouse: WarehouseResource):
-        children = [child.table_name() for child, spec in specs.items() if spec.key in context.selected_asset_keys]
-        with no_retry_on_setup_errors():
+        with no_retry_on_setup_errors(problem):
             target = warehouse.warehouse()
+            accounts = accounts_to_sync(stripe_api.connected_accounts(), lambda account: stripe_api.client(logger=context.log))
+
+            def client_for(account: str | None):
+                return stripe_api.client(logger=context.log, slot_store=target.slot_store(), stripe_account=account)
+
+            if not context.selected_asset_keys:
+                # Only checks were asked for (a check's Execute button): check, do not sync.
+                listed = None
+                if any(check.name == RECONCILE_CHECK for check in context.selected_asset_check_keys):
+                    listed = count_at_stripe(action, client_for=client_for, accounts=accounts)
+                yield from _checks(context, tables, target, listed)
+                return
+            # The chosen child tables, and always those the parent embeds: they cost no request, and
+            # they move with the parent's events cursor, so a run without them would leave them behind.
+            children = [
+                child.table_name() for child, spec in specs.items() if spec.key in context.selected_asset_keys or child.child_table.embedded
+            ]
             run = run_table(
                 action,
-                client_for=lambda account: stripe_api.client(logger=context.log, slot_store=target.slot_store(), stripe_account=account),
+                client_for=client_for,
                 warehouse=target,
-                accounts=accounts_to_sync(stripe_api.connected_accounts(), lambda account: stripe_api.client(logger=context.log)),
+                accounts=accounts,
                 logger=context.log,
                 children=children,
                 strict=config.strict,
@@ -124,22 +148,32 @@ def build_sync_asset(
                     yield dg.MaterializeResult(
                         asset_key=spec.key, metadata=sync_metadata(child, run.children[child.table_name()], None, target, run.skipped)
                     )
-        for check in context.selected_asset_check_keys:
-            if check.name == RECONCILE_CHECK:
-                if "reconcile" in run.totals.modes:  # otherwise nothing was listed to compare with: not evaluated
-                    yield _reconciled(own.key, target.count(action.table(), deleted=False), run.totals.listed)
-                continue
-            open_errors = target.open_errors(tables[check.asset_key].table_name(), any_account=True)
-            yield dg.AssetCheckResult(
-                asset_key=check.asset_key,
-                check_name=check.name,
-                passed=open_errors == 0,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"open_errors": open_errors},
-                description=None if open_errors == 0 else failed_objects(open_errors),
-            )
+        # A reconciling run listed every object: compare with that. Other runs listed nothing.
+        yield from _checks(context, tables, target, run.totals.listed if "reconcile" in run.totals.modes else None)
 
     return sync_asset
+
+
+def _checks(
+    context: dg.AssetExecutionContext, tables: dict[dg.AssetKey, type[StripeSyncActionMixin]], target: Warehouse, listed: int | None
+) -> Iterator[dg.AssetCheckResult]:
+    """The selected checks: open errors, and the live rows against `listed` (None: not
+    evaluated, nothing was listed to compare with)."""
+    for check in context.selected_asset_check_keys:
+        table = tables[check.asset_key].table()
+        if check.name == RECONCILE_CHECK:
+            if listed is not None:
+                yield _reconciled(check.asset_key, target.count(table, deleted=False), listed)
+            continue
+        open_errors = target.open_errors(table.name, any_account=True)
+        yield dg.AssetCheckResult(
+            asset_key=check.asset_key,
+            check_name=check.name,
+            passed=open_errors == 0,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"open_errors": open_errors},
+            description=None if open_errors == 0 else failed_objects(open_errors),
+        )
 
 
 def _reconciled(key: dg.AssetKey, live: int, listed: int) -> dg.AssetCheckResult:

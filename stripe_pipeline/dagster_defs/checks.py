@@ -19,6 +19,8 @@ import dagster as dg
 
 from ..actions import StripeSyncActionMixin
 from ..models import MODELS
+from ..settings import ConfigurationError
+from .assets import no_retry_on_setup_errors
 from .resources import WarehouseResource
 from .translator import StripeAssetTranslator
 
@@ -41,18 +43,22 @@ def with_freshness(assets: list[dg.AssetsDefinition], keys: list[dg.AssetKey], h
     ]
 
 
-def build_reference_checks(actions: list[type[StripeSyncActionMixin]], translator: StripeAssetTranslator) -> list[dg.AssetChecksDefinition]:
+def build_reference_checks(
+    actions: list[type[StripeSyncActionMixin]], translator: StripeAssetTranslator, problem: ConfigurationError | None = None
+) -> list[dg.AssetChecksDefinition]:
     by_table = {action.table_name(): action for action in actions}
     return [
         _reference_check(
-            translator.get_asset_spec(by_table[table]).key, table, column, translator.get_asset_spec(by_table[target]).key, target
+            translator.get_asset_spec(by_table[table]).key, table, column, translator.get_asset_spec(by_table[target]).key, target, problem
         )
         for table, column, target in REFERENCES
         if table in by_table and target in by_table
     ]
 
 
-def _reference_check(key: dg.AssetKey, table: str, column: str, target_key: dg.AssetKey, target: str) -> dg.AssetChecksDefinition:
+def _reference_check(
+    key: dg.AssetKey, table: str, column: str, target_key: dg.AssetKey, target: str, problem: ConfigurationError | None
+) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=key,
         name=f"{column}_exists",
@@ -61,7 +67,8 @@ def _reference_check(key: dg.AssetKey, table: str, column: str, target_key: dg.A
         blocking=False,
     )
     def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        orphans, sample = warehouse.warehouse().orphans(MODELS[table].__table__, column, MODELS[target].__table__)
+        with no_retry_on_setup_errors(problem):
+            orphans, sample = warehouse.warehouse().orphans(MODELS[table].__table__, column, MODELS[target].__table__)
         return dg.AssetCheckResult(
             passed=orphans == 0,
             severity=dg.AssetCheckSeverity.WARN,

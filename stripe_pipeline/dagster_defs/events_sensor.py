@@ -9,10 +9,12 @@ import json
 
 import dagster as dg
 
-from ..actions import StripeSyncActionMixin
+from ..actions import StripeSyncActionMixin, declarations
+from ..settings import ConfigurationError
 from ..stripe_api.events import EventCursor, EventReader
 from .assets import asset_key, no_retry_on_setup_errors
 from .resources import StripeResource
+from .selection import with_children
 from .translator import StripeAssetTranslator
 
 EVENTS_SENSOR = "stripe_events_sensor"
@@ -26,12 +28,46 @@ _UNFINISHED = [
 ]
 
 
+def assets_by_event_type(
+    actions: list[type[StripeSyncActionMixin]], tables: set[str], translator: StripeAssetTranslator | None = None
+) -> dict[str, set[dg.AssetKey]]:
+    """Which of the chosen tables' assets each event type changes: a type's own events its
+    table, the child tables it embeds (an invoice's lines come in the invoice) and those whose
+    objects have no events of their own (a quote's lines change with `quote.updated`); a child
+    object's events (`customer.tax_id.created`) its child table. The run syncs the parent with
+    them, as each asset's op always does."""
+    found: dict[str, set[dg.AssetKey]] = {}
+    for action in actions:
+        if action.table_name() in tables:
+            with_parent = [
+                child
+                for child in action.child_actions
+                if child.table_name() in tables and (child.child_table.embedded or not declarations.child_events(child))
+            ]
+            keys = {asset_key(action, translator), *(asset_key(child, translator) for child in with_parent)}
+            for event_type in declarations.own_events(action):
+                found.setdefault(event_type, set()).update(keys)
+        for child in action.child_actions:
+            if child.table_name() in tables:
+                for event_type in declarations.child_events(child):
+                    found.setdefault(event_type, set()).add(asset_key(child, translator))
+    return found
+
+
 def build_events_sensor(
-    actions: list[type[StripeSyncActionMixin]], job, interval_seconds: int, translator: StripeAssetTranslator | None = None
+    actions: list[type[StripeSyncActionMixin]],
+    job,
+    interval_seconds: int,
+    translator: StripeAssetTranslator | None = None,
+    tables: set[str] | None = None,
+    problem: ConfigurationError | None = None,
 ) -> dg.SensorDefinition:
-    keys = {action: asset_key(action, translator) for action in actions}  # a spec each: built once
-    asset_by_event_type = {event_type: keys[action] for action in actions for event_type in action.watched_events()}
-    all_assets = set(keys.values())
+    """`tables`: the tables the job covers (default: the actions' own and the child tables they
+    embed). `problem`: a bad setting met when the code location was built, which every tick reports."""
+    if tables is None:
+        tables = {a.table_name() for a in with_children(actions) if a.child_table is None or a.child_table.embedded}
+    asset_by_event_type = assets_by_event_type(actions, tables, translator)
+    all_assets = {asset_key(a, translator) for a in with_children(actions) if a.table_name() in tables}
 
     @dg.sensor(
         name=EVENTS_SENSOR,
@@ -42,7 +78,7 @@ def build_events_sensor(
     )
     def stripe_events_sensor(context: dg.SensorEvaluationContext, stripe_api: StripeResource):
         cursor = json.loads(context.cursor) if context.cursor else None
-        with no_retry_on_setup_errors():
+        with no_retry_on_setup_errors(problem):
             # Unfiltered: one request per quiet tick, where `types[]` (20 at most) would need several.
             reader = EventReader(stripe_api.client(logger=context.log))
             if cursor is None:
@@ -52,8 +88,7 @@ def build_events_sensor(
             newest, changed = None, {dg.AssetKey.from_user_string(key) for key in cursor["pending"]}
             for event in reader.since(cursor["created"], stop_at=cursor["id"], max_pages=MAX_PAGES_PER_TICK):
                 newest = newest or event
-                if event["type"] in asset_by_event_type:
-                    changed.add(asset_by_event_type[event["type"]])
+                changed |= asset_by_event_type.get(event["type"], set())
             if reader.truncated:
                 changed = set(all_assets)  # too much happened to sort through: bring everything up to date
         # An asset with a run on its way catches up in that run or the next: asking for another

@@ -9,6 +9,8 @@ import pandas as pd
 
 from ..actions import StripeSyncActionMixin
 from ..metrics import TABLES, build_all, plots, write
+from ..settings import ConfigurationError
+from .assets import no_retry_on_setup_errors
 from .resources import WarehouseResource
 from .selection import with_children
 from .translator import StripeAssetTranslator
@@ -51,6 +53,7 @@ def build_metric_assets(
     actions: list[type[StripeSyncActionMixin]],
     translator: StripeAssetTranslator,
     automation_condition: dg.AutomationCondition | None = DEFAULT_AUTOMATION,
+    problem: ConfigurationError | None = None,
 ) -> dg.AssetsDefinition:
     upstream = [translator.get_asset_spec(a).key for a in with_children(actions) if a.table_name() in INPUT_TABLES]
     specs = [
@@ -66,11 +69,16 @@ def build_metric_assets(
         for name in TABLES
     ]
 
-    @dg.multi_asset(specs=specs, name=GROUP)
+    # can_subset: one table can be materialized alone (`--select stripe_metrics/mrr_daily`); the
+    # MRR history they share is computed whole either way, and only the chosen tables written.
+    @dg.multi_asset(specs=specs, name=GROUP, can_subset=True)
     def stripe_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
-        target = warehouse.warehouse()
-        tables = build_all(target)
+        with no_retry_on_setup_errors(problem):
+            target = warehouse.warehouse()
+            tables = build_all(target)
         for name in TABLES:
+            if metric_key(name) not in context.selected_asset_keys:
+                continue
             frame = tables[name]
             write(target, name, frame)
             context.log.info(f"{GROUP}: {name} has {len(frame):,} rows")
@@ -79,6 +87,22 @@ def build_metric_assets(
             )
 
     return stripe_metrics
+
+
+METRICS_AUTOMATION = "stripe_metrics_automation"
+
+
+def build_metrics_automation(metrics: dg.AssetsDefinition) -> dg.AutomationConditionSensorDefinition:
+    """The sensor that evaluates the metric assets' AutomationCondition, running from the first
+    deploy. Dagster's own automation sensor starts stopped on a fresh instance, and the metrics
+    would then never refresh. Running it is safe where starting the schedules is not: it only
+    reads the synced tables and writes the metric tables, never calling Stripe."""
+    return dg.AutomationConditionSensorDefinition(
+        METRICS_AUTOMATION,
+        target=dg.AssetSelection.assets(metrics),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Refreshes the revenue metrics daily at 05:00 UTC, once every table they read has synced since.",
+    )
 
 
 def _metadata(name: str, frame: pd.DataFrame, tables: dict[str, pd.DataFrame], table_name: str) -> dict:

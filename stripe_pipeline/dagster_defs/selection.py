@@ -8,6 +8,8 @@ or `all`.
 
 from __future__ import annotations
 
+import difflib
+
 from ..actions import StripeSyncActionMixin
 from ..catalog import declarations
 from ..settings import ConfigurationError
@@ -32,8 +34,9 @@ def default_tables(actions: list[type[StripeSyncActionMixin]]) -> set[str]:
     return chosen
 
 
-def chosen_tables(actions: list[type[StripeSyncActionMixin]], spec: str) -> set[str]:
-    """The tables that `spec` (STRIPE_OBJECTS' syntax) names."""
+def chosen_tables(actions: list[type[StripeSyncActionMixin]], spec: str, *, source: str = "STRIPE_OBJECTS") -> set[str]:
+    """The tables that `spec` (STRIPE_OBJECTS' syntax) names. `source`: where `spec` came
+    from, as an unknown name's error says it ("the command line"); the variable by default."""
     if not spec:
         return default_tables(actions)
     everything = {action.table_name(): action for action in actions}
@@ -58,8 +61,11 @@ def chosen_tables(actions: list[type[StripeSyncActionMixin]], spec: str) -> set[
         elif token in by_object:
             chosen.add(by_object[token])
         else:
+            known = [*everything, *children, *by_object, *areas, "all", "default"]
+            closest = difflib.get_close_matches(token, known, n=1)
             raise ConfigurationError(
-                f"STRIPE_OBJECTS names {token!r}, which is no table, object type or area. "
-                f"Areas: {', '.join(sorted(areas))}; or `all`, `default`, or a table such as `refunds`."
+                f"{source} names {token!r}, which is no table, object type or area"
+                + (f"; did you mean {closest[0]}? " if closest else ". ")
+                + f"Areas: {', '.join(sorted(areas))}; or `all`, `default`, or a table such as `refunds`."
             )
     return chosen

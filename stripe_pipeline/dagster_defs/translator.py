@@ -35,10 +35,16 @@ class StripeAssetTranslator:
                 f"Every {child.parent}'s {child.child.object_name} objects ({child.url}), one row each, with the "
                 f"{child.parent}'s ID in `{child.parent_column}`. Synced with their parent."
             )
-        else:
+        elif action.watched_events():
             description = (
                 f"Every Stripe {action.object_name()} ({action.api_path()}), one row each, through "
                 f"{action.__name__}'s hooks. Backfills on its first run, then reads only the events since the last run."
+            )
+        else:
+            description = (
+                f"Every Stripe {action.object_name()} ({action.api_path()}), one row each, through "
+                f"{action.__name__}'s hooks. Stripe sends no events about {action.object_name()} objects, so every run "
+                "lists them all, and flags the rows it no longer lists as deleted."
             )
         return dg.AssetSpec(
             key=dg.AssetKey([KEY_PREFIX, action.table_name()]),

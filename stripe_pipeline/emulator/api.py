@@ -21,9 +21,6 @@ from .ratelimit import RateLimiter
 from .resources import AREA_BY_PATH, CHILD_ROUTES, RESOURCES
 from .store import API_VERSION, Store
 
-_LIST_PARAMS = {"limit", "starting_after", "ending_before", "created", "expand"}
-
-
 # What goes wrong between a client and Stripe, by name. A status code (429, 503, …) is Stripe's
 # own JSON error; the named kinds are what networks and proxies do.
 FAULT_KINDS = {
@@ -262,6 +259,9 @@ class StripeApi:
         self.log = RequestLog()
         self.limiter = limiter or RateLimiter()
         self.not_enabled = set(not_enabled)
+        # Parameters a list answers as unknown, by its path (`customers`), as an older API version
+        # or a proxy may answer `created`.
+        self.refused_params: dict[str, set[str]] = {}
         self._local = threading.local()
 
     @property
@@ -405,9 +405,7 @@ class StripeApi:
 
     def _list(self, params: dict, resource: str) -> str:
         spec = RESOURCES[resource]
-        for name in params:
-            if name not in _LIST_PARAMS and name not in spec.filters:
-                raise unknown_parameter(name)
+        self._check_params(params, spec.accepts - self.refused_params.get(resource, set()))
         for name in spec.required:
             if name not in params:
                 raise ApiError(400, f"Missing required param: {name}.", code="parameter_missing", param=name)
@@ -432,15 +430,17 @@ class StripeApi:
         return f'{{"object":"list","data":[{data}],"has_more":{"true" if has_more else "false"},"url":"/v1/{resource}"}}'
 
     def _list_children(self, params: dict, resource: str, parent_id: str, suffix: str) -> str:
-        """A list under its parent's URL, in the parent's order, with Stripe's cursor paging."""
-        for name in params:
-            if name not in ("limit", "starting_after", "ending_before", "expand"):
-                raise unknown_parameter(name)
+        """A list under its parent's URL, in the parent's order, with Stripe's cursor paging
+        where the list pages; one that does not (an account's capabilities) answers whole."""
         child = CHILD_ROUTES[(resource, suffix)]
+        self._check_params(params, frozenset(child.accepts))
         self.store.collections[resource].get(parent_id)  # 404 for a parent that does not exist
-        limit = _limit(params.get("limit", "10"))
         with self.store.lock:
             objects = list(self.store.child_list(child.table, parent_id))
+        url = f"/v1/{resource}/{parent_id}/{suffix}"
+        if not child.pages:
+            return json.dumps({"object": "list", "data": objects, "has_more": False, "url": url})
+        limit = _limit(params.get("limit", "10"))
         ids = [obj["id"] for obj in objects]
         start, end = 0, len(objects)
         for param in ("starting_after", "ending_before"):
@@ -453,8 +453,13 @@ class StripeApi:
             start = max(start, end - limit)
         page = objects[start : min(end, start + limit)]
         has_more = start + limit < end if not params.get("ending_before") else start > 0
-        url = f"/v1/{resource}/{parent_id}/{suffix}"
         return json.dumps({"object": "list", "data": page, "has_more": has_more, "url": url})
+
+    def _check_params(self, params: dict, accepts: frozenset[str]) -> None:
+        """Stripe refuses a parameter its list does not take, with a 400 that names it."""
+        for name in params:
+            if name not in accepts:
+                raise unknown_parameter(name)
 
     def _retrieve(self, params: dict, resource: str, object_id: str) -> str:
         for name in params:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from ..catalog import CHILD_TABLES, TYPES, ObjectType
+from ..catalog import CATALOGUE, CHILD_TABLES, TYPES, ObjectType
 from .errors import ApiError
 
 MAX_EVENT_TYPES = 20
@@ -89,6 +89,8 @@ class Resource:
     writable: bool = True
     # List filters without which Stripe refuses the list (`subscription` for subscription items).
     required: tuple[str, ...] = ()
+    # Every parameter the list takes, as the catalogue says (paging included); others are a 400.
+    accepts: frozenset[str] = frozenset()
 
     def event_type(self, change: str, previous: dict | None = None, current: dict | None = None) -> str | None:
         """The event Stripe emits for a change ("created", "updated", "deleted"), or None."""
@@ -204,12 +206,16 @@ def _catalogued(object_type: ObjectType, required: tuple[str, ...] = ()) -> Reso
         created_event="created" if "created" in suffixes else "",
         updated_event="updated" if "updated" in suffixes else None,
         required=required,
+        accepts=frozenset(object_type.list_accepts),
     )
 
 
 for _type in TYPES.values():
     if _path(_type) not in RESOURCES:
         RESOURCES[_path(_type)] = _catalogued(_type)
+    else:  # hand-written rules, and the parameters the catalogue says the list takes
+        RESOURCES[_path(_type)] = replace(RESOURCES[_path(_type)], accepts=frozenset(_type.list_accepts))
+RESOURCES["events"] = replace(RESOURCES["events"], accepts=frozenset(CATALOGUE["types"]["event"]["list_params"]))
 for _child in CHILD_TABLES.values():
     if _child.parent_param and _child.url.removeprefix("/v1/") not in RESOURCES:
         RESOURCES[_child.url.removeprefix("/v1/")] = _catalogued(replace(_child.child, path=_child.url), required=(_child.parent_param,))

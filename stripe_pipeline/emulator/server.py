@@ -41,6 +41,7 @@ class Emulator:
         not_enabled: Iterable[str] = (),
         account_id: str = "acct_emulator",
         stories: int = 0,
+        refuse_params: Mapping[str, Iterable[str]] | None = None,
     ):
         """`timeline`: when the seeded objects were created, a name from timelines.TIMELINES
         ("even", the default, "burst-past", "ties", …) or a Timeline.
@@ -53,7 +54,10 @@ class Emulator:
         endpoints answer Stripe's "not set up" error.
         `account_id`: the key's own account, as `GET /v1/account` answers it.
         `stories`: that many subscription histories with their invoices, billed as Stripe
-        would (scenarios.tell_random), so that the revenue metrics have something to say."""
+        would (scenarios.tell_random), so that the revenue metrics have something to say.
+        `refuse_params`: parameters a list answers as unknown (400), by its path, as an older
+        API version or a proxy may: `{"customers": ["created"]}`; `emulator.api.refused_params`
+        changes them later."""
         self.api_key = api_key
         self.store = Store(Clock(), seed=random_seed, event_retention=event_retention)
         if seed:
@@ -64,6 +68,7 @@ class Emulator:
         for number, (connected_id, counts) in enumerate((accounts or {}).items()):
             self.add_account(connected_id, counts, random_seed=random_seed + number + 1, timeline=timeline)
         self.api.faults.latency = latency
+        self.api.refused_params = {path: set(names) for path, names in (refuse_params or {}).items()}
         self._server = _Server((host, port), _handler_for(self.api))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None

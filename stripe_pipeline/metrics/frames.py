@@ -102,9 +102,11 @@ def invoice_chunks(warehouse: Warehouse) -> Iterator[pd.DataFrame]:
 
 
 def prices(warehouse: Warehouse) -> pd.DataFrame:
-    """id, currency, interval, interval_count, usage_type, and the fields that price a
-    quantity (billing_scheme, unit_amount_decimal, tiers, tiers_mode, transform_quantity)."""
+    """account and id (a legacy plan's ID is chosen, and may repeat across Connect accounts),
+    currency, interval, interval_count, usage_type, and the fields that price a quantity
+    (billing_scheme, unit_amount_decimal, tiers, tiers_mode, transform_quantity)."""
     columns = [
+        "_account",
         "id",
         "currency",
         "recurring",
@@ -115,7 +117,7 @@ def prices(warehouse: Warehouse) -> pd.DataFrame:
         "tiers_mode",
         "transform_quantity",
     ]
-    frame = _frame(warehouse, "prices", columns)
+    frame = _frame(warehouse, "prices", columns).rename(columns={"_account": "account"})
     recurring = [r or {} for r in frame.pop("recurring")]
     frame["interval"] = [r.get("interval") for r in recurring]
     frame["interval_count"] = [r.get("interval_count") or 1 for r in recurring]
@@ -128,8 +130,9 @@ def subscription_line_chunks(warehouse: Warehouse) -> Iterator[pd.DataFrame]:
     in chunks that each hold all the lines of their customers, so MRR can be built a chunk at a
     time in bounded memory: subscription, customer, item (the subscription item, or the line
     for a one-off), price, currency, quantity, gross (the line's amount), amount (after
-    discounts, without inclusive tax), start and end (epoch seconds), proration, and the
-    subscription's status and ended (epoch seconds; NaN while it runs, or if it is not synced).
+    discounts, without inclusive tax), start and end (epoch seconds), proration, the
+    subscription's status and ended (epoch seconds; NaN while it runs, or if it is not synced),
+    and the Connect account ('' for the platform's own).
 
     The JSON fields are read with JSON paths in SQL, so only the values travel; the lists of
     discounts and taxes are summed here (most are empty)."""
@@ -159,10 +162,15 @@ def subscription_line_chunks(warehouse: Warehouse) -> Iterator[pd.DataFrame]:
         ),
         subscriptions.c.status,
         subscriptions.c.ended_at,
+        lines.c._account,
     ]
     names = ["subscription", "customer", "item", "price", "currency", "quantity", "gross", "discounts", "taxes"]
-    names += ["start", "end", "proration", "status", "ended"]
-    joins = (Join(invoices, lines.c.invoice == invoices.c.id), Join(subscriptions, lines.c.subscription == subscriptions.c.id, outer=True))
+    names += ["start", "end", "proration", "status", "ended", "account"]
+    # Rows of one Connect account join their own account's rows only.
+    joins = (
+        Join(invoices, and_(lines.c.invoice == invoices.c.id, lines.c._account == invoices.c._account)),
+        Join(subscriptions, and_(lines.c.subscription == subscriptions.c.id, lines.c._account == subscriptions.c._account), outer=True),
+    )
     billed = (lines.c.subscription.is_not(None), invoices.c.status.in_(BILLED_INVOICE_STATUSES))
     chunks = _chunks(warehouse, "invoice_line_items", columns, *billed, names=names, joins=joins, order_by=customer)
     return _whole_customers(_subscription_line(frame) for frame in chunks)

@@ -50,7 +50,9 @@ def segments(lines: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
     start, end (epoch seconds) and mrr (minor units per month), from subscription lines
     (frames.subscription_line_chunks: each with its subscription's status and end)."""
     lines = lines[~lines["status"].isin(NOT_PAYING)]
-    lines = lines.merge(prices.drop(columns=["currency"]), left_on="price", right_on="id", how="inner", suffixes=("", "_price"))
+    lines = lines.merge(
+        prices.drop(columns=["currency"]), left_on=["account", "price"], right_on=["account", "id"], how="inner", suffixes=("", "_price")
+    )
     lines = lines[lines["interval"].notna() & (lines["usage_type"] == "licensed")]
     if lines.empty:
         return pd.DataFrame(columns=["subscription", "item", "customer", "currency", "start", "end", "mrr"])

@@ -6,7 +6,7 @@ Each is importable by name: `from stripe_pipeline.models import StripeCustomer`,
 
 from typing import TYPE_CHECKING
 
-from .base import META_COLUMNS, Base, StripeModel
+from .base import META_COLUMNS, PLATFORM_ACCOUNT, Base, StripeModel, account_key
 from .catalogued import MODELS, attribute_name
 from .sync_state import RequestSlot, SyncError, SyncState
 
@@ -20,11 +20,13 @@ if TYPE_CHECKING:
 __all__ = [
     "META_COLUMNS",
     "MODELS",
+    "PLATFORM_ACCOUNT",
     "Base",
     "RequestSlot",
     "StripeModel",
     "SyncError",
     "SyncState",
+    "account_key",
     "attribute_name",
     *sorted(m.__name__ for m in MODELS.values()),
 ]

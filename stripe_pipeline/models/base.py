@@ -63,8 +63,19 @@ class Base(DeclarativeBase):
     }
 
 
+# The `_account` of the platform's own rows. A row's key is (id, _account), and a key column
+# cannot be NULL on PostgreSQL; the platform's own account ID (GET /v1/account) would change
+# with what a restricted key may read, an empty string never does. Up to 0.6 it was NULL.
+PLATFORM_ACCOUNT = ""
+
+
+def account_key(stripe_account: str | None) -> str:
+    """The `_account` of a Connect account's rows (its `acct_…` ID), or of the platform's ('')."""
+    return stripe_account or PLATFORM_ACCOUNT
+
+
 class StripeModel(Base):
-    """One row per Stripe object. The underscore columns are ours, not Stripe's."""
+    """One row per Stripe object and account. The underscore columns are ours, not Stripe's."""
 
     __abstract__ = True
 
@@ -72,7 +83,7 @@ class StripeModel(Base):
     _raw: Mapped[dict] = mapped_column("_raw", nullable=False)
     _synced_at: Mapped[datetime] = mapped_column("_synced_at", nullable=False)
     _deleted_at: Mapped[datetime | None] = mapped_column("_deleted_at")
-    _account: Mapped[str | None] = mapped_column("_account")
+    _account: Mapped[str] = mapped_column("_account", KeyType, primary_key=True, server_default=PLATFORM_ACCOUNT)
     _observed_at: Mapped[datetime | None] = mapped_column("_observed_at")
 
 
@@ -87,7 +98,9 @@ def meta_columns() -> list[Column]:
         Column("_raw", JSONType, nullable=False),
         Column("_synced_at", TimestampType, nullable=False),
         Column("_deleted_at", TimestampType),
-        Column("_account", Text),
+        # The Connect account ('' for the platform): with `id`, the row's key. Two accounts may
+        # hold an object of the same ID (a coupon `SUMMER25`); they are two rows.
+        Column("_account", KeyType, primary_key=True, server_default=PLATFORM_ACCOUNT),
         # When the row's data was observed at Stripe: a write never replaces a newer observation.
         Column("_observed_at", TimestampType),
     ]

@@ -41,7 +41,19 @@ def attribute_name(column: str) -> str:
 
 def _column(field: Field, index: bool = False) -> Column:
     sql_type = KeyType if index else _SQL_TYPES[field.kind]()
-    return Column(field.name, sql_type, index=index or None, comment=field.doc or None)
+    return Column(field.name, sql_type, index=index or None, comment=_described(field) or None)
+
+
+_UNIX_SECONDS = re.compile(r"\s*(Measured in seconds since the Unix epoch|in epoch seconds)\b\.?", re.I)
+
+
+def _described(field: Field) -> str:
+    """The package's field documentation; a timestamp's says what the column holds, not what
+    the API sends (Unix seconds)."""
+    if field.kind != "timestamp":
+        return field.doc
+    doc = _UNIX_SECONDS.sub("", field.doc).strip()
+    return f"{doc}{'' if doc.endswith('.') else '.'} A UTC timestamp." if doc else "A UTC timestamp."
 
 
 def _model(class_name: str, object_type: ObjectType, parent_column: str | None = None) -> type[StripeModel]:

@@ -22,11 +22,12 @@ import orjson
 import stripe
 
 from .. import settings
+from . import clock
 from .budget import RateBudget, SlotStore, budget_key, default_rate
 from .compat import RawRequester
-from .errors import StripeAccessError, StripeNotEnabled
+from .errors import StripeAccessError, StripeNotEnabled, StripeUnreachable
 from .retry import BackoffPolicy
-from .transport import BudgetedHttpClient
+from .transport import BudgetedHttpClient, NothingListens
 
 _KEY_PATTERN = re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9*]+")
 
@@ -97,14 +98,17 @@ class StripeApiClient:
         self.backoff = backoff or BackoffPolicy()
         self.stats = RequestStats()
         self._server_time: int | None = None
+        self._reached = False  # until Stripe answers once, refused connections mean a wrong address
+        self._clock = clock.for_host(self.api_base)
         self._local = threading.local()  # each thread's last response time: when its data was observed
         self.log = logger or logging.getLogger("stripe_pipeline.stripe_api")
+        self._http = BudgetedHttpClient(self.budget, self.api_base, timeout=config.stripe_timeout_seconds)
         self._client = stripe.StripeClient(
             api_key,
             stripe_account=stripe_account,
             base_addresses={"api": self.api_base},
             max_network_retries=0,  # retries are ours: see retry.py
-            http_client=BudgetedHttpClient(self.budget, self.api_base, timeout=config.stripe_timeout_seconds),
+            http_client=self._http,
         )
         self._raw = RawRequester(self._client)
 
@@ -125,13 +129,20 @@ class StripeApiClient:
                     raise
                 raise _access_error(error, path) from None
             except stripe.StripeError as error:
+                if isinstance(error, NothingListens) and not self._reached:
+                    # Never reached: a wrong address, not a blip; retrying would wait minutes for a fix.
+                    raise StripeUnreachable(
+                        f"Cannot reach Stripe at {self.api_base} (STRIPE_API_BASE): {error.user_message}. Check STRIPE_API_BASE "
+                        f"(unset, it is {settings.DEFAULT_API_BASE}), the network, and HTTPS_PROXY if you use a proxy."
+                    ) from None
                 if error.http_status == 429:
                     self.stats.count(rate_limited=1)
                 if not self.backoff.should_retry(error, attempt):
                     raise
                 delay = self.backoff.delay(error, attempt)
                 attempt += 1
-                self.log.warning(f"GET {path}: {_describe(error)}; retry {attempt}/{self.backoff.max_retries} in {delay:.1f} s")
+                account = f" ({self.stripe_account})" if self.stripe_account else ""
+                self.log.warning(f"GET {path}{account}: {_describe(error)}; retry {attempt}/{self.backoff.max_retries} in {delay:.1f} s")
                 time.sleep(delay)
                 self.stats.count(retries=1)
 
@@ -149,6 +160,7 @@ class StripeApiClient:
                     error.headers,
                 ) from None
             raise
+        self._reached = True
         self._note_server_time(headers)
         try:
             return orjson.loads(body)
@@ -188,19 +200,28 @@ class StripeApiClient:
         date = headers.get("date") or headers.get("Date")
         if date:
             try:
-                self._server_time = self._local.server_time = int(email.utils.parsedate_to_datetime(date).timestamp())
+                self._server_time = second = int(email.utils.parsedate_to_datetime(date).timestamp())
             except (TypeError, ValueError):
-                pass  # a proxy's odd Date header must not fail the sync
+                return  # a proxy's odd Date header must not fail the sync
+            timing = self._http.timing
+            self._local.observed = self._clock.observe(second, timing.sent, timing.received)
 
     def observed_at(self) -> datetime | None:
-        """Stripe's time (its Date header) of this thread's last response: when the data it
-        returned was observed. Rows carry it, and an older observation never overwrites a newer."""
-        server_time = getattr(self._local, "server_time", None)
-        return None if server_time is None else datetime.fromtimestamp(server_time, UTC)
+        """When the data of this thread's last response was observed, by Stripe's clock, to the
+        microsecond within its Date header's second (clock.py). Rows carry it, and an older
+        observation never overwrites a newer."""
+        observed = getattr(self._local, "observed", None)
+        return None if observed is None else datetime.fromtimestamp(observed, UTC)
+
+    def observation_now(self) -> datetime:
+        """Now, by Stripe's clock as this process knows it: for data observed without a response."""
+        return datetime.fromtimestamp(self._clock.now(), UTC)
 
     def list_pages(self, path: str, params: dict | None = None) -> Iterator[list[dict]]:
-        """Walk a list endpoint newest first, one page of dicts at a time (memory stays flat)."""
-        params = {"limit": 100, **(params or {})}
+        """Walk a list endpoint newest first, one page of dicts at a time (memory stays flat).
+        `params` go as given: a list that pages takes `limit` (100, its most), one that answers
+        whole (an account's capabilities) refuses it (catalog's `accepts`)."""
+        params = dict(params or {})
         while True:
             page = self.get(path, params)
             objects = page["data"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..settings import ConfigurationError
+
 
 class StripeAccessError(RuntimeError):
     """Stripe refused the key or its permissions. The message never contains the key.
@@ -15,3 +17,9 @@ class StripeAccessError(RuntimeError):
 class StripeNotEnabled(RuntimeError):
     """The account does not have this part of Stripe (Issuing, Treasury, Climate, …), or its API
     does not know the endpoint. Not a failure: there is nothing to sync."""
+
+
+class StripeUnreachable(ConfigurationError):
+    """The first request of a client found no Stripe at STRIPE_API_BASE: the connection was
+    refused or the host name does not resolve. Retrying would wait minutes for a setting to fix,
+    so it fails at once, naming the setting."""

@@ -11,6 +11,8 @@ connection errors as the package's `APIConnectionError`.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +40,8 @@ class BudgetedHttpClient(stripe.HTTPClient):
         self._budget = budget
         self._timeout = urllib3.Timeout(connect=connect, read=timeout)
         self._pool = _connection_pool(api_base)
+        # This thread's last request: when it left and when its answer arrived (this machine's clock).
+        self.timing = threading.local()
 
     # The body is bytes, as from stripe's own clients, though their base class says `str`.
     def request(
@@ -45,20 +49,30 @@ class BudgetedHttpClient(stripe.HTTPClient):
     ) -> tuple[Any, int, Mapping[str, str]]:
         self._budget.wait(endpoint(method, url))
         try:
+            sent = time.time()
             # retries=False: retries are ours (retry.py), and a redirect is answered, not followed.
             response = self._pool.request(
                 method.upper(), url, headers=dict(headers or {}), body=post_data, timeout=self._timeout, retries=False
             )
+            self.timing.sent, self.timing.received = sent, time.time()  # when its data was read: clock.py
         except urllib3.exceptions.SSLError as error:
             raise stripe.APIConnectionError(
                 f"Could not verify the TLS certificate of {urlsplit(url).hostname}: {error}. "
                 "Make sure nothing on your network intercepts certificates.",
                 should_retry=False,
             ) from error
+        except urllib3.exceptions.NewConnectionError as error:
+            cause = error.__cause__ or error.__context__
+            if isinstance(error, urllib3.exceptions.NameResolutionError) or isinstance(cause, ConnectionRefusedError):
+                why = (
+                    "its host name does not resolve"
+                    if isinstance(error, urllib3.exceptions.NameResolutionError)
+                    else "the connection was refused"
+                )
+                raise NothingListens(f"{urlsplit(url).hostname}: {why}", should_retry=True) from error
+            raise _connection_error(url, error) from error
         except urllib3.exceptions.HTTPError as error:
-            raise stripe.APIConnectionError(
-                f"The request to {urlsplit(url).hostname} failed: {type(error).__name__}: {error}", should_retry=True
-            ) from error
+            raise _connection_error(url, error) from error
         return response.data, response.status, response.headers
 
     def request_stream(
@@ -68,6 +82,16 @@ class BudgetedHttpClient(stripe.HTTPClient):
 
     def close(self) -> None:
         self._pool.clear()
+
+
+class NothingListens(stripe.APIConnectionError):
+    """No server at the address: the connection was refused, or the host name does not resolve.
+    A client that never reached Stripe takes it for a wrong STRIPE_API_BASE (client.py); later
+    in a run it is a network fault like any other, and retried."""
+
+
+def _connection_error(url: str, error: Exception) -> stripe.APIConnectionError:
+    return stripe.APIConnectionError(f"The request to {urlsplit(url).hostname} failed: {type(error).__name__}: {error}", should_retry=True)
 
 
 def endpoint(method: str, url: str) -> str:

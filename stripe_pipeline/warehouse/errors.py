@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, func, literal_column, null, select, update
 
+from ..models.base import account_key
 from ..models.sync_state import SyncError
 from .dialects import dialect_of
-from .state import PLATFORM_ACCOUNT
 
 _TABLE = SyncError.__table__
 
@@ -25,7 +25,7 @@ def record_errors(connection: Connection, object_type: str, account: str | None,
         {
             **failure,
             "object_type": object_type,
-            "account": account or PLATFORM_ACCOUNT,
+            "account": account_key(account),
             "first_seen_at": now,
             "last_seen_at": now,
             "count": 1,
@@ -57,7 +57,7 @@ def resolve_errors(connection: Connection, object_type: str, account: str | None
         update(_TABLE)
         .where(
             _TABLE.c.object_type == object_type,
-            _TABLE.c.account == (account or PLATFORM_ACCOUNT),
+            _TABLE.c.account == account_key(account),
             _TABLE.c.object_id.in_(object_ids),
             _TABLE.c.resolved_at.is_(None),
         )
@@ -68,5 +68,17 @@ def resolve_errors(connection: Connection, object_type: str, account: str | None
 def open_errors(connection: Connection, object_type: str, account: str | None = None, *, any_account: bool = False) -> int:
     query = select(func.count()).select_from(_TABLE).where(_TABLE.c.object_type == object_type, _TABLE.c.resolved_at.is_(None))
     if not any_account:
-        query = query.where(_TABLE.c.account == (account or PLATFORM_ACCOUNT))
+        query = query.where(_TABLE.c.account == account_key(account))
     return connection.scalar(query) or 0
+
+
+def open_error_objects(connection: Connection, object_type: str, account: str | None, limit: int) -> list[tuple[str, dict | None]]:
+    """(object ID, raw) of up to `limit` open errors, those seen longest ago first, so that
+    every error gets its turn across runs."""
+    query = (
+        select(_TABLE.c.object_id, _TABLE.c.raw)
+        .where(_TABLE.c.object_type == object_type, _TABLE.c.account == account_key(account), _TABLE.c.resolved_at.is_(None))
+        .order_by(_TABLE.c.last_seen_at, _TABLE.c.object_id)
+        .limit(limit)
+    )
+    return [(object_id, raw) for object_id, raw in connection.execute(query)]

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Table, and_, or_, select, true
+from sqlalchemy import Column, Connection, Table, and_, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 # Not compared: the key itself, the write time that the comparison decides on, and when the
 # data was observed (the same data observed again is no change).
-NOT_COMPARED = {"id", "_synced_at", "_observed_at"}
+NOT_COMPARED = {"id", "_account", "_synced_at", "_observed_at"}
 
 
 def not_older(table: Table, excluded) -> ColumnElement[bool]:
@@ -52,7 +52,18 @@ class UpsertResult:
         return self
 
 
+def key_columns(table: Table) -> list[Column]:
+    """The columns of a row's key: (id, _account) on a Stripe table."""
+    return list(table.primary_key.columns)
+
+
 def new_rows(connection: Connection, table: Table, rows: list[dict]) -> int:
-    """How many of the rows have an ID the table lacks (read to the end: DuckDB wants that)."""
-    ids = [row["id"] for row in rows]
-    return len(ids) - len(connection.scalars(select(table.c.id).where(table.c.id.in_(ids))).all())
+    """How many of the rows have a key the table lacks (read to the end: DuckDB wants that)."""
+    by_account: dict[str, list[str]] = {}
+    for row in rows:
+        by_account.setdefault(row["_account"], []).append(row["id"])
+    present = 0
+    for account, ids in by_account.items():  # one account per flush, in practice
+        query = select(table.c.id).where(table.c.id.in_(ids), table.c._account == account)
+        present += len(connection.scalars(query).all())
+    return len(rows) - present

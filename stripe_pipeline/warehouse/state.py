@@ -6,16 +6,16 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, select
 
+from ..models.base import account_key
 from ..models.sync_state import SyncState
 from .dialects import dialect_of
 
 _TABLE = SyncState.__table__
-PLATFORM_ACCOUNT = ""  # a primary key cannot be NULL
 
 
 def load_state(connection: Connection, object_type: str, account: str | None) -> dict | None:
     row = (
-        connection.execute(select(_TABLE).where(_TABLE.c.object_type == object_type, _TABLE.c.account == (account or PLATFORM_ACCOUNT)))
+        connection.execute(select(_TABLE).where(_TABLE.c.object_type == object_type, _TABLE.c.account == account_key(account)))
         .mappings()
         .first()
     )
@@ -29,7 +29,5 @@ def all_states(connection: Connection) -> list[dict]:
 def save_state(connection: Connection, object_type: str, account: str | None, values: dict) -> None:
     """Set the given columns of the row, creating it if needed; other columns keep their values."""
     values = {**values, "updated_at": datetime.now(UTC)}
-    insert = (
-        dialect_of(connection.dialect.name).insert(_TABLE).values(object_type=object_type, account=account or PLATFORM_ACCOUNT, **values)
-    )
+    insert = dialect_of(connection.dialect.name).insert(_TABLE).values(object_type=object_type, account=account_key(account), **values)
     connection.execute(insert.on_conflict_do_update(index_elements=[_TABLE.c.object_type, _TABLE.c.account], set_=values))

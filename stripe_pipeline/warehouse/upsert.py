@@ -1,4 +1,4 @@
-"""Upserts: rows unique by id, written with INSERT … ON CONFLICT (id) DO UPDATE.
+"""Upserts: rows unique by their key (id, _account), written with INSERT … ON CONFLICT DO UPDATE.
 
 Whether an incoming row replaces the table's is one rule (rules.py), whichever statement
 carries it. A dialect may write a flush its own faster way (`Dialect.fast_upsert`: PostgreSQL's
@@ -10,26 +10,27 @@ from __future__ import annotations
 
 import functools
 import operator
+from typing import Any
 
-from sqlalchemy import Connection, Table, and_
+from sqlalchemy import Connection, Table, bindparam, update
 
 from .dialects import dialect_of
-from .rules import UpsertResult, new_rows, not_older, replaces
+from .rules import UpsertResult, key_columns, new_rows, not_older, replaces
 
 __all__ = ["UpsertResult", "mark_deleted_rows", "upsert_rows"]
 
 
 def upsert_rows(connection: Connection, table: Table, rows: list[dict]) -> UpsertResult:
-    """Upsert rows (unique by id) inside the caller's transaction."""
+    """Upsert rows (unique by key) inside the caller's transaction."""
     if not rows:
         return UpsertResult()
     # The same lock order in every writer: overlapping upserts wait for each other instead of deadlocking.
-    rows = sorted(rows, key=_by_id)
+    rows = sorted(rows, key=_by_key)
     result = dialect_of(connection.dialect.name).fast_upsert(connection, table, rows)
     return result if result is not None else _upsert_portable(connection, table, rows)
 
 
-_by_id = operator.itemgetter("id")
+_by_key = operator.itemgetter("id", "_account")
 
 
 def _upsert_portable(connection: Connection, table: Table, rows: list[dict]) -> UpsertResult:
@@ -43,31 +44,40 @@ def _upsert_portable(connection: Connection, table: Table, rows: list[dict]) -> 
 @functools.cache
 def _upsert_statement(dialect: str, table: Table):
     insert = dialect_of(dialect).insert(table)
+    keys = key_columns(table)
     return insert.on_conflict_do_update(
-        index_elements=[table.c.id],
-        set_={column.name: insert.excluded[column.name] for column in table.columns if column.name != "id"},
+        index_elements=keys,
+        set_={column.name: insert.excluded[column.name] for column in table.columns if column not in keys},
         where=replaces(table, insert.excluded),
     )
 
 
 def mark_deleted_rows(connection: Connection, table: Table, tombstones: list[dict]) -> int:
-    """Set `_deleted_at` where it is still NULL, leaving the last known data in place.
+    """Set `_deleted_at` where it is still NULL, leaving the last known data in place. Returns
+    how many rows were newly marked.
 
-    A tombstone for an ID the table has never seen becomes a row of its own, so the deletion is
-    recorded rather than lost. Returns how many rows were newly marked.
+    Only rows the table holds are marked: a deletion of an object it never held writes nothing
+    (a row of NULLs would count as a deleted object the warehouse never had).
     """
-    tombstones = sorted(tombstones, key=_by_id)
-    statement = _tombstone_statement(connection.dialect.name, table)
-    return dialect_of(connection.dialect.name).upsert(connection, statement, tombstones, new_rows(connection, table, tombstones))
+    tombstones = sorted(tombstones, key=_by_key)
+    parameters = [{f"t_{name}": tombstone[name] for name in _TOMBSTONE_VALUES} for tombstone in tombstones]
+    return connection.execute(_tombstone_statement(table), parameters).rowcount
+
+
+_TOMBSTONE_VALUES = ("id", "_account", "_deleted_at", "_synced_at", "_observed_at")
 
 
 @functools.cache
-def _tombstone_statement(dialect: str, table: Table):
-    insert = dialect_of(dialect).insert(table)
-    updated = ["_deleted_at", "_synced_at"] + (["_observed_at"] if "_observed_at" in table.c else [])
-    return insert.on_conflict_do_update(
-        index_elements=[table.c.id],
-        set_={name: insert.excluded[name] for name in updated},
-        # A deletion observed before the table's row (an ID sync that found it alive later) is old news.
-        where=and_(table.c._deleted_at.is_(None), not_older(table, insert.excluded)),
+def _tombstone_statement(table: Table):
+    observed: dict[str, Any] = {"_observed_at": bindparam("t__observed_at")}
+    return (
+        update(table)
+        .where(
+            table.c.id == bindparam("t_id"),
+            table.c._account == bindparam("t__account"),
+            table.c._deleted_at.is_(None),
+            # A deletion observed before the table's row (an ID sync that found it alive later) is old news.
+            not_older(table, observed),
+        )
+        .values(_deleted_at=bindparam("t__deleted_at"), _synced_at=bindparam("t__synced_at"), _observed_at=observed["_observed_at"])
     )

@@ -12,17 +12,17 @@ from sqlalchemy import Connection, Table, exists, false, func, or_, select, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from .. import settings
-from ..models import Base
+from ..models import Base, account_key
 from ..models.sync_state import RequestSlot, SyncError, SyncState
 from ..stripe_api.budget import SlotStore
 from . import errors
-from .columns import add_missing_columns
 from .dialects import dialect_of
 from .engine import WarehouseError, create_warehouse_engine, safe_url
 from .locks import HeldLock, LockLost, sync_lock
 from .rate_budget import slot_store_for
 from .state import all_states, load_state, save_state
 from .transient import RECONNECT_SECONDS, GaveUp, driver_error, is_lost_connection, retry_transient, sqlstate
+from .upgrades import upgrade
 from .upsert import UpsertResult, mark_deleted_rows, upsert_rows
 
 T = TypeVar("T")
@@ -74,7 +74,7 @@ class Warehouse:
         def create(connection: Connection) -> None:
             with self._dialect.creating_tables(connection, self.schema):
                 Base.metadata.create_all(connection, tables=missing)
-                add_missing_columns(connection, missing)
+                upgrade(connection, missing)  # tables an older version made
 
         self._run("create tables", create)
         self._ready.update(table.name for table in missing)
@@ -120,7 +120,7 @@ class Warehouse:
         self.ensure_tables([table])
         query = select(table.c.id).where(
             table.c._deleted_at.is_not(None) if deleted else table.c._deleted_at.is_(None),
-            table.c._account.is_(None) if account is None else table.c._account == account,
+            table.c._account == account_key(account),
         )
         if created_before is not None:
             query = query.where(table.c.created < created_before)
@@ -138,10 +138,7 @@ class Warehouse:
             for start in range(0, len(wanted), 1000):  # bound the statement's parameters
                 found.update(
                     connection.scalars(
-                        select(table.c.id).where(
-                            table.c.id.in_(wanted[start : start + 1000]),
-                            table.c._account.is_(None) if account is None else table.c._account == account,
-                        )
+                        select(table.c.id).where(table.c.id.in_(wanted[start : start + 1000]), table.c._account == account_key(account))
                     )
                 )
             return found
@@ -159,7 +156,7 @@ class Warehouse:
                 query = select(parent, table.c.id).where(
                     parent.in_(parent_ids[start : start + 1000]),
                     table.c._deleted_at.is_(None),
-                    table.c._account.is_(None) if account is None else table.c._account == account,
+                    table.c._account == account_key(account),
                 )
                 for parent_id, row_id in connection.execute(query):
                     found.setdefault(parent_id, set()).add(row_id)
@@ -181,6 +178,11 @@ class Warehouse:
         return self._run(
             "count sync errors", lambda connection: errors.open_errors(connection, object_type, account, any_account=any_account)
         )
+
+    def open_error_objects(self, object_type: str, account: str | None, limit: int) -> list[tuple[str, dict | None]]:
+        """(object ID, raw) of up to `limit` open errors of one table and account, oldest first."""
+        self.ensure_tables([SyncError.__table__])
+        return self._run("read sync errors", lambda connection: errors.open_error_objects(connection, object_type, account, limit))
 
     def load_state(self, object_type: str, account: str | None) -> dict | None:
         """The sync-state row of one object type and account (see models/sync_state.py)."""
@@ -235,11 +237,12 @@ class Warehouse:
         return self._run(f"count {table.name}", lambda connection: connection.scalar(query) or 0)
 
     def orphans(self, table: Table, column: str, target: Table, sample: int = 5) -> tuple[int, list[str]]:
-        """Live rows of `table` whose `column` names no row of `target`: how many, and a few of
-        the IDs they name."""
+        """Live rows of `table` whose `column` names no row of `target` of the same account: how
+        many, and a few of the IDs they name."""
         self.ensure_tables([table, target])
         reference = table.c[column]
-        where = (table.c._deleted_at.is_(None), reference.is_not(None), ~exists().where(target.c.id == reference))
+        named = exists().where(target.c.id == reference, target.c._account == table.c._account)
+        where = (table.c._deleted_at.is_(None), reference.is_not(None), ~named)
 
         def read(connection: Connection) -> tuple[int, list[str]]:
             count = connection.scalar(select(func.count()).select_from(table).where(*where)) or 0

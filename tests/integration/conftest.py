@@ -5,7 +5,10 @@ a real MariaDB or MySQL (TEST_MYSQL_URL, by default the local MariaDB on 127.0.0
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -71,7 +74,15 @@ def postgres_engine():
 # Every warehouse passes these: upserts and reruns, deletes, sync state, the request budget,
 # concurrent processes and the end-to-end sync. SQLite and PostgreSQL also run everything else;
 # ALL_DIALECTS=1 runs everything on DuckDB and MariaDB too.
-WAREHOUSE_CONTRACT = {"test_warehouse", "test_sync_core", "test_incremental", "test_budget", "test_children", "test_poison"}
+WAREHOUSE_CONTRACT = {
+    "test_warehouse",
+    "test_sync_core",
+    "test_incremental",
+    "test_budget",
+    "test_children",
+    "test_poison",
+    "test_connect_identity",
+}
 
 
 @pytest.fixture
@@ -139,6 +150,30 @@ def stripe_env(monkeypatch, emulator, warehouse_config):
     if warehouse_config["schema"]:
         monkeypatch.setenv("WAREHOUSE_SCHEMA", warehouse_config["schema"])
     return emulator
+
+
+def user_environment(emulator, tmp_path) -> dict[str, str]:
+    """The environment a user sets (key, API base at the emulator, a SQLite warehouse in
+    tmp_path) and nothing else of ours: no COLUMNS either, which a pipe does not have."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "WAREHOUSE_")) and k not in ("COLUMNS", "LINES")},
+        "STRIPE_API_KEY": emulator.api_key,
+        "STRIPE_API_BASE": emulator.base_url,
+        "WAREHOUSE_URL": f"sqlite:///{tmp_path / 'warehouse.db'}",
+    }
+
+
+@pytest.fixture
+def shell(emulator, tmp_path):
+    """The `stripe-pipeline` command in a subprocess, its output piped: `shell(*arguments, VARIABLE=value)`."""
+    env = user_environment(emulator, tmp_path)
+
+    def run(*arguments: str, **extra: str) -> subprocess.CompletedProcess:
+        command = Path(sys.executable).parent / "stripe-pipeline"
+        return subprocess.run([command, *arguments], cwd=tmp_path, env={**env, **extra}, capture_output=True, text=True, timeout=300)
+
+    run.warehouse_url = env["WAREHOUSE_URL"]  # type: ignore[attr-defined]
+    return run
 
 
 def dagster_resources(emulator, warehouse_config, api_key=None) -> dict:

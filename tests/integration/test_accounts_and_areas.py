@@ -35,7 +35,7 @@ def test_every_connected_account_syncs_with_its_own_state_and_one_budget(make_em
     by_account: dict = {}
     for row in rows.values():
         by_account[row["_account"]] = by_account.get(row["_account"], 0) + 1
-    assert by_account == {None: 5, **{account: counts["customer"] for account, counts in ACCOUNTS.items()}}
+    assert by_account == {"": 5, **{account: counts["customer"] for account, counts in ACCOUNTS.items()}}  # '' is the platform
     for account in ACCOUNTS:
         assert {i for i, r in rows.items() if r["_account"] == account} == set(emulator.account(account).collections["customers"].objects)
     with warehouse.engine.connect() as connection:
@@ -106,6 +106,7 @@ def test_the_sync_state_belongs_to_the_account_and_mode_it_was_read_from(make_em
 
     # Another account's key on the same warehouse: its cursor would skip that account's history.
     other = make_emulator({"customer": 40}, account_id="acct_1Other", random_seed=7)
+    other.clock.advance(60)  # a minute later by Stripe's one clock (each emulator's starts at 2026-01-01)
     before = table_rows(warehouse, MODELS["customers"].__table__)
     with pytest.raises(
         ConfigurationError,

@@ -71,7 +71,7 @@ def test_a_slot_store_slower_than_a_slot_does_not_stall_requests(make_emulator, 
     emulator = make_emulator({"customer": 300})
     client = StripeApiClient(emulator.api_key, emulator.base_url, requests_per_second=100_000, slot_store=warehouse.slot_store())
     pages: list[list[dict]] = []
-    listing = threading.Thread(target=lambda: pages.extend(client.list_pages("/v1/customers")), daemon=True)
+    listing = threading.Thread(target=lambda: pages.extend(client.list_pages("/v1/customers", {"limit": 100})), daemon=True)
     listing.start()
     listing.join(timeout=30)
     assert not listing.is_alive(), "the listing is stuck waiting for request slots"

@@ -9,6 +9,7 @@ from stripe_pipeline.dagster_defs.assets import RECONCILE_CHECK, build_sync_asse
 from stripe_pipeline.dagster_defs.checks import build_reference_checks
 from stripe_pipeline.dagster_defs.factory import build_assets
 from stripe_pipeline.dagster_defs.translator import StripeAssetTranslator
+from stripe_pipeline.warehouse import Warehouse
 
 from .conftest import dagster_resources
 
@@ -86,3 +87,28 @@ def test_only_the_reconcile_job_plans_the_reconcile_check():
 
     assert RECONCILE_CHECK in planned("stripe_reconcile")
     assert RECONCILE_CHECK not in planned("stripe_full_sync") and "no_open_sync_errors" in planned("stripe_full_sync")
+
+
+def test_executing_a_check_alone_checks_and_syncs_nothing(emulator, warehouse_config):
+    """The UI's Execute button on a check runs only that check: `matches_stripe` lists Stripe's
+    IDs and compares, `no_open_sync_errors` counts; no sync, no events applied, no materialization."""
+    customers = emulator.store.collections["customers"].objects
+    asset = build_sync_asset(StripeCustomerAction, StripeAssetTranslator(), retry_policy=None)
+    resources = dagster_resources(emulator, warehouse_config)
+    assert dg.materialize([asset], resources=resources).success
+    changed = emulator.store.create("customer", name="Made after the sync")  # the table lacks it now
+    emulator.requests.reset()
+    checks = [dg.AssetCheckKey(dg.AssetKey(["stripe", "customers"]), name) for name in (RECONCILE_CHECK, "no_open_sync_errors")]
+    result = dg.materialize([asset], resources=resources, selection=dg.AssetSelection.checks(*checks))
+    assert result.success and result.get_asset_materialization_events() == []
+    found = _evaluations(result)
+    assert found[("customers", "no_open_sync_errors")].passed
+    reconciled = found[("customers", RECONCILE_CHECK)]
+    assert not reconciled.passed and reconciled.metadata["listed_by_stripe"].value == len(customers)
+    assert reconciled.metadata["live_rows"].value == len(customers) - 1
+    assert emulator.requests.by_route.get("GET /v1/events", 0) == 0  # nothing was synced
+    assert Warehouse(**_warehouse_args(warehouse_config)).existing_ids(StripeCustomerAction.table(), {changed["id"]}, None) == set()
+
+
+def _warehouse_args(config: dict) -> dict:
+    return {"url": config["url"], "schema": config["schema"] or None}

@@ -2,34 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
-
 from stripe_pipeline.models import MODELS
 from stripe_pipeline.warehouse import Warehouse
-
-COMMAND = Path(sys.executable).parent / "stripe-pipeline"
-
-
-@pytest.fixture
-def shell(emulator, tmp_path):
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "WAREHOUSE_"))},
-        "STRIPE_API_KEY": emulator.api_key,
-        "STRIPE_API_BASE": emulator.base_url,
-        "WAREHOUSE_URL": f"sqlite:///{tmp_path / 'warehouse.db'}",
-        "COLUMNS": "200",  # rich wraps its tables at the terminal's width
-    }
-
-    def run(*arguments: str, **extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run([COMMAND, *arguments], cwd=tmp_path, env={**env, **extra}, capture_output=True, text=True, timeout=300)
-
-    run.warehouse_url = env["WAREHOUSE_URL"]  # type: ignore[attr-defined]
-    return run
 
 
 def _summary_row(output: str, table: str) -> list[str]:

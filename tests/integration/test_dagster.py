@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import pytest
 import requests
 import yaml
 
@@ -63,7 +62,6 @@ def test_definitions_load_with_the_contracted_names():
 
 def test_schedules_are_stopped_until_the_deployment_asks_for_them(monkeypatch):
     from stripe_pipeline.dagster_defs.factory import build_definitions
-    from stripe_pipeline.settings import ConfigurationError
 
     names = ("stripe_daily_full_sync", "stripe_weekly_reconcile")
     monkeypatch.delenv("STRIPE_SCHEDULES", raising=False)
@@ -76,16 +74,14 @@ def test_schedules_are_stopped_until_the_deployment_asks_for_them(monkeypatch):
         build_definitions(HAND_WRITTEN, schedules="stopped").resolve_schedule_def(names[0]).default_status
         == dg.DefaultScheduleStatus.STOPPED
     )
-    monkeypatch.setenv("STRIPE_SCHEDULES", "on")
-    with pytest.raises(ConfigurationError, match="STRIPE_SCHEDULES must be stopped or running, not 'on'"):
-        build_definitions(HAND_WRITTEN)
+    monkeypatch.setenv("STRIPE_SCHEDULES", "on")  # a bad value: stopped, and every run says why (below)
+    assert build_definitions(HAND_WRITTEN).resolve_schedule_def(names[0]).default_status == dg.DefaultScheduleStatus.STOPPED
 
 
 def test_the_chosen_tables_turn_stale_after_the_freshness_window(monkeypatch):
     from datetime import timedelta
 
     from stripe_pipeline.dagster_defs.factory import build_definitions
-    from stripe_pipeline.settings import ConfigurationError
 
     monkeypatch.setenv("STRIPE_OBJECTS", "customers,invoices")
     monkeypatch.setenv("STRIPE_FRESHNESS_HOURS", "6.5")
@@ -93,25 +89,40 @@ def test_the_chosen_tables_turn_stale_after_the_freshness_window(monkeypatch):
     windows = {key.path[-1]: graph.get(key).freshness_policy for key in graph.get_all_asset_keys() if key.path[0] == "stripe"}
     assert windows["customers"].fail_window.to_timedelta() == windows["invoices"].fail_window.to_timedelta() == timedelta(hours=6.5)
     assert windows["prices"] is None  # not chosen: no schedule keeps it fresh
+
+
+def test_bad_settings_do_not_take_the_code_location_down_and_every_run_fails_with_one_line(emulator, tmp_path, monkeypatch):
+    """A bad value in `.env` used to fail the code location's load, its message buried in a
+    traceback. The location loads with defaults; every run fails at once with the one line."""
+    from stripe_pipeline.dagster_defs.factory import build_definitions
+
+    monkeypatch.setenv("STRIPE_API_KEY", emulator.api_key)
+    monkeypatch.setenv("STRIPE_API_BASE", emulator.base_url)
+    monkeypatch.setenv("WAREHOUSE_URL", "notaurl")
+    monkeypatch.setenv("STRIPE_OBJECTS", "custmers")
     monkeypatch.setenv("STRIPE_FRESHNESS_HOURS", "-1")
-    with pytest.raises(ConfigurationError, match="STRIPE_FRESHNESS_HOURS must be greater than 0"):
-        build_definitions(HAND_WRITTEN)
+    defs = build_definitions(HAND_WRITTEN, retry_policy=None)
+    assert defs.resolve_job_def(FULL_SYNC_JOB) and defs.resolve_sensor_def("stripe_events_sensor")
+    job = defs.resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey(["stripe", "customers"])], raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    message = failure.step_failure_data.user_failure_data.description
+    assert message.startswith("ConfigurationError: ") and "\n" not in message
+    for said in ("WAREHOUSE_URL is not a database URL", "STRIPE_OBJECTS names 'custmers'", "customers", "STRIPE_FRESHNESS_HOURS"):
+        assert said in message
+    assert [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY] == []
 
 
 def test_importing_the_code_location_reads_no_environment():
-    """A bad variable fails when the definitions are built, by its name, not when the package is imported."""
-    probe = (
-        "import stripe_pipeline.definitions as location\n"
-        "print('imported')\n"
-        "try:\n"
-        "    location.defs\n"
-        "except Exception as error:\n"
-        "    print(type(error).__name__, error)\n"
-    )
+    """A bad variable is read when the definitions are built, by its name, not when the package
+    is imported; and it does not stop them from being built (every run reports it instead)."""
+    probe = "import stripe_pipeline.definitions as location\nprint('imported')\nprint(type(location.defs).__name__)\n"
     env = {**os.environ, "STRIPE_EVENTS_POLL_SECONDS": "soon"}
     result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert result.stdout.splitlines()[0] == "imported", result.stderr
-    assert "ConfigurationError" in result.stdout and "STRIPE_EVENTS_POLL_SECONDS" in result.stdout
+    assert result.stdout.splitlines() == ["imported", "Definitions"], result.stderr
+    assert "STRIPE_EVENTS_POLL_SECONDS must be a whole number of seconds, not 'soon'" in result.stderr  # logged when built
 
 
 def test_every_asset_materializes_with_table_metadata(emulator, warehouse_config):
@@ -444,3 +455,18 @@ def test_id_job_materializes_a_table_that_was_backfilled(emulator, warehouse_con
     coupon = next(iter(emulator.store.collections["coupons"].objects))
     result = _run_id_job(emulator, warehouse_config, ids=[coupon], object_type="coupon")
     assert [m.asset_key.to_user_string() for m in result.asset_materializations_for_node("sync_stripe_ids")] == ["stripe/coupons"]
+
+
+def test_the_metrics_refresh_without_anyone_starting_a_sensor():
+    """Dagster's own automation sensor is stopped on a fresh `dagster dev`: the metrics have one of
+    their own, running from the first deploy, that covers them and nothing that calls Stripe."""
+    from stripe_pipeline.dagster_defs.factory import build_definitions
+    from stripe_pipeline.dagster_defs.metrics import METRICS_AUTOMATION
+
+    defs = build_definitions(ALL_ACTIONS)
+    sensor = defs.resolve_sensor_def(METRICS_AUTOMATION)
+    assert isinstance(sensor, dg.AutomationConditionSensorDefinition) and sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    graph = defs.resolve_asset_graph()
+    targets = sensor.asset_selection.resolve(graph)
+    assert targets and {key.path[0] for key in targets} == {"stripe_metrics"}
+    assert all(graph.get(key).automation_condition is not None for key in targets)

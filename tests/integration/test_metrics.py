@@ -316,4 +316,14 @@ def test_the_metric_assets_materialize_after_the_syncs_with_charts(emulator, sto
     warehouse = Warehouse(url)
     with warehouse.engine.connect() as connection:
         assert connection.scalar(sa.text("SELECT mrr FROM mrr_daily WHERE currency = 'usd' ORDER BY date DESC LIMIT 1")) == 825
+
+    # One metric alone, as `dagster asset materialize --select stripe_metrics/churn_monthly` does.
+    with warehouse.engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM churn_monthly"))
+        connection.execute(sa.text("DELETE FROM mrr_daily"))
+    alone = dg.materialize([metrics], resources={"warehouse": WarehouseResource(url=url)}, selection=[metric_key("churn_monthly")])
+    assert {event.asset_key for event in alone.get_asset_materialization_events()} == {metric_key("churn_monthly")}
+    with warehouse.engine.connect() as connection:
+        assert connection.scalar(sa.text("SELECT count(*) FROM churn_monthly")) > 0
+        assert connection.scalar(sa.text("SELECT count(*) FROM mrr_daily")) == 0  # not chosen: not written
     warehouse.engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from stripe_pipeline.actions import StripeCustomerAction
+from stripe_pipeline.actions import StripeCustomerAction, StripeInvoiceAction, StripeInvoiceLineItemAction
 from stripe_pipeline.actions.mixins import ObjectSyncError
 from stripe_pipeline.models import StripeCustomer, SyncError
 
@@ -128,3 +128,49 @@ def test_objects_without_a_created_time_do_not_stop_the_backfill(make_emulator, 
     rows = table_rows(warehouse, StripeCustomer.__table__)
     assert set(rows) == set(customers.objects) and stats.failed == 0
     assert all(rows[customer]["created"] is None for customer in odd)
+
+
+class FailsOnSomeLines(StripeInvoiceLineItemAction):
+    invoices: set[str] = set()
+
+    def post_set_default(self, defaults):
+        if defaults["invoice"] in self.invoices:
+            raise ValueError("cannot map this line")
+
+
+class InvoicesWithFailingLines(StripeInvoiceAction):
+    child_actions = (FailsOnSomeLines,)
+
+
+def test_kept_objects_are_retried_by_the_next_runs_and_resolve_once_the_hook_is_fixed(make_emulator, client_for, warehouse):
+    """The cursor moved past them: without a retry they would stay stale forever. Each events run
+    retrieves a bounded batch of its table's open errors (a child table's through their parents)."""
+    emulator = make_emulator({"customer": 120, "invoice": 30})
+    customers = emulator.store.collections["customers"].objects
+    poisoned = list(customers)[:4]
+    FailsOnSome.poisoned = set(poisoned)
+    client = client_for(emulator)
+    FailsOnSome(client=client, warehouse=warehouse).sync_incremental()
+    assert warehouse.open_errors("customers") == 4
+    again = FailsOnSome(client=client, warehouse=warehouse).sync_incremental()  # still broken: still open, counted again
+    assert again.modes == ["incremental"] and again.failed == 4 and warehouse.open_errors("customers") == 4
+    assert {error["count"] for error in _errors(warehouse).values()} == {2}
+
+    gone = poisoned[0]
+    emulator.store.delete(gone)
+    FailsOnSome.poisoned = set()  # the hook is fixed; no event names the other three
+    emulator.requests.reset()
+    stats = FailsOnSome(client=client, warehouse=warehouse).sync_incremental()
+    assert stats.failed == 0 and warehouse.open_errors("customers") == 0
+    rows = table_rows(warehouse, StripeCustomer.__table__)
+    assert all(rows[c]["_raw"] == customers[c] for c in poisoned[1:]) and gone not in rows  # it never had a row
+    # The deletion event resolved its error; the three still open were retrieved, nothing more.
+    assert emulator.requests.by_route["GET /v1/customers/:id"] == 3
+
+    # A child table's errors are retried through their parents.
+    FailsOnSomeLines.invoices = {next(iter(emulator.store.collections["invoices"].objects))}
+    InvoicesWithFailingLines(client=client, warehouse=warehouse).sync_incremental()
+    assert warehouse.open_errors("invoice_line_items") > 0
+    FailsOnSomeLines.invoices = set()
+    InvoicesWithFailingLines(client=client, warehouse=warehouse).sync_incremental()
+    assert warehouse.open_errors("invoice_line_items") == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import shutil
 import socket
 import ssl
@@ -19,9 +20,10 @@ import stripe
 from stripe_pipeline.actions import StripeCustomerAction
 from stripe_pipeline.models import StripeCustomer
 from stripe_pipeline.settings import ConfigurationError
-from stripe_pipeline.stripe_api import BackoffPolicy, StripeAccessError, StripeApiClient
+from stripe_pipeline.stripe_api import BackoffPolicy, StripeAccessError, StripeApiClient, StripeUnreachable
 
 from .conftest import table_rows
+from .tcp_proxy import TcpProxy
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
@@ -106,12 +108,26 @@ def _closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_connection_errors_are_retried_then_raised():
-    closed_port = _closed_port()
-    client = StripeApiClient("sk_test_x", f"http://127.0.0.1:{closed_port}", backoff=BackoffPolicy(max_retries=2, base_delay=0.01))
-    with pytest.raises(stripe.APIConnectionError):
+def test_nothing_at_stripe_api_base_fails_the_first_request_at_once_naming_it():
+    """Refused, or a host that does not resolve, before Stripe ever answered: a wrong setting,
+    not a blip; minutes of retries per table would only hide it."""
+    for base in (f"http://127.0.0.1:{_closed_port()}", "http://no-such-host.invalid"):
+        client = StripeApiClient("sk_test_x", base, backoff=BackoffPolicy(max_retries=2, base_delay=0.01))
+        with pytest.raises(StripeUnreachable, match=rf"Cannot reach Stripe at {re.escape(base)} \(STRIPE_API_BASE\)"):
+            client.get("/v1/customers")
+        assert client.stats.retries == 0
+
+
+def test_connection_errors_after_the_first_answer_are_retried_then_raised(make_emulator):
+    emulator = make_emulator({"customer": 3})
+    proxy = TcpProxy("127.0.0.1", int(emulator.base_url.rsplit(":", 1)[1]))
+    client = StripeApiClient(emulator.api_key, f"http://127.0.0.1:{proxy.port}", backoff=BackoffPolicy(max_retries=2, base_delay=0.01))
+    assert len(client.get("/v1/customers")["data"]) == 3
+    proxy.close()  # Stripe was there; now connections are cut and refused: a network fault, retried
+    with pytest.raises(stripe.APIConnectionError) as raised:
         client.get("/v1/customers")
-    assert (client.stats.requests, client.stats.retries) == (3, 2)
+    assert not isinstance(raised.value, StripeUnreachable)
+    assert (client.stats.requests, client.stats.retries) == (4, 2)
 
 
 def test_the_environments_proxy_settings_are_honoured(make_emulator, monkeypatch):

@@ -6,11 +6,14 @@ import multiprocessing
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 
 from stripe_pipeline.actions import StripeCustomerAction, StripeInvoiceAction
 from stripe_pipeline.emulator.objects import generate
-from stripe_pipeline.models import StripeCustomer
+from stripe_pipeline.models import StripeCustomer, StripeInvoiceLineItem
+from stripe_pipeline.models.base import TABLE_OPTIONS
 from stripe_pipeline.warehouse import Warehouse, WarehouseError
+from stripe_pipeline.warehouse.dialects import dialect_of
 from stripe_pipeline.warehouse.upsert import _upsert_portable, upsert_rows
 
 from .conftest import table_rows
@@ -23,7 +26,13 @@ def _rows(writer: int) -> list[dict]:
     """Every writer writes the same IDs, half of them in the opposite order: the worst case for locks."""
     now = datetime.now(UTC)
     rows = [
-        {"id": f"cus_{n:05d}", "_raw": {"id": f"cus_{n:05d}", "by": writer}, "_synced_at": now, "email": f"{n}@w{writer}.example"}
+        {
+            "id": f"cus_{n:05d}",
+            "_account": "",
+            "_raw": {"id": f"cus_{n:05d}", "by": writer},
+            "_synced_at": now,
+            "email": f"{n}@w{writer}.example",
+        }
         for n in range(ROWS_PER_WRITER)
     ]
     return rows[::-1] if writer % 2 else rows
@@ -158,7 +167,7 @@ def _customer(n: int, synced_at: datetime, **values) -> dict:
         "metadata": {"n": str(n), "nested": [1, 2.5, None, {"x": "ü"}]},
         "preferred_locales": [],
     } | values
-    row = {**data, "created": datetime.fromtimestamp(data["created"], UTC), "_raw": data, "_synced_at": synced_at}
+    row = {**data, "created": datetime.fromtimestamp(data["created"], UTC), "_raw": data, "_synced_at": synced_at, "_account": ""}
     return dict.fromkeys(c.name for c in StripeCustomer.__table__.columns) | row
 
 
@@ -208,7 +217,7 @@ def test_upsert_counts_within_one_transaction(warehouse):
         changed = [_customer(0, now), _customer(1, now, email="x@example.com"), _customer(5, now)]
         assert _counts(upsert_rows(connection, table, changed)) == (1, 1, 1)
         # Rows with some columns left out: the columns missing are NULL.
-        assert _counts(upsert_rows(connection, table, [{"id": "cus_1", "_raw": {}, "_synced_at": now}])) == (0, 1, 0)
+        assert _counts(upsert_rows(connection, table, [{"id": "cus_1", "_account": "", "_raw": {}, "_synced_at": now}])) == (0, 1, 0)
     assert warehouse.count(table) == 4
     assert table_rows(warehouse, table)["cus_1"]["email"] is None
 
@@ -238,3 +247,53 @@ def test_a_sqlite_warehouse_keeps_its_lock_and_budget_files_in_one_folder(tmp_pa
     StripeCustomerAction(client=client_for(emulator, slot_store=warehouse.slot_store()), warehouse=warehouse).sync_all()
     assert sorted(path.name for path in tmp_path.iterdir() if not path.name.startswith("w.db-")) == ["w.db", "w.db.stripe_pipeline"]
     assert {path.suffix for path in (tmp_path / "w.db.stripe_pipeline").iterdir()} <= {".lock", ".json"}
+
+
+def _as_made_by_0_6(table: sa.Table, metadata: sa.MetaData) -> sa.Table:
+    """The table as 0.6 created it: keyed by `id` alone, `_account` a nullable text column."""
+    columns = [
+        sa.Column("_account", sa.Text)
+        if column.name == "_account"
+        else sa.Column(column.name, column.type, primary_key=column.name == "id", nullable=column.nullable, index=column.index)
+        for column in table.columns
+    ]
+    return sa.Table(table.name, metadata, *columns, sa.Column("crm_id", sa.Text), **TABLE_OPTIONS)  # and a column of the user's
+
+
+def test_a_warehouse_made_by_0_6_is_keyed_by_account_on_its_first_run(warehouse, make_emulator, client_for):
+    """0.6 keyed rows by `id` alone, with NULL `_account` for the platform. The first run keys
+    them by (id, _account), '' for the platform, keeping every row and column, a user's too."""
+    emulator = make_emulator({"customer": 5, "invoice": 4})
+    old = sa.MetaData()
+    customers, lines = (_as_made_by_0_6(model.__table__, old) for model in (StripeCustomer, StripeInvoiceLineItem))
+    with warehouse.engine.begin() as connection:
+        if warehouse.schema:
+            connection.execute(sa.schema.CreateSchema(warehouse.schema, if_not_exists=True))
+        old.create_all(connection)
+        now = datetime(2026, 6, 1, tzinfo=UTC)
+        connection.execute(
+            customers.insert(),
+            [
+                {"id": "cus_Old1", "_raw": {"id": "cus_Old1"}, "_synced_at": now, "_account": None, "email": "a@x.example", "crm_id": "7"},
+                {"id": "cus_Old2", "_raw": {"id": "cus_Old2"}, "_synced_at": now, "_account": "acct_1Old", "email": None, "crm_id": "8"},
+            ],
+        )
+    client = client_for(emulator)
+    StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental()
+    StripeInvoiceAction(client=client, warehouse=warehouse).sync_incremental()
+
+    new = Warehouse(warehouse.url, warehouse.schema)  # what the next process sees
+    with new.engine.connect() as connection:
+        keys = {name: dialect_of(new.dialect).primary_key(connection, name, new.schema) for name in ("customers", "invoice_line_items")}
+        rows = {(r["_account"], r["id"]): r for r in connection.execute(sa.select(customers)).mappings()}  # 0.6's columns
+    assert keys == {"customers": ["id", "_account"], "invoice_line_items": ["id", "_account"]}
+    assert rows[("", "cus_Old1")]["crm_id"] == "7" and rows[("", "cus_Old1")]["email"] == "a@x.example"
+    assert rows[("acct_1Old", "cus_Old2")]["crm_id"] == "8"
+    assert {key for key in rows if key[1] not in ("cus_Old1", "cus_Old2")} == {
+        ("", c) for c in emulator.store.collections["customers"].objects
+    }
+    assert new.count(StripeInvoiceLineItem.__table__) == emulator.store.table_count("invoice_line_items") > 0
+    # The same ID in another account is a row of its own now; a rerun writes nothing.
+    new.upsert(StripeCustomer.__table__, [_customer(0, now) | {"id": "cus_Old1", "_account": "acct_1Other"}])
+    assert new.count(StripeCustomer.__table__) == len(rows) + 1
+    assert StripeCustomerAction(client=client, warehouse=new).sync_incremental().written.inserted == 0

@@ -333,6 +333,19 @@ def test_column_types_follow_the_package_annotations():
     assert lines.invoice.index  # child rows are read by their parent's ID
     assert isinstance(MODELS["subscriptions"].__table__.c.trial_end.type, sa.DateTime)  # its doc does not say so
     assert "client_secret" not in MODELS["payment_intents"].__table__.c  # a secret gets no column
+    # A terminal reader's `last_seen_at` counts milliseconds: a number, not a timestamp in the year 57,000.
+    assert isinstance(MODELS["terminal_readers"].__table__.c.last_seen_at.type, sa.BigInteger)
+
+
+def test_timestamp_columns_say_what_they_hold_not_what_the_api_sends():
+    said = [
+        f"{name}.{column.name}"
+        for name, model in MODELS.items()
+        for column in model.__table__.columns
+        if isinstance(column.type, sa.DateTime) and "seconds since" in (column.comment or "")
+    ]
+    assert said == []
+    assert MODELS["customers"].__table__.c.created.comment == "Time at which the object was created. A UTC timestamp."
 
 
 def test_the_readme_lists_every_table_and_what_was_left_out():

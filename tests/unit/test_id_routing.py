@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stripe_pipeline.actions import ALL_ACTIONS, StripeCouponAction, StripeCustomerAction, StripeInvoiceAction, StripeRefundAction
+from stripe_pipeline.actions.registry import action_for_id
 from stripe_pipeline.actions.runs import plan_id_sync
 
 
@@ -26,3 +27,15 @@ def test_every_prefix_belongs_to_one_action():
             assert prefix not in owners, f"{prefix} is claimed by {owners[prefix]} and {action.__name__}"
             owners[prefix] = action.__name__
     assert len(owners) > 50
+
+
+def test_every_prefix_routes_to_its_own_action_the_longest_prefix_first():
+    """`sub_sched_…` is a subscription schedule, though it starts with a subscription's `sub_`."""
+    wrong = [
+        f"{prefix}123 -> {action_for_id(ALL_ACTIONS, prefix + '123').__name__}, not {action.__name__}"
+        for action in ALL_ACTIONS
+        for prefix in action.id_prefixes
+        if action_for_id(ALL_ACTIONS, prefix + "123") is not action
+    ]
+    assert wrong == []
+    assert action_for_id(ALL_ACTIONS, "sub_sched_1MowQV").table_name() == "subscription_schedules"

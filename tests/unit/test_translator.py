@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import dagster as dg
 
-from stripe_pipeline.actions import StripeCustomerAction, StripeInvoiceLineItemAction, StripeIssuingCardAction
+from stripe_pipeline.actions import (
+    ALL_ACTIONS,
+    StripeBalanceTransactionAction,
+    StripeCustomerAction,
+    StripeInvoiceLineItemAction,
+    StripeIssuingCardAction,
+)
 from stripe_pipeline.dagster_defs.translator import StripeAssetTranslator
 
 
@@ -22,6 +28,24 @@ def test_child_tables_and_other_areas():
     lines = StripeAssetTranslator().get_asset_spec(StripeInvoiceLineItemAction)
     assert lines.key == dg.AssetKey(["stripe", "invoice_line_items"]) and "`invoice`" in lines.description
     assert StripeAssetTranslator().get_asset_spec(StripeIssuingCardAction).group_name == "stripe_issuing"
+
+
+def test_every_child_table_is_in_its_parents_group():
+    translator = StripeAssetTranslator()
+    moved = {
+        child.table_name(): (translator.get_asset_spec(child).group_name, translator.get_asset_spec(parent).group_name)
+        for parent in ALL_ACTIONS
+        for child in parent.child_actions
+        if translator.get_asset_spec(child).group_name != translator.get_asset_spec(parent).group_name
+    }
+    assert moved == {}
+    assert translator.get_asset_spec(StripeInvoiceLineItemAction).group_name == "stripe_billing"
+
+
+def test_a_table_without_events_is_not_described_as_events_driven():
+    balance = StripeAssetTranslator().get_asset_spec(StripeBalanceTransactionAction).description
+    assert "no events" in balance and "every run lists them all" in balance and "reads only the events" not in balance
+    assert "reads only the events" in StripeAssetTranslator().get_asset_spec(StripeCustomerAction).description
 
 
 def test_a_subclass_changes_keys_and_groups():

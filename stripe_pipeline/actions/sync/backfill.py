@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import stripe
+
 from ...policies import SAFE_EVENT_AGE_SECONDS
 from ...stripe_api.events import EventCursor, EventReader
 from ...stripe_api.windows import Window, initial_windows
@@ -23,20 +25,40 @@ if TYPE_CHECKING:
 
 
 def backfill(action: StripeSyncActionMixin, resume: dict | None) -> None:
-    """List everything in `created` windows walked in parallel; every flush saves the windows
-    still to list (`_stripe_sync_state.backfill`) in the transaction of its rows."""
+    """List everything in `created` windows walked in parallel, where the list takes them;
+    every flush saves the windows still to list (`_stripe_sync_state.backfill`) in the
+    transaction of its rows. Else one cursor walk."""
     action.stats.modes.append("backfill")
     if action.stripe_type is not None and not action.stripe_type.lists_by_created:
         _backfill_by_cursor(action)
         return
+    try:
+        _backfill_by_windows(action, resume)
+    except stripe.InvalidRequestError as error:
+        if not _refuses_created(error):
+            raise
+        # An older API version, or a proxy, that does not take the filter: the objects are
+        # still all there, by one cursor walk (not resumable part-way, and not in parallel).
+        action.log.warning(
+            f"{action.log_name}: Stripe refused the `created` filter ({error.user_message}); "
+            "listing everything with one cursor walk instead"
+        )
+        _backfill_by_cursor(action)
+
+
+def _refuses_created(error: stripe.InvalidRequestError) -> bool:
+    return error.http_status == 400 and (error.param or "").startswith("created")
+
+
+def _backfill_by_windows(action: StripeSyncActionMixin, resume: dict | None) -> None:
     newest = _newest_event(action)  # where the events take over
     now = action.client.server_now()
     if resume and now - resume["started_at"] > SAFE_EVENT_AGE_SECONDS:
-        action.log.info(f"{action.table_name()}: the unfinished backfill is older than Stripe's events; starting over")
+        action.log.info(f"{action.log_name}: the unfinished backfill is older than Stripe's events; starting over")
         resume = None
     if resume:
         checkpoint = dict(resume)
-        action.log.info(f"{action.table_name()}: resuming the backfill: {len(checkpoint['windows'])} created windows to list")
+        action.log.info(f"{action.log_name}: resuming the backfill: {len(checkpoint['windows'])} created windows to list")
     else:
         checkpoint = {
             "started_at": now,
@@ -49,7 +71,7 @@ def backfill(action: StripeSyncActionMixin, resume: dict | None) -> None:
         action.table(), action.stripe_account, deleted=False, created_in=[(utc(w.gte), utc(w.lte)) for w in windows]
     )
     if resume and unlisted:
-        action.log.info(f"{action.table_name()}: deletions among the objects listed before the restart are left to the next reconcile")
+        action.log.info(f"{action.log_name}: deletions among the objects listed before the restart are left to the next reconcile")
     action.save_state(backfill=checkpoint)
 
     def checkpoint_state(outstanding: list[Window]) -> dict:
@@ -91,4 +113,4 @@ def _finish(action: StripeSyncActionMixin, unlisted: set[str], cursor: EventCurs
         events_read_at=utc(started_at),
     )
     if unlisted:
-        action.log.info(f"{action.table_name()}: {len(unlisted):,} rows that Stripe no longer lists flagged deleted")
+        action.log.info(f"{action.log_name}: {len(unlisted):,} rows that Stripe no longer lists flagged deleted")

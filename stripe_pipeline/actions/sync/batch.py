@@ -51,7 +51,7 @@ class Batch:
 
 
 def _report_problems(action: StripeSyncActionMixin) -> None:
-    stats, table = action.stats, action.table_name()
+    stats, table = action.stats, action.log_name
     if stats.failed:
         action.log.warning(f"{table}: {failed_objects(stats.failed)}")
     if stats.drifted:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from ...models import account_key
 from ...warehouse import UpsertResult, WarehouseError
 from ..declarations import reference_targets
 from .mapping import full_row, mapping_plan, storable
@@ -50,19 +51,21 @@ class RowBuffer:
                 value = row.get(name)
                 if isinstance(value, str) and value:
                     action.references.setdefault(target, set()).add(value)
+        if row.get("_account") is None:  # a hook's own row: the key is the action's account
+            row["_account"] = account_key(action.stripe_account)
         self._rows[row["id"]] = full_row(plan, row)
         self._tombstones.pop(row["id"], None)
 
     def add_deletion(self, stub: dict, now: datetime, observed_at: datetime) -> dict:
-        """Stage `_deleted_at` for a deleted object's row; its data stays. Returns the row as the
-        warehouse will hold it where the object had no row yet."""
+        """Stage `_deleted_at` for a deleted object's row; its data stays, and a table without
+        its row gets none. Returns what is known of the row: the stub, every other column NULL."""
         action = self._action
         tombstone = {
             "id": stub["id"],
             "_raw": stub,
             "_synced_at": now,
             "_deleted_at": now,
-            "_account": action.stripe_account,
+            "_account": account_key(action.stripe_account),
             "_observed_at": observed_at,
         }
         self._rows.pop(stub["id"], None)
@@ -100,8 +103,10 @@ class RowBuffer:
             if action.strict or not error.refused_row:
                 raise
             rows, result, deleted = self._write_row_by_row(rows, tombstones, state)
-        if rows and self._may_have_open_errors():
-            action.warehouse.resolve_errors(action.table_name(), action.stripe_account, [row["id"] for row in rows])
+        if (rows or tombstones) and self._may_have_open_errors():
+            # Synced cleanly, or gone: either way nothing waits any more.
+            synced = [row["id"] for row in rows] + [tombstone["id"] for tombstone in tombstones]
+            action.warehouse.resolve_errors(action.table_name(), action.stripe_account, synced)
         action.stats.written += result
         action.stats.deleted += deleted
         return result

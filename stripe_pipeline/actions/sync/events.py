@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ...policies import EVENT_OVERLAP_SECONDS, MAX_RECENT_EVENT_IDS, SAFE_EVENT_AGE_SECONDS
+from ...stripe_api.clock import end_of_second
 from ...stripe_api.events import EventCursor, EventReader
 from .listing import RETRIEVE_BATCH, retrieve_each
 from .times import unix, utc
@@ -47,7 +48,7 @@ def apply_events(action: StripeSyncActionMixin, state: dict, trust_event_payload
         events_recent_ids=recent[:MAX_RECENT_EVENT_IDS],
         events_read_at=utc(read_at),
     )
-    action.log.info(f"{action.table_name()}: {action.stats.events:,} new events; events cursor at {cursor.id or cursor.created}")
+    action.log.info(f"{action.log_name}: {action.stats.events:,} new events; events cursor at {cursor.id or cursor.created}")
     return None
 
 
@@ -58,7 +59,7 @@ def _apply_newest_per_object(
     of every event read."""
     read: list[tuple[str, int]] = []
     seen: set[str] = set()
-    to_retrieve: list[str] = []
+    to_retrieve: dict[str, int] = {}  # ID -> `created` of the event it is retrieved for
     deletions = action.deletion_events()
     watched = set(action.watched_events())
     for event in events:
@@ -84,16 +85,16 @@ def _apply_newest_per_object(
         if event["id"] in applied:
             continue  # this object's newest state is in the table already
         if event["type"] in deletions and not from_child:
-            action.observed_at = utc(event["created"])
+            action.observed_at = end_of_second(event["created"])  # of its second: see stripe_api/clock.py
             action.flag_deleted([obj["id"]])
         elif trust_event_payloads and not from_child:
-            action.observed_at = utc(event["created"])  # the payload is the object as of the event
+            action.observed_at = end_of_second(event["created"])  # the payload is the object as of the event
             action.sync(obj)
         else:
-            to_retrieve.append(obj["id"])
+            to_retrieve[obj["id"]] = event["created"]
             if len(to_retrieve) >= RETRIEVE_BATCH:
                 sync_current(action, to_retrieve)
-                to_retrieve = []
+                to_retrieve = {}
     sync_current(action, to_retrieve)
     return read
 
@@ -109,9 +110,17 @@ def _parent_of(action: StripeSyncActionMixin, kind: str, child: dict) -> dict | 
     return None
 
 
-def sync_current(action: StripeSyncActionMixin, ids: list[str]) -> None:
-    """Sync the objects as the API renders them now; one that is gone gets `_deleted_at`."""
-    for object_id, stripe_data in retrieve_each(action, ids):
+def sync_current(action: StripeSyncActionMixin, ids: dict[str, int]) -> None:
+    """Sync the objects as the API renders them now; one that is gone gets `_deleted_at`.
+
+    `ids` maps each ID to the `created` of the event it is retrieved for. What the retrieve
+    returns is at least as new as that event, so it counts from the end of the event's second
+    too (stripe_api/clock.py): a coupon deleted and made again within one second is live, though
+    its retrieve's own time falls before its deletion event's end of second."""
+    for object_id, stripe_data in retrieve_each(action, list(ids)):
+        floor = end_of_second(ids[object_id])
+        if action.observed_at is None or action.observed_at < floor:
+            action.observed_at = floor
         if stripe_data is None:
             action.flag_deleted([object_id])
         else:

@@ -25,7 +25,7 @@ RETRIEVE_BATCH = 100
 def list_and_sync(action: StripeSyncActionMixin, params: dict) -> Iterator[list[dict]]:
     """Page through the list endpoint in one cursor walk, syncing each object; yields each page
     once its objects are staged (reconcile, filtered listings, types without `created`)."""
-    progress = Progress(action.log, action.table_name(), action.stats)
+    progress = Progress(action.log, action.log_name, action.stats)
     for page in action.client.list_pages(action.api_path(), {**params, "limit": 100}):
         _sync_page(action, page, progress, action.client.observed_at())
         yield page
@@ -42,7 +42,7 @@ def list_windows_and_sync(
     list, in the transaction of its rows: all that was listed outside them is in the table.
     """
     lister = ParallelLister(action.client, action.api_path(), dict(action.list_params), concurrency=action.concurrency)
-    progress = Progress(action.log, action.table_name(), action.stats, lister.remaining)
+    progress = Progress(action.log, action.log_name, action.stats, lister.remaining)
     outstanding = dict(enumerate(windows))  # as of the last completely staged page
     action.rows.checkpoint = (lambda: checkpoint(list(outstanding.values()))) if checkpoint else None
     try:

@@ -42,6 +42,6 @@ def reconcile(action: StripeSyncActionMixin) -> None:
     action.stats.restored += restored
     action.stats.listed += listed
     action.log.info(
-        f"{action.table_name()}: reconciled {listed:,} listed objects: "
+        f"{action.log_name}: reconciled {listed:,} listed objects: "
         f"{len(unlisted):,} rows Stripe no longer has flagged deleted, {restored:,} restored"
     )

@@ -2,7 +2,8 @@
 
 - no state yet, an unfinished backfill, `full_refresh`, or events last read longer ago than
   Stripe keeps them (30 days): a (resumed) full backfill, checkpointed (backfill.py);
-- otherwise: the events since the cursor, each changed object once (events.py);
+- otherwise: the events since the cursor, each changed object once (events.py), and a batch
+  of the objects kept in `_stripe_sync_errors` tried again (quarantine.py);
 - `reconcile`: afterwards, relist every ID and flag rows Stripe no longer has (reconcile.py).
 """
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from ...settings import ConfigurationError
 from .backfill import backfill
 from .events import apply_events
+from .quarantine import retry_open_errors
 from .reconcile import reconcile
 
 if TYPE_CHECKING:
@@ -35,7 +37,7 @@ class TypeLock:
         lock: AbstractContextManager[None] = nullcontext()
         if self._depth == 0:
             wait = lambda seconds: action.log.info(  # noqa: E731
-                f"{action.table_name()}: waiting {seconds:.0f} s for another run of this type to finish"
+                f"{action.log_name}: waiting {seconds:.0f} s for another run of this type to finish"
             )
             lock = action.warehouse.sync_lock(action.table_name(), action.stripe_account, wait)
         self._depth += 1
@@ -54,8 +56,10 @@ def run(action: StripeSyncActionMixin, *, reconcile_after: bool, trust_event_pay
         if reason is None:
             reason = apply_events(action, state, trust_event_payloads)  # type: ignore[arg-type]  # state is set here
         if reason is not None:
-            action.log.info(f"{action.table_name()}: full backfill, because {reason}")
+            action.log.info(f"{action.log_name}: full backfill, because {reason}")
             backfill(action, resume=None if full_refresh or not state else state["backfill"])
+        else:  # a backfill has just listed every object again, those kept as errors too
+            retry_open_errors(action)
         if reconcile_after:
             reconcile(action)
 

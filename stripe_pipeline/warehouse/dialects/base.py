@@ -75,7 +75,39 @@ class Dialect:
 
     def existing_columns(self, connection: Connection, table: str, schema: str | None) -> set[str]:
         """The columns the database's table has (to add those a newer catalogue brings)."""
-        return {column["name"] for column in inspect(connection).get_columns(table, schema=schema)}
+        return set(self.column_types(connection, table, schema))
+
+    def column_types(self, connection: Connection, table: str, schema: str | None) -> dict[str, str]:
+        """The database's table's columns, in order, with their SQL types as the database writes them."""
+        return {
+            column["name"]: column["type"].compile(dialect=connection.dialect)
+            for column in inspect(connection).get_columns(table, schema=schema)
+        }
+
+    def primary_key(self, connection: Connection, table: str, schema: str | None) -> list[str]:
+        """The columns of the database's table's primary key, in order."""
+        return list(inspect(connection).get_pk_constraint(table, schema=schema)["constrained_columns"])
+
+    def rekey(self, connection: Connection, table: Table, schema: str | None) -> None:
+        """Give a table made by 0.6 or earlier, keyed by `id`, the key (id, _account), its
+        platform rows `_account` '' (warehouse/upgrades.py). By default the table is copied into
+        a new one: SQLite and DuckDB cannot change a primary key in place. Columns the model
+        lacks (a user's own, a field an older catalogue had) are copied with their type."""
+        quote = connection.dialect.identifier_preparer.quote
+        qualified = (lambda name: f"{quote(schema)}.{quote(name)}") if schema else quote
+        old = f"{table.name}_before_0_7"
+        types = self.column_types(connection, table.name, schema)
+        for index in table.indexes:  # index names are the schema's: the new table makes them again
+            connection.exec_driver_sql(f"DROP INDEX IF EXISTS {qualified(str(index.name))}")
+        connection.exec_driver_sql(f"ALTER TABLE {qualified(table.name)} RENAME TO {quote(old)}")
+        table.create(connection)
+        for name, sql_type in types.items():
+            if name not in table.c:
+                connection.exec_driver_sql(f"ALTER TABLE {qualified(table.name)} ADD COLUMN {quote(name)} {sql_type}")
+        columns = ", ".join(quote(name) for name in types)
+        values = ", ".join("COALESCE(_account, '')" if name == "_account" else quote(name) for name in types)
+        connection.exec_driver_sql(f"INSERT INTO {qualified(table.name)} ({columns}) SELECT {values} FROM {qualified(old)}")
+        connection.exec_driver_sql(f"DROP TABLE {qualified(old)}")
 
     def json_value(self, column: Any, *path: str, kind: str = "string") -> Any:
         """The value at `path` in a JSON column, as `kind`: string, integer, boolean or json."""
@@ -88,11 +120,11 @@ class Dialect:
     def upsert(self, connection: Connection, statement: Any, rows: list[dict], new: int) -> int:
         """Run an upsert built from `insert(table)` for each of `rows`; how many of them it
         inserted or replaced (the others were left as they were). `new`: how many of the rows'
-        IDs the table lacked, for a database that counts only what its driver reports."""
+        keys the table lacked, for a database that counts only what its driver reports."""
         return len(connection.scalars(statement.returning(statement.table.c.id), rows).all())
 
     def fast_upsert(self, connection: Connection, table: Table, rows: list[dict]) -> UpsertResult | None:
-        """Write a flush (rows sorted by id) faster than the portable statement; None: take that."""
+        """Write a flush (rows sorted by key) faster than the portable statement; None: take that."""
         return None
 
     def session_lock(self, engine: Engine, name: str) -> Any | None:

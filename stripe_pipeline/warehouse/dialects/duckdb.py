@@ -1,6 +1,6 @@
 """DuckDB (`duckdb:///path.duckdb`, through duckdb-engine): the analytics engineer's embedded
 warehouse. Tables go in schema `stripe`, JSON columns are DuckDB `JSON`, timestamps
-`TIMESTAMPTZ`, and upserts are `INSERT … ON CONFLICT (id) DO UPDATE … WHERE … RETURNING`, as on
+`TIMESTAMPTZ`, and upserts are `INSERT … ON CONFLICT (id, _account) DO UPDATE … WHERE … RETURNING`, as on
 PostgreSQL (duckdb-engine speaks PostgreSQL's SQL).
 
 A flush reaches DuckDB as a pandas DataFrame that the statement selects from (DuckDB scans it
@@ -12,7 +12,7 @@ DuckDB lets one process at a time open a database file for writing; a second one
 open it at all. Dagster runs each step in a process of its own, so every connection here holds
 an inter-process lock on a file beside the database while it is open, and connections are not
 pooled: a process holds the database for one transaction, then the next process takes it.
-Threads of one process share the lock (DuckDB lets them share the open database).
+Threads of one process take turns too (ProcessLock says why).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import NullPool
 
 from ..engine import sidecar_dir
-from ..rules import UpsertResult, new_rows, replaces
+from ..rules import UpsertResult, key_columns, new_rows, replaces
 from .base import Dialect
 
 _LOCK = "stripe_pipeline_lock"
@@ -46,11 +46,23 @@ class DuckDB(Dialect):
     def insert(self, table: Table) -> Any:
         return postgresql.insert(table)
 
-    def existing_columns(self, connection: Connection, table: str, schema: str | None) -> set[str]:
-        # duckdb-engine reflects through PostgreSQL's catalog queries, which DuckDB's pg_catalog
-        # does not fully answer under SQLAlchemy 2.1; information_schema does.
-        query = text("SELECT column_name FROM information_schema.columns WHERE table_name = :table AND table_schema = :schema")
-        return set(connection.scalars(query, {"table": table, "schema": schema or "main"}))
+    # duckdb-engine reflects through PostgreSQL's catalog queries, which DuckDB's pg_catalog does
+    # not fully answer under SQLAlchemy 2.1; DuckDB's information_schema and functions do.
+
+    def column_types(self, connection: Connection, table: str, schema: str | None) -> dict[str, str]:
+        query = text(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = :table AND table_schema = :schema ORDER BY ordinal_position"
+        )
+        return {name: sql_type for name, sql_type in connection.execute(query, {"table": table, "schema": schema or "main"})}
+
+    def primary_key(self, connection: Connection, table: str, schema: str | None) -> list[str]:
+        query = text(
+            "SELECT constraint_column_names FROM duckdb_constraints() "
+            "WHERE table_name = :table AND schema_name = :schema AND constraint_type = 'PRIMARY KEY'"
+        )
+        found = connection.scalar(query, {"table": table, "schema": schema or "main"})
+        return list(found or [])
 
     def fast_upsert(self, connection: Connection, table: Table, rows: list[dict]) -> UpsertResult | None:
         import pandas as pd  # only here: importing it costs every process that never writes to DuckDB
@@ -110,9 +122,10 @@ def _from_frame(table: Table) -> Any:
     insert = postgresql.insert(table).from_select(
         [c.name for c in table.columns], select(*(cast(batch.c[c.name], c.type) for c in table.columns))
     )
+    keys = key_columns(table)
     return insert.on_conflict_do_update(
-        index_elements=[table.c.id],
-        set_={c.name: insert.excluded[c.name] for c in table.columns if c.name != "id"},
+        index_elements=keys,
+        set_={c.name: insert.excluded[c.name] for c in table.columns if c not in keys},
         where=replaces(table, insert.excluded),
     ).returning(table.c.id)
 
@@ -140,22 +153,33 @@ def _process_lock(path: str) -> ProcessLock:
 
 
 class ProcessLock:
-    """An inter-process file lock that the threads of one process hold together: taken when the
-    first of them opens a connection, given up when the last one closes it."""
+    """The database for one connection at a time: an inter-process file lock, and within the
+    process a lock that one thread holds while its connection is open (re-entrant, for a
+    thread that opens a second one).
+
+    DuckDB would let the threads of one process write at once, but under its optimistic
+    concurrency two transactions inserting the same key both miss the other's row: the second
+    fails on the primary key instead of taking ON CONFLICT's update (seen in 2 of 12 races of an
+    ID sync and a backfill, test_incremental.py). Taking turns costs little: a transaction is a
+    flush."""
 
     def __init__(self, path: str):
         self._file = FileLock(path, thread_local=False)
-        self._guard = threading.Lock()
-        self._holders = 0
+        self._threads = threading.RLock()
+        self._depth = 0
 
     def acquire(self) -> None:
-        with self._guard:
-            if self._holders == 0:
+        self._threads.acquire()
+        if self._depth == 0:
+            try:
                 self._file.acquire()  # waits while another process has the database open
-            self._holders += 1
+            except BaseException:
+                self._threads.release()
+                raise
+        self._depth += 1
 
     def release(self) -> None:
-        with self._guard:
-            self._holders -= 1
-            if self._holders == 0:
-                self._file.release()
+        self._depth -= 1
+        if self._depth == 0:
+            self._file.release()
+        self._threads.release()

@@ -33,7 +33,7 @@ from sqlalchemy.schema import CreateColumn
 
 from ..rules import NOT_COMPARED
 from .base import Dialect
-from .server import RowSlotStore, SessionLock
+from .server import RowSlotStore, SessionLock, qualified_name
 
 # MySQL's error numbers as the SQLSTATE classes that warehouse/transient.py and the warehouse's
 # messages go by (the drivers give the number; the SQLSTATE MySQL documents is often HY000).
@@ -98,6 +98,15 @@ class MySQL(Dialect):
             # of the loss: an error that is not retried, instead of one that is.
             if not connection.invalidated:
                 connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
+
+    def rekey(self, connection: Connection, table: Table, schema: str | None) -> None:
+        # In place; 0.6 made `_account` TEXT, which a key cannot be without a length.
+        name = qualified_name(connection, table)
+        key_type = table.c._account.type.compile(dialect=connection.dialect)
+        connection.exec_driver_sql(f"UPDATE {name} SET _account = '' WHERE _account IS NULL")
+        connection.exec_driver_sql(
+            f"ALTER TABLE {name} MODIFY _account {key_type} NOT NULL DEFAULT '', DROP PRIMARY KEY, ADD PRIMARY KEY (id, _account)"
+        )
 
     def session_lock(self, engine: Engine, name: str) -> NamedLock:
         return NamedLock(engine, name)
@@ -169,7 +178,10 @@ class MySQLSlotStore(RowSlotStore):
             slot = cursor.fetchone()[0]
             cursor.execute("COMMIT")
         except BaseException:
-            cursor.execute("ROLLBACK")
+            try:
+                cursor.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - a lost session rolled back with it; its error is the one to raise
+                pass
             raise
         return slot
 

@@ -41,6 +41,7 @@ from sqlalchemy import (
     cast,
     column,
     func,
+    inspect,
     literal_column,
     select,
 )
@@ -48,9 +49,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateSchema
 from sqlalchemy.sql import ColumnElement
 
-from ..rules import NOT_COMPARED, UpsertResult, replaces
+from ..rules import NOT_COMPARED, UpsertResult, key_columns, replaces
 from .base import Dialect
-from .server import RowSlotStore, SessionLock
+from .server import RowSlotStore, SessionLock, qualified_name
 
 # CREATE SCHEMA IF NOT EXISTS still races between two sessions: they take this lock first.
 _DDL_LOCK_KEY = zlib.crc32(b"stripe_pipeline.ddl")
@@ -72,6 +73,16 @@ class PostgreSQL(Dialect):
         if schema:
             connection.execute(CreateSchema(schema, if_not_exists=True))
         yield
+
+    def rekey(self, connection: Connection, table: Table, schema: str | None) -> None:
+        # In place: a new index, no copy of the rows.
+        name = qualified_name(connection, table)
+        pkey = inspect(connection).get_pk_constraint(table.name, schema=schema)["name"]
+        connection.exec_driver_sql(f"UPDATE {name} SET _account = '' WHERE _account IS NULL")
+        connection.exec_driver_sql(
+            f"ALTER TABLE {name} ALTER COLUMN _account SET DEFAULT '', ALTER COLUMN _account SET NOT NULL, "
+            f'DROP CONSTRAINT "{pkey}", ADD PRIMARY KEY (id, _account)'
+        )
 
     def fast_upsert(self, connection: Connection, table: Table, rows: list[dict]) -> UpsertResult | None:
         batch = _json_batch(table, _taken_from_raw(table, rows))
@@ -143,7 +154,8 @@ def _json_columns(table: Table) -> tuple[str, ...]:
 def _json_batch(table: Table, from_raw: frozenset[str] = frozenset()) -> _JsonBatch | None:
     """None when a column's type is not one the JSON batch converts exactly like the driver."""
     columns = list(table.columns)
-    if [c.name for c in table.primary_key.columns] != ["id"] or not {c.name for c in columns} - NOT_COMPARED:
+    keys = key_columns(table)
+    if [c.name for c in keys] != ["id", "_account"] or not {c.name for c in columns} - NOT_COMPARED:
         return None
     # Row n of the batch is the array of its sent column values: SQL values as JSON scalars
     # (timestamps as ISO strings), JSON columns as the JSON itself.
@@ -183,12 +195,12 @@ def _json_batch(table: Table, from_raw: frozenset[str] = frozenset()) -> _JsonBa
             values.append(cast(text, DateTime(timezone=True)))
         else:
             return None
-    # In the order of the array, sorted by id: the lock order.
+    # In the order of the array, sorted by key: the lock order.
     unpacked = select(*values).select_from(rows).order_by(rows.c.n)
     insert = postgresql.insert(table).from_select([c.name for c in columns], unpacked)
     insert = insert.on_conflict_do_update(
-        index_elements=[table.c.id],
-        set_={c.name: insert.excluded[c.name] for c in columns if c.name != "id"},
+        index_elements=keys,
+        set_={c.name: insert.excluded[c.name] for c in columns if c not in keys},
         where=replaces(table, insert.excluded),
     )
     # Counted on the server: one row comes back, not one per row written. xmax is 0 on a row

@@ -5,14 +5,19 @@ A dialect says only its SQL (PostgreSQL's advisory locks, MySQL's GET_LOCK)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.exc import DBAPIError
 
+from ... import policies
 from ...models.sync_state import RequestSlot
 from .base import HeldLock, LockLost
+
+LOST_SESSION_GRACE_SECONDS = policies.LOST_SESSION_GRACE_SECONDS  # why: see policies.py
+LOST_SESSION_POLL_SECONDS = 0.05
 
 
 def qualified_name(connection: Connection, table: Table) -> str:
@@ -31,7 +36,8 @@ class SessionLock(HeldLock):
 
     The lock lives as long as that session. When the server ends it (an administrator, a
     restart, a failover), the lock is gone and another run may take it. `check()` notices, and
-    takes the lock again on a fresh connection if no one else has; rows stay right either way
+    takes the lock again on a fresh connection if no one else has (the lost session itself may
+    hold it a moment longer: see LOST_SESSION_GRACE_SECONDS); rows stay right either way
     (an upsert never replaces newer data), and a checkpoint written after the other run's only
     makes the next run repeat some work. If another run holds it, LockLost stops this one.
     Subclasses say how to take the lock without waiting (`_lock`) and give it up (`_unlock`).
@@ -50,17 +56,7 @@ class SessionLock(HeldLock):
         raise NotImplementedError
 
     def try_acquire(self) -> bool:
-        connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            acquired = self._lock(connection)
-        except BaseException:
-            connection.close()
-            raise
-        if acquired:
-            self._connection = connection
-            return True
-        connection.close()
-        return False
+        return self._acquire(grace=0.0)
 
     def check(self) -> None:
         with self._guard:
@@ -71,14 +67,31 @@ class SessionLock(HeldLock):
                 except DBAPIError as lost:
                     self._discard()
                     try:
-                        acquired = self.try_acquire()
+                        acquired = self._acquire(grace=LOST_SESSION_GRACE_SECONDS)
                     except DBAPIError:
                         raise lost from None  # the cause to report is the lost session, not the reconnect
             else:
                 # Raises DBAPIError while the server is away: the caller's retries wait for it.
-                acquired = self.try_acquire()
+                acquired = self._acquire(grace=LOST_SESSION_GRACE_SECONDS)
             if not acquired:
                 raise LockLost(f"The sync lock {self._name} was lost with its database connection, and another run holds it now")
+
+    def _acquire(self, grace: float) -> bool:
+        """Take the lock on a fresh connection, trying again for up to `grace` seconds while it
+        is held (by the session just lost, still ending, see LOST_SESSION_GRACE_SECONDS)."""
+        connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            deadline = time.monotonic() + grace
+            while not (acquired := self._lock(connection)) and time.monotonic() < deadline:
+                time.sleep(LOST_SESSION_POLL_SECONDS)
+        except BaseException:
+            connection.close()
+            raise
+        if acquired:
+            self._connection = connection
+            return True
+        connection.close()
+        return False
 
     def release(self) -> None:
         if self._connection is None:
