@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Double, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Double, Index, Table, Text
 from sqlalchemy.types import TypeEngine
 
 from ..catalog import CHILD_TABLES, TYPES, ChildTable, Field, ObjectType, declarations
@@ -39,9 +39,9 @@ def attribute_name(column: str) -> str:
     return column + "_" if column in _RESERVED or keyword.iskeyword(column) else column
 
 
-def _column(field: Field, index: bool = False) -> Column:
-    sql_type = KeyType if index else _SQL_TYPES[field.kind]()
-    return Column(field.name, sql_type, index=index or None, comment=_described(field) or None)
+def _column(field: Field, key: bool = False) -> Column:
+    sql_type = KeyType if key else _SQL_TYPES[field.kind]()
+    return Column(field.name, sql_type, comment=_described(field) or None)
 
 
 _UNIX_SECONDS = re.compile(r"\s*(Measured in seconds since the Unix epoch|in epoch seconds)\b\.?", re.I)
@@ -64,9 +64,14 @@ def _model(class_name: str, object_type: ObjectType, parent_column: str | None =
         fields[parent_column] = Field(
             parent_column, "reference", True, None, f"ID of the {parent_column.replace('_', ' ')} this row belongs to."
         )
-    # Child rows are read by their parent's ID when a parent's child set is replaced.
-    columns = [_column(field, index=name == parent_column) for name, field in sorted(fields.items())]
-    table = Table(object_type.table, Base.metadata, *meta_columns(), *columns, **TABLE_OPTIONS)
+    columns = [_column(field, key=name == parent_column) for name, field in sorted(fields.items())]
+    # Child rows are read by their parent's ID and account when a parent's child set is replaced,
+    # and joined to their parent so (the metrics). With only the parent's ID indexed, PostgreSQL
+    # paired that index with a scan of the whole primary key for `_account = …` on a table filled
+    # since its statistics were last taken: the metrics' first read of 2,000 subscriptions' lines
+    # took 74 s that way, 1.0 s with this index.
+    indexes = [Index(f"ix_{object_type.table}_{parent_column}", parent_column, "_account")] if parent_column else []
+    table = Table(object_type.table, Base.metadata, *meta_columns(), *columns, *indexes, **TABLE_OPTIONS)
     attributes: dict = {"__table__": table, "__tablename__": table.name, "__doc__": object_type.doc, "__stripe_type__": object_type}
     for name in _RESERVED & fields.keys():
         attributes[attribute_name(name)] = table.c[name]

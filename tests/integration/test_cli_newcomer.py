@@ -175,3 +175,12 @@ def test_a_warehouse_url_that_is_no_url_is_one_line(shell):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = [line for line in result.stderr.splitlines() if line.strip()]
     assert "WAREHOUSE_URL" in line and "sqlite:///" in line  # what a URL looks like
+
+
+def test_status_says_a_table_without_events_is_listed_whole(shell):
+    """Stripe sends no events about balance transactions: every run lists them all, and status
+    says so instead of "events"."""
+    assert shell("sync", "customers", "balance_transactions").returncode == 0
+    status = shell("status", "customers", "balance_transactions")
+    assert _summary_row(status.stdout, "customers")[4] == "events"
+    assert _summary_row(status.stdout, "balance_transactions")[4] == "full listing (no events)"

@@ -364,6 +364,19 @@ def test_events_of_other_types_or_objects_are_skipped_and_counted(emulator, clie
     assert again.events == 0 and again.written.inserted == again.written.updated == 0
 
 
+def test_objects_deleted_before_the_backfill_leave_no_rows_behind(emulator, client_for, warehouse):
+    """The first events run reads again the five minutes before its cursor, deletions from just
+    before the backfill among them: they must not write rows for customers the table never had."""
+    customers = list(emulator.store.collections["customers"].objects)
+    for customer in customers[:3]:
+        emulator.store.delete(customer)
+    StripeCustomerAction(client=client_for(emulator), warehouse=warehouse).sync_incremental()
+    stats = StripeCustomerAction(client=client_for(emulator), warehouse=warehouse).sync_incremental()
+    assert stats.modes == ["incremental"] and stats.deleted == 0
+    rows = table_rows(warehouse, StripeCustomer.__table__)
+    assert set(rows) == set(customers[3:]) and warehouse.count(StripeCustomer.__table__, deleted=True) == 0
+
+
 def test_the_first_events_run_after_a_backfill_does_not_apply_its_last_event_again(emulator, client_for, warehouse):
     emulator.store.update(next(iter(emulator.store.collections["customers"].objects)), name="Before the backfill")
     StripeCustomerAction(client=client_for(emulator), warehouse=warehouse).sync_incremental()

@@ -254,10 +254,11 @@ def _as_made_by_0_6(table: sa.Table, metadata: sa.MetaData) -> sa.Table:
     columns = [
         sa.Column("_account", sa.Text)
         if column.name == "_account"
-        else sa.Column(column.name, column.type, primary_key=column.name == "id", nullable=column.nullable, index=column.index)
+        else sa.Column(column.name, column.type, primary_key=column.name == "id", nullable=column.nullable)
         for column in table.columns
     ]
-    return sa.Table(table.name, metadata, *columns, sa.Column("crm_id", sa.Text), **TABLE_OPTIONS)  # and a column of the user's
+    parent = [sa.Index(index.name, next(iter(index.columns)).name) for index in table.indexes]  # a child's, by its parent's ID
+    return sa.Table(table.name, metadata, *columns, *parent, sa.Column("crm_id", sa.Text), **TABLE_OPTIONS)  # and a column of the user's
 
 
 def test_a_warehouse_made_by_0_6_is_keyed_by_account_on_its_first_run(warehouse, make_emulator, client_for):

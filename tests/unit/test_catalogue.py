@@ -329,8 +329,8 @@ def test_column_types_follow_the_package_annotations():
     assert isinstance(refunds.amount.type, sa.BigInteger) and isinstance(refunds.created.type, sa.DateTime)
     assert isinstance(refunds.charge.type, sa.Text)  # an expandable reference: the ID
     assert "Amount, in cents" in refunds.amount.comment
-    lines = MODELS["invoice_line_items"].__table__.c
-    assert lines.invoice.index  # child rows are read by their parent's ID
+    # Child rows are read by their parent's ID and account.
+    assert [[c.name for c in index.columns] for index in MODELS["invoice_line_items"].__table__.indexes] == [["invoice", "_account"]]
     assert isinstance(MODELS["subscriptions"].__table__.c.trial_end.type, sa.DateTime)  # its doc does not say so
     assert "client_secret" not in MODELS["payment_intents"].__table__.c  # a secret gets no column
     # A terminal reader's `last_seen_at` counts milliseconds: a number, not a timestamp in the year 57,000.

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, case, event, text
+from sqlalchemy import Connection, Engine, Table, case, event, inspect, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateColumn
@@ -107,6 +107,11 @@ class MySQL(Dialect):
         connection.exec_driver_sql(
             f"ALTER TABLE {name} MODIFY _account {key_type} NOT NULL DEFAULT '', DROP PRIMARY KEY, ADD PRIMARY KEY (id, _account)"
         )
+        existing = {index["name"] for index in inspect(connection).get_indexes(table.name, schema=schema)}
+        for index in table.indexes:  # a child table's parent index gains the account
+            if index.name in existing:
+                connection.exec_driver_sql(f"DROP INDEX `{index.name}` ON {name}")
+            index.create(connection)
 
     def session_lock(self, engine: Engine, name: str) -> NamedLock:
         return NamedLock(engine, name)

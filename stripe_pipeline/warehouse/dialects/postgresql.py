@@ -83,6 +83,10 @@ class PostgreSQL(Dialect):
             f"ALTER TABLE {name} ALTER COLUMN _account SET DEFAULT '', ALTER COLUMN _account SET NOT NULL, "
             f'DROP CONSTRAINT "{pkey}", ADD PRIMARY KEY (id, _account)'
         )
+        for index in table.indexes:  # a child table's parent index gains the account
+            schema_prefix = f'"{schema}".' if schema else ""
+            connection.exec_driver_sql(f'DROP INDEX IF EXISTS {schema_prefix}"{index.name}"')
+            index.create(connection)
 
     def fast_upsert(self, connection: Connection, table: Table, rows: list[dict]) -> UpsertResult | None:
         batch = _json_batch(table, _taken_from_raw(table, rows))
