@@ -2,7 +2,8 @@
 
 For each shape of `created` (--distribution, see stripe_pipeline/emulator/timelines.py), starts
 the emulator with N customers created that way, a latency per request and Stripe's rate limit
-(429s beyond it), then backfills into PostgreSQL (and, for the first shape, SQLite, DuckDB and MariaDB):
+and per endpoint (429s beyond them), then backfills into PostgreSQL (and, for the first shape,
+SQLite, DuckDB and MariaDB):
 - the parallel path (`StripeCustomerAction().sync_all()`: created windows, shared budget);
 - the sequential path the seed used (`stripe.Customer.list(limit=100).auto_paging_iter()`),
   through the same hooks and upserts.
@@ -11,9 +12,15 @@ emulator runs in this process. A Markdown table sums up each shape in a row. Las
 code location is materialized with Dagster's multiprocess executor (every asset in its own
 process), and the request rate the emulator saw is compared with the budget.
 
-    python -m benchmarks.backfill                       # every shape, 200,000 customers, 100 ms, 100 req/s
+`--account` runs a whole account's first full sync instead, through Dagster as a user runs it:
+see benchmarks/account.py, and `python -m benchmarks.backfill --account --help` for its options.
+
+    python -m benchmarks.backfill                       # every shape, 200,000 customers, 100 ms, 100 req/s, 25/s per endpoint
     python -m benchmarks.backfill --distribution burst-past,ties --skip-multi-asset
     python -m benchmarks.backfill --objects 1000000 --distribution even --skip-sequential --targets postgresql
+    python -m benchmarks.backfill --objects 250000 --distribution even --skip-sequential --skip-multi-asset --targets postgresql
+    python -m benchmarks.backfill --endpoint-rate-limit 0        # no limit per endpoint: the bound is the global 100/s
+    python -m benchmarks.backfill --account --objects 30000     # the account benchmark (benchmarks/account.py)
 """
 
 from __future__ import annotations
@@ -87,12 +94,15 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
-def _backfill(emulator: Emulator, path: str, target: str, concurrency: int) -> dict:
+def _backfill(emulator: Emulator, path: str, target: str, concurrency: int, endpoint_budget: float | None) -> dict:
+    env = {**os.environ, "STRIPE_REQUESTS_PER_SECOND": str(emulator.rate_limiter.rate or 100)}
+    if endpoint_budget:
+        env["STRIPE_ENDPOINT_REQUESTS_PER_SECOND"] = str(endpoint_budget)
     with _warehouse(target) as (url, schema):
         emulator.requests.reset()
         child = subprocess.run(
             [sys.executable, "-m", "benchmarks.backfill", "--run-one", path, emulator.base_url, url, schema or "", str(concurrency)],
-            env={**os.environ, "STRIPE_REQUESTS_PER_SECOND": str(emulator.rate_limiter.rate or 100)},
+            env=env,
             capture_output=True,
             text=True,
             check=False,
@@ -146,8 +156,11 @@ class _warehouse:
             self.folder.cleanup()
 
 
-def _multi_asset(rate_limit: int, latency: float) -> dict:
-    with Emulator(seed=MULTI_ASSET_COUNTS, latency=latency, rate_limit=rate_limit) as emulator, _warehouse("postgresql") as (url, schema):
+def _multi_asset(rate_limit: int, endpoint_rate_limit: int | None, latency: float) -> dict:
+    with (
+        Emulator(seed=MULTI_ASSET_COUNTS, latency=latency, rate_limit=rate_limit, endpoint_rate_limit=endpoint_rate_limit) as emulator,
+        _warehouse("postgresql") as (url, schema),
+    ):
         home = tempfile.TemporaryDirectory()
         env = {
             **os.environ,
@@ -190,11 +203,27 @@ def _row(shape: str, parallel: dict, sequential: dict | None, bound: float) -> s
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--account" in argv:  # a benchmark of its own, with its own options
+        from .account import main as account
+
+        account([arg for arg in argv if arg != "--account"])
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--account", action="store_true", help="the account benchmark instead (benchmarks/account.py; --account --help)")
     parser.add_argument("--objects", type=int, default=200_000)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--rate-limit", type=int, default=100, help="requests per second, enforced by the emulator with 429s")
+    parser.add_argument(
+        "--endpoint-rate-limit",
+        type=int,
+        default=25,
+        help="requests per second to one route (GET /v1/customers), enforced with 429s as Stripe does; 0: none (default: 25)",
+    )
+    parser.add_argument(
+        "--endpoint-budget", type=float, default=None, help="STRIPE_ENDPOINT_REQUESTS_PER_SECOND for the backfills (default: unset)"
+    )
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
         "--distribution",
@@ -209,7 +238,7 @@ def main() -> None:
     parser.add_argument("--skip-sequential", action="store_true")
     parser.add_argument("--skip-multi-asset", action="store_true")
     parser.add_argument("--run-one", nargs=5, metavar=("PATH", "API_BASE", "URL", "SCHEMA", "CONCURRENCY"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.run_one:
         path, api_base, url, schema, concurrency = args.run_one
         print(json.dumps(run_one(path, api_base, url, schema or None, int(concurrency))))
@@ -219,17 +248,24 @@ def main() -> None:
     for shape in shapes:
         timeline(shape)  # an unknown name fails before anything runs
     targets = args.targets.split(",")
-    bound = args.rate_limit * 100
+    endpoint_rate_limit = args.endpoint_rate_limit or None
+    # One list endpoint: the lower of the two limits bounds it.
+    bound = min(args.rate_limit, endpoint_rate_limit or args.rate_limit) * 100
     print(
         f"Machine: {os.cpu_count()} cores, {_memory_gib():.0f} GiB. Emulator: {args.objects:,} customers, {args.latency_ms:.0f} ms per request, "
-        f"{args.rate_limit} requests/s (bound: {bound:,} objects/s), concurrency {args.concurrency}.",
+        f"{args.rate_limit} requests/s, {endpoint_rate_limit or 'no limit'} per endpoint (bound: {bound:,} objects/s), "
+        f"concurrency {args.concurrency}.",
         flush=True,
     )
     table = []
     for index, shape in enumerate(shapes):
         started = time.perf_counter()
         with Emulator(
-            seed={"customer": args.objects}, timeline=shape, latency=args.latency_ms / 1000, rate_limit=args.rate_limit
+            seed={"customer": args.objects},
+            timeline=shape,
+            latency=args.latency_ms / 1000,
+            rate_limit=args.rate_limit,
+            endpoint_rate_limit=endpoint_rate_limit,
         ) as emulator:
             print(f"\n{shape}: seeded in {time.perf_counter() - started:.1f} s.", flush=True)
             runs = [(targets[0], "parallel")]
@@ -239,7 +275,7 @@ def main() -> None:
                 runs += [(target, "parallel") for target in targets[1:]]
             results = {}
             for target, path in runs:
-                result = results[(target, path)] = _backfill(emulator, path, target, args.concurrency)
+                result = results[(target, path)] = _backfill(emulator, path, target, args.concurrency, args.endpoint_budget)
                 result["pages_needed"] = max(1, -(-args.objects // 100))
                 print(
                     f"{path:>10} into {target:<10} {result['objects']:>9,} objects in {result['seconds']:7.1f} s: "
@@ -250,14 +286,17 @@ def main() -> None:
                 )
                 assert result["rows"] == args.objects, f"{result['rows']:,} rows for {args.objects:,} objects"
             table.append(_row(shape, results[(targets[0], "parallel")], results.get((targets[0], "sequential")), bound))
-    print(f"\n{args.objects:,} customers into {targets[0]}, {args.latency_ms:.0f} ms per request, {args.rate_limit} requests/s:\n")
+    print(
+        f"\n{args.objects:,} customers into {targets[0]}, {args.latency_ms:.0f} ms per request, {args.rate_limit} requests/s, "
+        f"{endpoint_rate_limit or 'no limit'} per endpoint:\n"
+    )
     print(
         "| shape | objects/s | of the bound | requests | pages needed | 429s | max requests in a second | peak RSS | CPU µs/object | sequential objects/s | parallel / sequential |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(table), flush=True)
     if not args.skip_multi_asset:
-        multi = _multi_asset(args.rate_limit, args.latency_ms / 1000)
+        multi = _multi_asset(args.rate_limit, endpoint_rate_limit, args.latency_ms / 1000)
         print(
             f"\nAll 8 assets at once (Dagster multiprocess executor, PostgreSQL): {multi['objects']:,} objects in "
             f"{multi['seconds']:.1f} s, {multi['requests']:,} requests, {multi['requests_per_second']:.0f} requests/s on average, "

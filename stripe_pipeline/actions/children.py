@@ -2,8 +2,10 @@
 
 A parent that embeds its first page (`lines`, `items`) costs no request: its children are
 taken from it, and only a page that says `has_more` is followed. Lists that are not embedded
-cost one request per parent, so they sync only when their table is chosen. The requests are
-made together before the parent's rows are written, in parallel, never one by one in `sync`.
+cost one request per parent, so they sync only when their table is chosen. The requests go out
+as soon as the parent is seen, in parallel with the parent's listing (a child list is an
+endpoint of its own, with a rate limit of its own), and are awaited before the parent's rows
+are written, never one by one in `sync`.
 
 Whenever a parent syncs, its child set is replaced: children that vanished from it are
 flagged `_deleted_at`, and a deleted parent's children with it.
@@ -11,8 +13,9 @@ flagged `_deleted_at`, and a deleted parent's children with it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -32,7 +35,11 @@ class ChildSync:
             action(client=parent.client, warehouse=parent.warehouse, logger=parent.log, flush_every=10**9, strict=parent.strict)
             for action in actions
         ]
-        self._pending: list[tuple[ChildAction, str, str | None]] = []  # (child action, parent ID, after)
+        # Child lists being fetched: (child action, parent ID) and the fetch.
+        self._pending: list[tuple[ChildAction, str, Future[tuple[list[dict] | None, datetime | None]]]] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._fetching = 0  # fetches not done yet (their callbacks count down)
+        self._count_lock = threading.Lock()
         self._sets: dict[str, dict[str, set[str]]] = {action.table_name(): {} for action in self._actions}
 
     @property
@@ -53,32 +60,54 @@ class ChildSync:
             if isinstance(page, dict) and isinstance(page.get("data"), list):
                 self._stage(action, parent_id, page["data"], self._parent.observed_at)
                 if page.get("has_more") and page["data"]:
-                    self._pending.append((action, parent_id, page["data"][-1]["id"]))
+                    self._fetch_soon(action, parent_id, page["data"][-1]["id"])
             else:
-                self._pending.append((action, parent_id, None))
+                self._fetch_soon(action, parent_id, None)
+
+    @property
+    def fetching(self) -> bool:
+        """Whether child lists are still being fetched: a flush now would wait for them."""
+        return self._fetching > 0
 
     def parent_deleted(self, parent_id: str) -> None:
         for action in self._actions:
             self._sets[action.table_name()][parent_id] = set()
 
     def flush(self) -> None:
-        """Fetch what the parents did not embed, then write every child table."""
+        """Wait for what the parents did not embed, then write every child table."""
         pending, self._pending = self._pending, []
-        if pending:
-            with ThreadPoolExecutor(self._parent.concurrency, thread_name_prefix="stripe-children") as pool:
-                for (action, parent_id, _), (objects, observed_at) in zip(pending, pool.map(self._fetch, pending)):
-                    if objects is None:  # the parent is gone: its next sync decides its children
-                        self._sets[action.table_name()].pop(parent_id, None)
-                    else:
-                        self._stage(action, parent_id, objects, observed_at)
+        for action, parent_id, fetch in pending:
+            objects, observed_at = fetch.result()
+            if objects is None:  # the parent is gone: its next sync decides its children
+                self._sets[action.table_name()].pop(parent_id, None)
+            else:
+                self._stage(action, parent_id, objects, observed_at)
         for action in self._actions:
             sets, self._sets[action.table_name()] = self._sets[action.table_name()], {}
             if sets:
                 self._flag_vanished(action, sets)
             action.flush()
 
-    def _fetch(self, item: tuple[ChildAction, str, str | None]) -> tuple[list[dict] | None, datetime | None]:
-        action, parent_id, after = item
+    def close(self) -> None:
+        """Stop the fetching threads; fetches not yet awaited are dropped (the batch failed)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _fetch_soon(self, action: ChildAction, parent_id: str, after: str | None) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._parent.concurrency, thread_name_prefix="stripe-children")
+        with self._count_lock:
+            self._fetching += 1
+        fetch = self._pool.submit(self._fetch, action, parent_id, after)
+        fetch.add_done_callback(self._fetched)
+        self._pending.append((action, parent_id, fetch))
+
+    def _fetched(self, _: Future) -> None:
+        with self._count_lock:
+            self._fetching -= 1
+
+    def _fetch(self, action: ChildAction, parent_id: str, after: str | None) -> tuple[list[dict] | None, datetime | None]:
         path, params = action.child_table.list_request(parent_id, after)
         objects: list[dict] = []
         try:

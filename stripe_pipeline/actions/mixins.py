@@ -248,15 +248,19 @@ class StripeSyncActionMixin:
             backfill.backfill(self, resume=state["backfill"] if state else None)
         return self.stats
 
-    def sync_incremental(self, *, reconcile: bool = False, trust_event_payloads: bool = False, full_refresh: bool = False) -> SyncStats:
+    def sync_incremental(
+        self, *, reconcile: bool = False, trust_event_payloads: bool = False, full_refresh: bool = False, run_key: str | None = None
+    ) -> SyncStats:
         """Bring the table up to date at the lowest cost that is still correct: a (resumed)
         backfill on the first run, the events since the last run afterwards (actions/sync/runner.py).
         `reconcile` relists every ID afterwards, to flag deletes no event reported.
 
         Changed objects are retrieved again by default, so rows hold the current API version's
         shape; `trust_event_payloads` takes them from the events instead and saves the requests.
+        `run_key` names the run this sync is one table of (a Dagster run's ID): the tables of one
+        run read each account's events once, staged in the warehouse (actions/sync/event_log.py).
         """
-        runner.run(self, reconcile_after=reconcile, trust_event_payloads=trust_event_payloads, full_refresh=full_refresh)
+        runner.run(self, reconcile_after=reconcile, trust_event_payloads=trust_event_payloads, full_refresh=full_refresh, run_key=run_key)
         return self.stats
 
     def reconcile(self) -> SyncStats:
@@ -345,8 +349,14 @@ class StripeSyncActionMixin:
         return row
 
     def _flush_if_due(self) -> None:
-        if not self._batch.is_open or len(self.rows) >= self.flush_every:
+        if not self._batch.is_open:
             self.flush()
+        elif len(self.rows) >= self.flush_every:
+            # A flush waits for the child lists still being fetched (a long invoice's lines, page
+            # after page): put it off while they are, up to a bound (policies.FLUSH_PUT_OFF).
+            waiting = self.children is not None and self.children.fetching
+            if not waiting or len(self.rows) >= self.flush_every * policies.FLUSH_PUT_OFF:
+                self.flush()
 
     def _observed_time(self, now: datetime) -> datetime:
         if self.observed_at is not None:

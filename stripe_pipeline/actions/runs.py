@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import policies
+from ..catalog.declarations import USUALLY_LARGEST
 from ..stripe_api import RequestStats, StripeApiClient, StripeNotEnabled
 from ..warehouse import Warehouse
 from .mixins import StripeSyncActionMixin, SyncStats
@@ -21,14 +23,36 @@ ClientFor = Callable[[str | None], StripeApiClient]  # a client for the account 
 ActionClass = type[StripeSyncActionMixin]
 
 
-def accounts_to_sync(spec: list[str] | str | None, client_for: ClientFor) -> list[str | None]:
+def accounts_to_sync(
+    spec: list[str] | str | None, client_for: ClientFor, *, warehouse: Warehouse | None = None, run_key: str | None = None
+) -> list[str | None]:
     """The platform (None), then each connected account `spec` (STRIPE_ACCOUNTS, parsed) names;
-    `all` is every account /v1/accounts lists."""
+    `all` is every account /v1/accounts lists. With a `warehouse` and a `run_key`, listed once
+    per run: the run's other steps read what the first one listed (`_stripe_shared_reads`)."""
     if spec is None:
         return [None]
-    if spec == "all":
-        return [None, *(account["id"] for page in client_for(None).list_pages("/v1/accounts", {"limit": 100}) for account in page)]
-    return [None, *spec]
+    if spec != "all":
+        return [None, *spec]
+    if warehouse is None or run_key is None:
+        return [None, *_list_accounts(client_for)]
+    with warehouse.sync_lock("_stripe_accounts", None, lambda seconds: None):
+        shared = warehouse.shared_read("accounts")
+        if shared is not None and shared["run_key"] == run_key:
+            return [None, *shared["value"]["ids"]]
+        ids = _list_accounts(client_for)
+        warehouse.save_shared_read("accounts", run_key, {"ids": ids})
+        return [None, *ids]
+
+
+def _list_accounts(client_for: ClientFor) -> list[str]:
+    return [account["id"] for page in client_for(None).list_pages("/v1/accounts", {"limit": 100}) for account in page]
+
+
+def goes_first(action: ActionClass) -> int | None:
+    """Its rank among the types whose listing gets its endpoint's cap before the others' (the
+    usually largest: catalog/declarations.py), or None."""
+    first = USUALLY_LARGEST[: policies.RANKS_THAT_GO_FIRST]
+    return first.index(action.object_name()) if action.object_name() in first else None
 
 
 @dataclass
@@ -53,19 +77,21 @@ def run_table(
     children: list[str] | None = None,
     strict: bool = False,
     on_start: Callable[[StripeSyncActionMixin], None] | None = None,
+    run_key: str | None = None,
     **modes: bool,
 ) -> TableRun:
     """`sync_incremental(**modes)` (reconcile, trust_event_payloads, full_refresh) for each
     account in turn; `on_start(sync)` sees each account's action before it runs (to watch its
-    `stats`)."""
+    `stats`). `run_key`: the run this table is a step of, whose steps share each account's events."""
     run = TableRun(children={name: SyncStats() for name in children or []})
     for account in accounts:
         client = client_for(account)
+        client.budget.rank = goes_first(action)
         sync = action(client=client, warehouse=warehouse, logger=logger, children=children, strict=strict)
         if on_start is not None:
             on_start(sync)
         try:
-            stats = sync.sync_incremental(**modes)
+            stats = sync.sync_incremental(run_key=run_key, **modes)
         except StripeNotEnabled as reason:
             logger.info(f"{action.table_name()}: skipped for {account or 'the platform'}: {reason}")
             run.skipped.append(f"{account or 'platform'}: {reason}")

@@ -119,6 +119,12 @@ DEFAULT_OBJECTS = (
     "checkout.session",
 )
 
+# The types that are usually an account's largest, largest first: a balance transaction for
+# every charge, refund, fee and payout; a charge and a payment intent for every payment. One
+# type's listing goes no faster than its endpoint's 25 requests a second, so the largest sets a
+# full sync's length unless its step starts first (dagster_defs/assets.py: `dagster/priority`).
+USUALLY_LARGEST = ("balance_transaction", "charge", "payment_intent", "invoice", "customer", "subscription")
+
 # Table names that the list path would get wrong.
 TABLE_NAMES: dict[str, str] = {"test_helpers.test_clock": "test_clocks", "scheduled_query_run": "sigma_scheduled_query_runs"}
 
@@ -249,6 +255,13 @@ EVENT_PREFIX_OBJECTS: dict[str, str | None] = {
     "issuing_transaction": "issuing.transaction",
     "sigma.scheduled_query_run": "scheduled_query_run",
 }
+# Types Stripe sends no events about, whose objects still change after they are created, and
+# while what is true: (field, value). Their runs list again every object created since the
+# oldest row for which it is still true (policies.MAX_SETTLING_LOOKBACK_SECONDS at most). A balance
+# transaction is `pending` until its funds become available (`available_on`, days to weeks
+# after, by the account's payout schedule); `available`, it no longer changes. Other types
+# without events are listed from their last listing on, and in full by the weekly reconcile.
+STILL_CHANGING: dict[str, tuple[str, str]] = {"balance_transaction": ("status", "pending")}
 # Events that announce an ended object that still exists (a canceled subscription stays).
 NOT_DELETIONS = frozenset({"customer.subscription.deleted"})
 # Events that are about something other than the object's current state.

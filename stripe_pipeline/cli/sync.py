@@ -13,6 +13,7 @@ import difflib
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ def tables(args: argparse.Namespace, console: Console) -> bool:
     warehouse = Warehouse(config=config)
     log = _logger(console, args.verbose)
     client_for = _clients(config, warehouse, log)
+    run_key = f"cli-{uuid.uuid4()}"  # the tables of this command read each account's events once
     accounts = accounts_to_sync(settings.parse_accounts(config.stripe_accounts), client_for)
     say(console, f"Syncing {_count(len(chosen), 'table')} into {safe_url(warehouse.url)} …")
     rows: list[Row] = []
@@ -90,6 +92,7 @@ def tables(args: argparse.Namespace, console: Console) -> bool:
                     reconcile=args.reconcile,
                     full_refresh=args.full_refresh,
                     trust_event_payloads=args.trust_event_payloads,
+                    run_key=run_key,
                 )
                 row.stats, row.requests = run.totals, run.requests.requests
                 row.skipped = not run.synced

@@ -10,6 +10,7 @@ from pydantic import Field
 from .. import policies
 from ..actions import StripeSyncActionMixin
 from ..actions.runs import accounts_to_sync, count_at_stripe, run_table
+from ..catalog.declarations import USUALLY_LARGEST
 from ..settings import ConfigurationError
 from ..stripe_api import StripeAccessError
 from ..warehouse import Warehouse, WarehouseError
@@ -75,6 +76,12 @@ def no_retry_on_setup_errors(problem: ConfigurationError | None = None) -> Itera
         raise dg.Failure(description=f"{type(error).__name__}: {error}", allow_retries=False) from None
 
 
+def _priority(action: type[StripeSyncActionMixin]) -> int:
+    """Dagster starts steps of higher priority first: the usually largest types (declarations.py)."""
+    largest = USUALLY_LARGEST[::-1]
+    return 1 + largest.index(action.object_name()) if action.object_name() in largest else 0
+
+
 def build_sync_asset(
     action: type[StripeSyncActionMixin],
     translator: StripeAssetTranslator,
@@ -103,15 +110,18 @@ def build_sync_asset(
         ],
         can_subset=True,
         pool=STRIPE_API_POOL,
+        op_tags={"dagster/priority": str(_priority(action))},
         retry_policy=retry_policy,
     )
     def sync_asset(context: dg.AssetExecutionContext, config: StripeSyncConfig, stripe_api: StripeResource, warehouse: WarehouseResource):
         with no_retry_on_setup_errors(problem):
             target = warehouse.warehouse()
-            accounts = accounts_to_sync(stripe_api.connected_accounts(), lambda account: stripe_api.client(logger=context.log))
 
             def client_for(account: str | None):
                 return stripe_api.client(logger=context.log, slot_store=target.slot_store(), stripe_account=account)
+
+            # Listed once per run, and each account's events read once per run: the run's steps share them.
+            accounts = accounts_to_sync(stripe_api.connected_accounts(), client_for, warehouse=target, run_key=context.run_id)
 
             if not context.selected_asset_keys:
                 # Only checks were asked for (a check's Execute button): check, do not sync.
@@ -136,6 +146,7 @@ def build_sync_asset(
                 reconcile=config.reconcile,
                 trust_event_payloads=config.trust_event_payloads,
                 full_refresh=config.full_refresh,
+                run_key=context.run_id,
             )
         if not run.synced:  # no account has this part of Stripe: a skip, not a failure
             for key in context.selected_asset_keys:

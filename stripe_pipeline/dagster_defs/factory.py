@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import multiprocessing
 import os
 from collections.abc import Callable
 from typing import TypeVar
@@ -61,6 +62,11 @@ def _schedule(name: str, job, cron_schedule: str, status: str) -> dg.ScheduleDef
     )
 
 
+STEP_PROCESSES: dict = {"max_concurrent": policies.STEPS_AT_ONCE}
+if "forkserver" in multiprocessing.get_all_start_methods():  # not on Windows: a new process per step there
+    STEP_PROCESSES["start_method"] = {"forkserver": {"preload_modules": ["stripe_pipeline.dagster_defs", "stripe_pipeline.actions"]}}
+
+
 def build_definitions(
     actions: list[type[StripeSyncActionMixin]],
     events_poll_seconds: int | None = None,
@@ -103,16 +109,21 @@ def build_definitions(
     reconciled = dg.AssetSelection.checks(
         *(dg.AssetCheckKey(asset_key(action, translator), RECONCILE_CHECK) for action in actions if action.table_name() in tables)
     )
+    # Steps wait on Stripe's rate limits, not on the CPU: more of them than cores, each forked
+    # from a process that has imported the project already (policies.STEPS_AT_ONCE). Run config,
+    # so that the launchpad shows it and a user can change it; Celery has settings of its own.
+    execution = {} if executor is not None else {"execution": {"config": {"multiprocess": STEP_PROCESSES}}}
     full_sync = dg.define_asset_job(
         FULL_SYNC_JOB,
         selection=selection - reconciled,
+        config=execution or None,
         description="Bring the chosen Stripe tables (STRIPE_OBJECTS) up to date: a backfill the first time, "
         "then the events since the last run.",
     )
     reconcile = dg.define_asset_job(
         RECONCILE_JOB,
         selection=selection,
-        config={"ops": {asset.op.name: {"config": {"reconcile": True}} for asset in assets if set(asset.keys) & set(keys)}},
+        config={"ops": {asset.op.name: {"config": {"reconcile": True}} for asset in assets if set(asset.keys) & set(keys)}, **execution},
         description="Bring the chosen tables up to date, then relist all IDs to catch deletions that no event reported.",
     )
     automation: list[dg.SensorDefinition] = []

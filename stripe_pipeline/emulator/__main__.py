@@ -7,7 +7,7 @@ import argparse
 from ..catalog.declarations import DEFAULT_OBJECTS
 from .api import FAULT_KINDS
 from .objects import SEED_ORDER
-from .server import DEFAULT_API_KEY, Emulator
+from .server import DEFAULT_API_KEY, STRIPE_LIMITS, Emulator
 from .timelines import TIMELINES
 
 DEMO_COUNTS = {
@@ -44,17 +44,17 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser.add_argument("--stall-seconds", type=float, default=2.0, help="how long a `stall` fault holds the answer")
     parser.add_argument(
         "--rate-limit",
-        type=int,
-        default=None,
+        type=_limit,
+        default=STRIPE_LIMITS,
         metavar="N",
-        help="at most N requests per second per API key, as Stripe's global limit (default: none)",
+        help="at most N requests per second per API key, 0 for none (default: Stripe's: 100 for a live key, 25 for a sandbox's)",
     )
     parser.add_argument(
         "--endpoint-rate-limit",
-        type=int,
-        default=None,
+        type=_limit,
+        default=STRIPE_LIMITS,
         metavar="N",
-        help="at most N requests per second to one route, e.g. GET /v1/customers (default: none)",
+        help="at most N requests per second to one route, e.g. GET /v1/customers, 0 for none (default: Stripe's 25)",
     )
     for object_name in SEED_ORDER:
         parser.add_argument(
@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
         flush=True,
     )
     if emulator.rate_limiter.enabled:
-        print(f"  rate limits: {args.rate_limit or 'none'}/s per key, {args.endpoint_rate_limit or 'none'}/s per endpoint", flush=True)
+        limiter = emulator.rate_limiter
+        print(f"  rate limits: {limiter.rate or 'none'}/s per key, {limiter.endpoint_rate or 'none'}/s per endpoint", flush=True)
     print(f"  export STRIPE_API_BASE={emulator.base_url} STRIPE_API_KEY={args.api_key}", flush=True)
     try:
         emulator.serve_forever()
@@ -127,6 +128,10 @@ def _fault_rates(parser: argparse.ArgumentParser, faults: list[str]) -> dict[str
         except ValueError:
             parser.error(f"--fault {fault}: the share is a number, e.g. {kind}:0.05")
     return rates
+
+
+def _limit(value: str) -> int | None:
+    return int(value) or None
 
 
 if __name__ == "__main__":

@@ -174,6 +174,7 @@ class RequestLog:
     _wall_offset: float = field(default_factory=lambda: time.time() - time.monotonic())
     _per_second: dict[str, Counter] = field(default_factory=lambda: {kind: Counter() for kind in _TIMELINES})
     _times: dict[str, _Times] = field(default_factory=dict)
+    _route_times: dict[str, _Times] = field(default_factory=dict)  # every request, by route
 
     def __post_init__(self) -> None:
         self._times = {kind: _Times(self.timeline_limit) for kind in _TIMELINES}
@@ -191,6 +192,10 @@ class RequestLog:
             for kind in kinds:
                 self._per_second[kind][second] += 1
                 self._times[kind].add(at)
+            times = self._route_times.get(route)
+            if times is None:
+                times = self._route_times[route] = _Times(self.timeline_limit)
+            times.add(at)
 
     def count_listed(self, resource: str, objects: int) -> None:
         with self._lock:
@@ -217,9 +222,22 @@ class RequestLog:
             times = self._times[_kind(which)].copy()
         return _max_in_window(times, seconds)
 
+    def route_max_in_any_window(self, route: str, seconds: float = 1.0) -> int:
+        """Most requests to one route (`GET /v1/customers`) within any `seconds`-long window."""
+        with self._lock:
+            times = self._route_times[route].copy() if route in self._route_times else []
+        return _max_in_window(times, seconds)
+
+    def route_span(self, route: str) -> tuple[float, float] | None:
+        """When the first and the last request to a route arrived (`time.monotonic()`), if any did."""
+        with self._lock:
+            times = self._route_times[route].copy() if route in self._route_times else []
+        return (min(times), max(times)) if times else None
+
     def reset(self) -> None:
         with self._lock:
             self.total = 0
+            self._route_times.clear()
             self.by_route.clear()
             self.by_status.clear()
             self.listed.clear()

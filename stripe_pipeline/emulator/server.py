@@ -15,6 +15,15 @@ from .store import EVENT_RETENTION_SECONDS, Clock, Store
 from .timelines import Timeline
 
 DEFAULT_API_KEY = "sk_test_emulator"
+# Stripe's published rate limits (docs.stripe.com/rate-limits), the emulator's default: every
+# test and benchmark runs under them unless it says otherwise.
+STRIPE_LIMITS = "stripe"
+LIVE_LIMIT, SANDBOX_LIMIT, ENDPOINT_LIMIT = 100, 25, 25
+
+
+def stripe_limit(api_key: str) -> int:
+    """Stripe's global limit for the key's mode."""
+    return LIVE_LIMIT if api_key.startswith(("sk_live_", "rk_live_")) else SANDBOX_LIMIT
 
 
 class Emulator:
@@ -35,8 +44,8 @@ class Emulator:
         port: int = 0,
         latency: float = 0.0,
         event_retention: float = EVENT_RETENTION_SECONDS,
-        rate_limit: int | None = None,
-        endpoint_rate_limit: int | None = None,
+        rate_limit: int | None | str = STRIPE_LIMITS,
+        endpoint_rate_limit: int | None | str = STRIPE_LIMITS,
         accounts: Mapping[str, Mapping[str, int]] | None = None,
         not_enabled: Iterable[str] = (),
         account_id: str = "acct_emulator",
@@ -46,8 +55,10 @@ class Emulator:
         """`timeline`: when the seeded objects were created, a name from timelines.TIMELINES
         ("even", the default, "burst-past", "ties", …) or a Timeline.
         `rate_limit`: requests per second per API key across all routes, and
-        `endpoint_rate_limit`: per route such as `GET /v1/customers`; None (the default) is no
-        limit. Over a limit the answer is Stripe's 429 (see `ratelimit.RateLimiter`).
+        `endpoint_rate_limit`: per route such as `GET /v1/customers`. By default Stripe's own
+        limits (`STRIPE_LIMITS`): 100 in all for a live key (`sk_live_…`), 25 for a sandbox's,
+        and 25 per route; None is no limit. Over a limit the answer is Stripe's 429 (see
+        `ratelimit.RateLimiter`).
         `accounts`: Connect accounts by ID, each with its own seed counts; they answer to the
         `Stripe-Account` header and the platform lists them in /v1/accounts.
         `not_enabled`: Stripe areas (`issuing`, `treasury`, …) this account does not have: their
@@ -64,7 +75,11 @@ class Emulator:
             self.store.seed(seed, seed=random_seed, timeline=timeline)
         if stories:
             scenarios.tell_random(scenarios.Scenario(self.store, seed=random_seed), stories, seed=random_seed)
-        self.api = StripeApi(self.store, api_key, RateLimiter(rate_limit, endpoint_rate_limit), frozenset(not_enabled), account_id)
+        limiter = RateLimiter(
+            stripe_limit(api_key) if rate_limit == STRIPE_LIMITS else rate_limit,  # type: ignore[arg-type]
+            ENDPOINT_LIMIT if endpoint_rate_limit == STRIPE_LIMITS else endpoint_rate_limit,  # type: ignore[arg-type]
+        )
+        self.api = StripeApi(self.store, api_key, limiter, frozenset(not_enabled), account_id)
         for number, (connected_id, counts) in enumerate((accounts or {}).items()):
             self.add_account(connected_id, counts, random_seed=random_seed + number + 1, timeline=timeline)
         self.api.faults.latency = latency

@@ -8,6 +8,7 @@ turns error responses into its exceptions; the body of a success is parsed with 
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import logging
 import re
 import threading
@@ -21,10 +22,11 @@ from urllib.parse import quote
 import orjson
 import stripe
 
-from .. import settings
+from .. import policies, settings
 from . import clock
 from .budget import RateBudget, SlotStore, budget_key, default_rate
 from .compat import RawRequester
+from .endpoints import endpoint
 from .errors import StripeAccessError, StripeNotEnabled, StripeUnreachable
 from .retry import BackoffPolicy
 from .transport import BudgetedHttpClient, NothingListens
@@ -88,12 +90,15 @@ class StripeApiClient:
         self.budget = budget or RateBudget(
             budget_key(api_key),  # connected accounts' requests spend the platform key's budget
             config.stripe_requests_per_second or default_rate(api_key),
-            config.stripe_endpoint_requests_per_second,
+            config.stripe_endpoint_requests_per_second or policies.ENDPOINT_REQUESTS_PER_SECOND,
             store=slot_store,
         )
         self.api_base = config.stripe_api_base
         self.stripe_account = stripe_account
         self.livemode = api_key.startswith(("sk_live_", "rk_live_"))
+        # Names the key, the account it reads and where, without revealing the key: a sync state
+        # row remembers which key it has seen read its account already (actions/sync/runner.py).
+        self.key_fingerprint = hashlib.sha256(f"{api_key} {stripe_account or ''} {config.stripe_api_base}".encode()).hexdigest()[:32]
         self._account_id: str | None = None
         self.backoff = backoff or BackoffPolicy()
         self.stats = RequestStats()
@@ -137,6 +142,7 @@ class StripeApiClient:
                     ) from None
                 if error.http_status == 429:
                     self.stats.count(rate_limited=1)
+                    self._slow_down(path, error)
                 if not self.backoff.should_retry(error, attempt):
                     raise
                 delay = self.backoff.delay(error, attempt)
@@ -145,6 +151,16 @@ class StripeApiClient:
                 self.log.warning(f"GET {path}{account}: {_describe(error)}; retry {attempt}/{self.backoff.max_retries} in {delay:.1f} s")
                 time.sleep(delay)
                 self.stats.count(retries=1)
+
+    def _slow_down(self, path: str, error: stripe.StripeError) -> None:
+        """A 429 from a rate limiter (not a lock timeout) lowers the rate of the limit it names."""
+        if error.code == "lock_timeout":
+            return
+        reason = next((str(value) for key, value in (error.headers or {}).items() if key.lower() == "stripe-rate-limited-reason"), None)
+        name = endpoint("GET", path)
+        if self.budget.rate_limited(name, reason, getattr(self._http.timing, "sent", None)):
+            limit = name if reason and reason.startswith("endpoint") else "the whole budget"
+            self.log.info(f"Stripe answered 429 ({reason or 'no reason given'}): {limit} slowed down for a while")
 
     def _request_json(self, method: str, path: str, params: dict) -> dict:
         """One request through the `stripe` package, its body parsed with orjson (compat.py)."""

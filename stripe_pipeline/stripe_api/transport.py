@@ -23,6 +23,7 @@ import urllib3
 
 from .. import policies
 from .budget import RateBudget
+from .endpoints import endpoint
 
 MAX_CONNECTIONS = policies.HTTP_MAX_CONNECTIONS
 CONNECT_TIMEOUT_SECONDS = policies.HTTP_CONNECT_TIMEOUT_SECONDS
@@ -92,12 +93,6 @@ class NothingListens(stripe.APIConnectionError):
 
 def _connection_error(url: str, error: Exception) -> stripe.APIConnectionError:
     return stripe.APIConnectionError(f"The request to {urlsplit(url).hostname} failed: {type(error).__name__}: {error}", should_retry=True)
-
-
-def endpoint(method: str, url: str) -> str:
-    """`GET …/v1/customers/cus_1?…` -> `GET /v1/customers/:id`: the unit of per-endpoint caps."""
-    parts = urlsplit(url).path.strip("/").split("/")
-    return f"{method.upper()} /" + "/".join(parts[:2]) + ("/:id" if len(parts) > 2 else "")
 
 
 def _connection_pool(api_base: str) -> urllib3.PoolManager:

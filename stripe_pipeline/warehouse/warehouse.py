@@ -15,7 +15,7 @@ from .. import settings
 from ..models import Base, account_key
 from ..models.sync_state import RequestSlot, SyncError, SyncState
 from ..stripe_api.budget import SlotStore
-from . import errors
+from . import errors, shared
 from .dialects import dialect_of
 from .engine import WarehouseError, create_warehouse_engine, safe_url
 from .locks import HeldLock, LockLost, sync_lock
@@ -26,6 +26,13 @@ from .upgrades import upgrade
 from .upsert import UpsertResult, mark_deleted_rows, upsert_rows
 
 T = TypeVar("T")
+
+
+class EveryAccount:
+    """`count(account=…)`'s default: the rows of every account (None is the platform's)."""
+
+
+EVERY_ACCOUNT = EveryAccount()
 log = logging.getLogger(__name__)
 
 
@@ -128,6 +135,40 @@ class Warehouse:
             query = query.where(or_(false(), *(table.c.created.between(low, high) for low, high in created_in)))
         return self._run(f"read the IDs in {table.name}", lambda connection: set(connection.scalars(query)))
 
+    def oldest_created(self, table: Table, account: str | None, column: str, value: str) -> datetime | None:
+        """`created` of the oldest live row of this account whose `column` is `value`, if any."""
+        self.ensure_tables([table])
+        query = select(func.min(table.c.created)).where(
+            table.c._deleted_at.is_(None), table.c._account == account_key(account), table.c[column] == value
+        )
+        return self._run(f"read the oldest {column} = {value} row in {table.name}", lambda connection: connection.scalar(query))
+
+    # -- what one step of a run reads for the others (shared.py) ---------------------------------
+
+    def shared_read(self, name: str) -> dict | None:
+        self.ensure_tables([shared.READS])
+        return self._run("read a shared read", lambda connection: shared.load_read(connection, name))
+
+    def save_shared_read(self, name: str, run_key: str | None, value: dict) -> None:
+        self.ensure_tables([shared.READS])
+        self._run("save a shared read", lambda connection: shared.save_read(connection, name, run_key, value))
+
+    def stage_events(self, account: str | None, read: int, events: list[dict], first_position: int) -> None:
+        self.ensure_tables([shared.EVENTS])
+        self._run("stage events", lambda connection: shared.stage_events(connection, account, read, events, first_position))
+
+    def last_event_read(self, account: str | None) -> int:
+        self.ensure_tables([shared.EVENTS])
+        return self._run("read the staged events", lambda connection: shared.last_read(connection, account))
+
+    def staged_events(self, account: str | None, types: tuple[str, ...], since: int) -> list[dict]:
+        self.ensure_tables([shared.EVENTS])
+        return self._run("read the staged events", lambda connection: list(shared.staged_events(connection, account, types, since)))
+
+    def drop_events_before(self, account: str | None, created: int) -> int:
+        self.ensure_tables([shared.EVENTS])
+        return self._run("drop staged events", lambda connection: shared.drop_events_before(connection, account, created))
+
     def existing_ids(self, table: Table, ids: set[str], account: str | None) -> set[str]:
         """Which of `ids` have a row of this account (deleted or not)."""
         self.ensure_tables([table])
@@ -228,10 +269,12 @@ class Warehouse:
             close()
         self.engine.dispose()
 
-    def count(self, table: Table, *, deleted: bool | None = None) -> int:
-        """Rows of every account: all, or (`deleted`) only those flagged deleted, or not."""
+    def count(self, table: Table, *, deleted: bool | None = None, account: str | None | EveryAccount = EVERY_ACCOUNT) -> int:
+        """Rows of every account (or of one): all, or (`deleted`) only those flagged deleted, or not."""
         self.ensure_tables([table])
         query = select(func.count()).select_from(table)
+        if not isinstance(account, EveryAccount):
+            query = query.where(table.c._account == account_key(account))
         if deleted is not None:
             query = query.where(table.c._deleted_at.is_not(None) if deleted else table.c._deleted_at.is_(None))
         return self._run(f"count {table.name}", lambda connection: connection.scalar(query) or 0)

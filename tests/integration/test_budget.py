@@ -7,9 +7,8 @@ import subprocess
 import sys
 import threading
 
-from stripe_pipeline.actions import StripeCustomerAction
+from stripe_pipeline.actions import StripeCustomerAction, StripePriceAction
 from stripe_pipeline.stripe_api import BackoffPolicy, StripeApiClient
-from stripe_pipeline.stripe_api.budget import LIVE_REQUESTS_PER_SECOND, TEST_REQUESTS_PER_SECOND, default_rate
 
 from .conftest import table_rows
 
@@ -60,9 +59,40 @@ def test_429s_that_still_happen_are_retried_and_counted(make_emulator, warehouse
     assert stats.fetched == 2_000 and len(table_rows(warehouse, StripeCustomerAction.table())) == 2_000
 
 
-def test_the_default_budget_follows_the_keys_mode():
-    assert default_rate("sk_test_123") == default_rate("rk_test_123") == TEST_REQUESTS_PER_SECOND == 25
-    assert default_rate("sk_live_123") == default_rate("rk_live_123") == LIVE_REQUESTS_PER_SECOND == 100
+def test_one_type_lists_at_its_endpoints_cap_without_429s(make_emulator, warehouse):
+    # Stripe's real limits (the emulator's default) for a live key: 100/s in all, 25/s per
+    # endpoint. The default budget (60/s) is more than one endpoint may take, so the listing
+    # runs at the endpoint's cap: 2,500 objects/s at most, and not into 429s (one in 85 requests
+    # at most: the emulator, in this process, stamps a request when its thread gets the CPU).
+    emulator = make_emulator({"customer": 8_000}, api_key="sk_live_emulator")
+    client = StripeApiClient(emulator.api_key, emulator.base_url, slot_store=warehouse.slot_store())
+    stats = StripeCustomerAction(client=client, warehouse=warehouse).sync_all()
+    log = emulator.requests
+    first, last = log.route_span("GET /v1/customers")
+    pages = log.by_route["GET /v1/customers"]
+    assert stats.fetched == 8_000 and log.rate_limited <= 1
+    assert log.route_max_in_any_window("GET /v1/customers") <= 25
+    assert pages / (last - first + 0.04) >= 0.8 * 25  # the cap's slots, nearly all used
+
+
+def test_a_budget_set_higher_than_stripe_allows_converges_with_few_429s(make_emulator, warehouse):
+    # The user set 100/s where the account allows 40 (a sandbox, or the application's own
+    # traffic): each 429 cuts the rate, which then probes back up, instead of retrying into the wall.
+    emulator = make_emulator({"customer": 15_000, "price": 15_000}, api_key="sk_live_emulator", rate_limit=40, endpoint_rate_limit=None)
+    store = warehouse.slot_store()
+    clients = [StripeApiClient(emulator.api_key, emulator.base_url, slot_store=store, requests_per_second=100) for _ in range(2)]
+    runs = [
+        threading.Thread(target=action(client=client, warehouse=warehouse).sync_all)
+        for action, client in zip((StripeCustomerAction, StripePriceAction), clients)
+    ]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    log = emulator.requests
+    assert len(table_rows(warehouse, StripeCustomerAction.table())) == len(table_rows(warehouse, StripePriceAction.table())) == 15_000
+    assert log.rate_limited <= 0.05 * log.total, f"{log.rate_limited} of {log.total} requests answered 429"
+    assert log.max_in_any_window(1.0, which="accepted") >= 0.8 * 40  # and it probes back up to what Stripe allows
 
 
 def test_a_slot_store_slower_than_a_slot_does_not_stall_requests(make_emulator, warehouse):

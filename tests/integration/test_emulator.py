@@ -335,8 +335,17 @@ def test_the_endpoint_limit_counts_per_route(make_emulator):
     assert [r.status_code for r in _burst(emulator, 5)].count(200) <= 3
 
 
+def test_stripes_limits_are_the_default(make_emulator):
+    sandbox, live = make_emulator({"customer": 5}), make_emulator({"customer": 5}, api_key="sk_live_emulator")
+    assert (sandbox.rate_limiter.rate, sandbox.rate_limiter.endpoint_rate) == (25, 25)
+    assert (live.rate_limiter.rate, live.rate_limiter.endpoint_rate) == (100, 25)
+    responses = _burst(live, 40)  # one endpoint, at once: its 25 pass, the rest are the endpoint's 429s
+    assert sum(r.status_code == 200 for r in responses) == 25
+    assert {r.headers["Stripe-Rate-Limited-Reason"] for r in responses if r.status_code == 429} == {"endpoint-rate"}
+
+
 def test_without_a_limit_nothing_is_rate_limited(make_emulator):
-    emulator = make_emulator({"customer": 5})
+    emulator = make_emulator({"customer": 5}, rate_limit=None, endpoint_rate_limit=None)
     assert not emulator.rate_limiter.enabled
     responses = _burst(emulator, 40)
     assert {r.status_code for r in responses} == {200} and emulator.requests.rate_limited == 0
@@ -383,7 +392,10 @@ def test_seeded_objects_are_created_as_the_timeline_says(make_emulator, timeline
     """Through the API, as a backfill sees them: `created` of every seeded customer."""
     import pandas as pd
 
-    emulator = make_emulator({"customer": 2_000, "subscription": 100, "invoice": 100}, timeline=timeline)
+    # Without rate limits: the retrieves below go one after another, as fast as they can.
+    emulator = make_emulator(
+        {"customer": 2_000, "subscription": 100, "invoice": 100}, timeline=timeline, rate_limit=None, endpoint_rate_limit=None
+    )
     client = stripe.StripeClient(emulator.api_key, base_addresses={"api": emulator.base_url})
     created = [customer.created for customer in client.v1.customers.list(params={"limit": 100}).auto_paging_iter()]
     now = emulator.clock.now()

@@ -391,10 +391,11 @@ def test_an_id_sync_racing_a_backfill_ends_with_every_row_at_its_newest(make_emu
     after it, though they are written later: rows carry `_observed_at`, and no lock is taken.
     At the emulator's own clock: most changes fall in the second of the page that listed them,
     and the `Date` header, in whole seconds as Stripe's, cannot tell which came first."""
-    emulator = make_emulator({"customer": 3000}, latency=0.01)
+    emulator = make_emulator({"customer": 4000}, latency=0.01)
     store = emulator.store
-    listed_first = list(store.collections["customers"].objects)[-300:]  # the newest: the backfill lists them first
-    slow = client_for(emulator, requests_per_second=20)
+    listed_first = list(store.collections["customers"].objects)[-60:]  # the newest: the backfill lists them first
+    # Within the sandbox's 25 requests/s: the backfill at 5 (40 pages, 8 s), the ID sync at its default 15.
+    slow = client_for(emulator, requests_per_second=5)
     backfill = threading.Thread(
         # One flush at the end: every row it listed is written after the ID sync below.
         target=lambda: StripeCustomerAction(client=slow, warehouse=warehouse, concurrency=2, flush_every=10_000).sync_all()
@@ -408,9 +409,9 @@ def test_an_id_sync_racing_a_backfill_ends_with_every_row_at_its_newest(make_emu
         store.update(customer, name="Changed during the backfill")
     # A tie: the changes come in the pages' second (or the next), by Stripe's clock, no `advance`.
     assert emulator.clock.now() - listed_in <= 1
-    StripeCustomerAction(client=client_for(emulator, requests_per_second=1000), warehouse=warehouse).sync_by_ids(listed_first)
+    StripeCustomerAction(client=client_for(emulator), warehouse=warehouse).sync_by_ids(listed_first)
     assert backfill.is_alive()  # the race is real: the backfill has not written yet
     backfill.join()
     rows = table_rows(warehouse, StripeCustomer.__table__)
-    assert len(rows) == 3000
+    assert len(rows) == 4000
     assert [c for c in listed_first if rows[c]["_raw"] != store.collections["customers"].objects[c]] == []

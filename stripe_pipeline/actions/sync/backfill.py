@@ -24,12 +24,12 @@ if TYPE_CHECKING:
     from ..mixins import StripeSyncActionMixin
 
 
-def backfill(action: StripeSyncActionMixin, resume: dict | None) -> None:
+def backfill(action: StripeSyncActionMixin, resume: dict | None, *, walk: bool = False) -> None:
     """List everything in `created` windows walked in parallel, where the list takes them;
     every flush saves the windows still to list (`_stripe_sync_state.backfill`) in the
-    transaction of its rows. Else one cursor walk."""
+    transaction of its rows. Else, or with `walk`, one cursor walk."""
     action.stats.modes.append("backfill")
-    if action.stripe_type is not None and not action.stripe_type.lists_by_created:
+    if walk or (action.stripe_type is not None and not action.stripe_type.lists_by_created):
         _backfill_by_cursor(action)
         return
     try:
@@ -111,6 +111,7 @@ def _finish(action: StripeSyncActionMixin, unlisted: set[str], cursor: EventCurs
         events_cursor_id=cursor.id,
         events_recent_ids=[cursor.id] if cursor.id else [],  # what the listing saw already
         events_read_at=utc(started_at),
+        listed_through=started_at,  # for types without events: recent.py lists from here on
     )
     if unlisted:
         action.log.info(f"{action.log_name}: {len(unlisted):,} rows that Stripe no longer lists flagged deleted")

@@ -38,6 +38,7 @@ class Batch:
                 action.warehouse.ensure_tables([action.table()])
                 if action.chosen_children:
                     action.children = ChildSync(action, action.chosen_children)
+                    stack.callback(action.children.close)  # after the last flush below
                     for child in action.children.actions:
                         stack.enter_context(child.batched())
             self._depth += 1

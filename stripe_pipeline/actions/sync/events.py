@@ -9,12 +9,13 @@ cursor; events applied before are recognised by ID (`events_recent_ids`).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from ...policies import EVENT_OVERLAP_SECONDS, MAX_RECENT_EVENT_IDS, SAFE_EVENT_AGE_SECONDS
 from ...stripe_api.clock import end_of_second
 from ...stripe_api.events import EventCursor, EventReader
+from .event_log import staged_events_since
 from .listing import RETRIEVE_BATCH, retrieve_each
 from .times import unix, utc
 
@@ -22,13 +23,21 @@ if TYPE_CHECKING:
     from ..mixins import StripeSyncActionMixin
 
 
-def apply_events(action: StripeSyncActionMixin, state: dict, trust_event_payloads: bool) -> str | None:
-    """Apply the events after the cursor; returns why a backfill is needed instead, if it is."""
+def apply_events(action: StripeSyncActionMixin, state: dict, trust_event_payloads: bool, run_key: str | None = None) -> str | None:
+    """Apply the events after the cursor; returns why a backfill is needed instead, if it is.
+    With a `run_key`, the account's events are read once for every table of that run (event_log.py)."""
     cursor = EventCursor(state["events_cursor_created"], state["events_cursor_id"])
     applied = set(state["events_recent_ids"] or ())
-    events = EventReader(action.client, action.watched_events()).since(cursor.created - EVENT_OVERLAP_SECONDS)
-    newest = next(events, None)  # the first request; its Date header tells Stripe's time
-    read_at = action.client.server_now()
+    since = cursor.created - EVENT_OVERLAP_SECONDS
+    events: Iterator[dict]
+    if run_key is not None:
+        staged, read_at = staged_events_since(action, run_key, since)
+        events = iter(staged)
+        newest = next(events, None)
+    else:
+        events = EventReader(action.client, action.watched_events()).since(since)
+        newest = next(events, None)  # the first request; its Date header tells Stripe's time
+        read_at = action.client.server_now()
     age = read_at - unix(state["events_read_at"])
     if age > SAFE_EVENT_AGE_SECONDS:
         return (

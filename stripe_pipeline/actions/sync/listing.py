@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from ...policies import CHILD_LIST_QUEUE_PAGES
 from ...stripe_api.windows import ParallelLister, Window
 from .progress import Progress
 
@@ -41,7 +42,12 @@ def list_windows_and_sync(
     Each flush saves `checkpoint(windows)`, sync-state values made from the windows still to
     list, in the transaction of its rows: all that was listed outside them is in the table.
     """
-    lister = ParallelLister(action.client, action.api_path(), dict(action.list_params), concurrency=action.concurrency)
+    # While a flush waits for child lists (an invoice's lines beyond the 10 it embeds, page after
+    # page), the listing goes on into a deeper queue instead of stalling (policies.py).
+    queue_pages = CHILD_LIST_QUEUE_PAGES if action.chosen_children else None
+    lister = ParallelLister(
+        action.client, action.api_path(), dict(action.list_params), concurrency=action.concurrency, queue_pages=queue_pages
+    )
     progress = Progress(action.log, action.log_name, action.stats, lister.remaining)
     outstanding = dict(enumerate(windows))  # as of the last completely staged page
     action.rows.checkpoint = (lambda: checkpoint(list(outstanding.values()))) if checkpoint else None

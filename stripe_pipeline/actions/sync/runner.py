@@ -3,7 +3,8 @@
 - no state yet, an unfinished backfill, `full_refresh`, or events last read longer ago than
   Stripe keeps them (30 days): a (resumed) full backfill, checkpointed (backfill.py);
 - otherwise: the events since the cursor, each changed object once (events.py), and a batch
-  of the objects kept in `_stripe_sync_errors` tried again (quarantine.py);
+  of the objects kept in `_stripe_sync_errors` tried again (quarantine.py); for a type Stripe
+  sends no events about, what was created since the last listing (recent.py);
 - `reconcile`: afterwards, relist every ID and flag rows Stripe no longer has (reconcile.py).
 """
 
@@ -13,10 +14,12 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
+from ...policies import WHOLE_LISTING_MAX_ROWS
 from ...settings import ConfigurationError
 from .backfill import backfill
 from .events import apply_events
 from .quarantine import retry_open_errors
+from .recent import list_recent, lists_recent
 from .reconcile import reconcile
 
 if TYPE_CHECKING:
@@ -48,16 +51,23 @@ class TypeLock:
             self._depth -= 1
 
 
-def run(action: StripeSyncActionMixin, *, reconcile_after: bool, trust_event_payloads: bool, full_refresh: bool) -> None:
+def run(
+    action: StripeSyncActionMixin, *, reconcile_after: bool, trust_event_payloads: bool, full_refresh: bool, run_key: str | None = None
+) -> None:
     with action.exclusive(), action.batched():
         state = action.load_state()
         _check_account(action, state, adopt=full_refresh)
         reason = "a full refresh was asked for" if full_refresh else _why_backfill(action, state)
-        if reason is None:
-            reason = apply_events(action, state, trust_event_payloads)  # type: ignore[arg-type]  # state is set here
+        if reason is None and not action.watched_events():  # _why_backfill found it lists recent objects
+            list_recent(action, state)  # type: ignore[arg-type]  # state is set here
+        elif reason is None:
+            reason = apply_events(action, state, trust_event_payloads, run_key)  # type: ignore[arg-type]
         if reason is not None:
             action.log.info(f"{action.log_name}: full backfill, because {reason}")
-            backfill(action, resume=None if full_refresh or not state else state["backfill"])
+            # A type without events listed before is small or takes no `created`: one cursor walk
+            # (one request for up to 100 objects), not the parallel windows' two or more.
+            relisted = not full_refresh and not action.watched_events() and (state or {}).get("listed_through") is not None
+            backfill(action, resume=None if full_refresh or not state else state["backfill"], walk=relisted)
         else:  # a backfill has just listed every object again, those kept as errors too
             retry_open_errors(action)
         if reconcile_after:
@@ -67,10 +77,17 @@ def run(action: StripeSyncActionMixin, *, reconcile_after: bool, trust_event_pay
 def _why_backfill(action: StripeSyncActionMixin, state: dict | None) -> str | None:
     if state is None:
         return f"this is the first run (no row for {action.table_name()} in the sync state)"
-    if not action.watched_events():
-        return f"Stripe sends no events about {action.object_name()} objects: every run lists them all"
     if state["backfill"] is not None:
         return "an earlier backfill did not finish"
+    if not action.watched_events():
+        if not lists_recent(action):
+            return (
+                f"Stripe sends no events about {action.object_name()} objects: a table of at most "
+                f"{WHOLE_LISTING_MAX_ROWS:,} rows, or one whose list takes no `created` filter, is listed whole"
+            )
+        if state.get("listed_through") is None:
+            return "there is no listing cursor yet"
+        return None
     if state["events_read_at"] is None:
         return "there is no events cursor yet"
     return None
@@ -81,8 +98,11 @@ def _check_account(action: StripeSyncActionMixin, state: dict | None, *, adopt: 
     from. Another account's key must not continue it: its events cursor would skip the new
     account's history, and its backfill would flag the old account's rows deleted. So the run
     stops and says so, unless a full refresh adopts the new account."""
-    account_id, livemode = action.client.account_id(), action.client.livemode
+    client = action.client
     known_id, known_livemode = (state or {}).get("stripe_account_id"), (state or {}).get("livemode")
+    if not adopt and known_id and (state or {}).get("verified_key") == client.key_fingerprint:
+        return  # this key was seen reading this account: no request needed (a quiet run's cost)
+    account_id, livemode = client.account_id(), client.livemode
     other_account = known_id and account_id and known_id != account_id
     other_mode = known_livemode is not None and known_livemode != livemode  # test and live share an account ID
     if not adopt and (other_account or other_mode):
@@ -94,8 +114,9 @@ def _check_account(action: StripeSyncActionMixin, state: dict | None, *, adopt: 
             "rows that account does not have as deleted."
         )
     current = (account_id or known_id, livemode)  # a key that may not read its account keeps the known ID
-    if (known_id, known_livemode) != current:
-        action.save_state(stripe_account_id=current[0], livemode=current[1])
+    verified = client.key_fingerprint if account_id else None  # unread (a restricted key): asked again next time
+    if (known_id, known_livemode, (state or {}).get("verified_key")) != (*current, verified):
+        action.save_state(stripe_account_id=current[0], livemode=current[1], verified_key=verified)
 
 
 def _mode(livemode: bool | None) -> str:

@@ -147,6 +147,10 @@ class _DuplicateKeyInsert:
             assignments = [(name, case((where, value), else_=self.table.c[name])) for name, value in assignments]
         return self._insert.on_duplicate_key_update(assignments)
 
+    def on_conflict_do_nothing(self) -> Any:
+        key = next(iter(self.table.primary_key.columns))
+        return self._insert.on_duplicate_key_update({key.name: self.table.c[key.name]})  # the row as it is
+
 
 def _lock_name(engine: Engine, name: str) -> str:
     # GET_LOCK's names are server-wide and at most 64 characters: the database's name keeps two
