@@ -82,6 +82,7 @@ WAREHOUSE_CONTRACT = {
     "test_children",
     "test_poison",
     "test_connect_identity",
+    "test_request_cost",
 }
 
 
