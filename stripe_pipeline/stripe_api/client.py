@@ -28,7 +28,7 @@ from .budget import RateBudget, SlotStore, budget_key, default_rate
 from .compat import RawRequester
 from .endpoints import endpoint
 from .errors import StripeAccessError, StripeNotEnabled, StripeUnreachable
-from .retry import BackoffPolicy
+from .retry import BackoffPolicy, header
 from .transport import BudgetedHttpClient, NothingListens
 
 _KEY_PATTERN = re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9*]+")
@@ -156,7 +156,7 @@ class StripeApiClient:
         """A 429 from a rate limiter (not a lock timeout) lowers the rate of the limit it names."""
         if error.code == "lock_timeout":
             return
-        reason = next((str(value) for key, value in (error.headers or {}).items() if key.lower() == "stripe-rate-limited-reason"), None)
+        reason = header(error.headers, "stripe-rate-limited-reason")
         name = endpoint("GET", path)
         if self.budget.rate_limited(name, reason, getattr(self._http.timing, "sent", None)):
             limit = name if reason and reason.startswith("endpoint") else "the whole budget"

@@ -28,7 +28,7 @@ class BackoffPolicy:
     def should_retry(self, error: stripe.StripeError, attempt: int) -> bool:
         if attempt >= self.max_retries:
             return False
-        advice = _header(error.headers, "stripe-should-retry")
+        advice = header(error.headers, "stripe-should-retry")
         if advice in ("true", "false"):
             return advice == "true"
         if isinstance(error, stripe.APIConnectionError):
@@ -44,7 +44,8 @@ class BackoffPolicy:
         return max(wait, min(retry_after, self.max_retry_after)) if retry_after is not None else wait
 
 
-def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+def header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    """A response header's value, whatever its case, stripped and lowercased."""
     for key, value in (headers or {}).items():
         if key.lower() == name:
             return str(value).strip().lower()
@@ -52,7 +53,7 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
 
 
 def _retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
-    value = _header(headers, "retry-after")
+    value = header(headers, "retry-after")
     try:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from ..models.base import account_key
 from ..models.sync_state import SyncState
@@ -24,6 +24,12 @@ def load_state(connection: Connection, object_type: str, account: str | None) ->
 
 def all_states(connection: Connection) -> list[dict]:
     return [dict(row) for row in connection.execute(select(_TABLE).order_by(_TABLE.c.object_type, _TABLE.c.account)).mappings()]
+
+
+def oldest_events_cursor(connection: Connection, account: str | None) -> int | None:
+    """The oldest events cursor (`created`) among one account's tables, if any has one."""
+    query = select(func.min(_TABLE.c.events_cursor_created)).where(_TABLE.c.account == account_key(account))
+    return connection.scalar(query)
 
 
 def save_state(connection: Connection, object_type: str, account: str | None, values: dict) -> None:

@@ -20,7 +20,7 @@ from .dialects import dialect_of
 from .engine import WarehouseError, create_warehouse_engine, safe_url
 from .locks import HeldLock, LockLost, sync_lock
 from .rate_budget import slot_store_for
-from .state import all_states, load_state, save_state
+from .state import all_states, load_state, oldest_events_cursor, save_state
 from .transient import RECONNECT_SECONDS, GaveUp, driver_error, is_lost_connection, retry_transient, sqlstate
 from .upgrades import upgrade
 from .upsert import UpsertResult, mark_deleted_rows, upsert_rows
@@ -234,6 +234,11 @@ class Warehouse:
         """Every sync-state row, by object type and account."""
         self.ensure_tables([SyncState.__table__])
         return self._run("read the sync states", all_states)
+
+    def oldest_events_cursor(self, account: str | None) -> int | None:
+        """The oldest events cursor (`created`) among the account's tables: what staged events are still needed from."""
+        self.ensure_tables([SyncState.__table__])
+        return self._run("read the sync state", lambda connection: oldest_events_cursor(connection, account))
 
     def save_state(self, object_type: str, account: str | None, **values) -> None:
         self.ensure_tables([SyncState.__table__])

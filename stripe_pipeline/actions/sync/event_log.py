@@ -69,20 +69,10 @@ def _read(action: StripeSyncActionMixin, name: str, run_key: str, since: int, sp
     span = {"from": min(span["from"], gte) if span else gte, "through": through}
     # What no table needs any more: events before every table's cursor, and those Stripe no
     # longer keeps.
-    oldest_needed = max(_oldest_cursor(action) - EVENT_OVERLAP_SECONDS, through - SAFE_EVENT_AGE_SECONDS)
+    oldest_needed = max((warehouse.oldest_events_cursor(account) or 0) - EVENT_OVERLAP_SECONDS, through - SAFE_EVENT_AGE_SECONDS)
     if oldest_needed > span["from"]:
         warehouse.drop_events_before(account, oldest_needed)
         span["from"] = oldest_needed
     warehouse.save_shared_read(name, run_key, span)
     action.log.info(f"{action.log_name}: read {position:,} events of the account for every table of this run")
     return span
-
-
-def _oldest_cursor(action: StripeSyncActionMixin) -> int:
-    key = account_key(action.stripe_account)
-    cursors = [
-        state["events_cursor_created"]
-        for state in action.warehouse.sync_states()
-        if state["account"] == key and state["events_cursor_created"] is not None
-    ]
-    return min(cursors, default=0)
