@@ -80,6 +80,7 @@ from .backfill import _memory_gib, _warehouse
 PAGE = 100  # objects per list page, Stripe's maximum
 API_KEY = "sk_live_emulator"  # a live key: Stripe's 100/s applies, and the product budgets for it
 LINES = "invoice_line_items"
+TIMELINE_BUCKET = 20.0  # seconds per column of the report's timeline of requests per endpoint
 
 # Objects per million, by object name; LINES: invoice lines beyond the invoices' own 1 to 3,
 # on a few long invoices (LONG_INVOICE). Scaled to --objects; balance transactions take the
@@ -299,6 +300,14 @@ class _Tap:
     def seconds(self, route: str) -> float:
         first, last = self.spans.get(route, (0.0, 0.0))
         return last - first
+
+    def timeline(self, route: str, bucket: float) -> list[int]:
+        """Accepted requests to `route` per `bucket` seconds from the run's first request: which
+        listing had the budget when."""
+        counts = [0] * (int((self.last or 0.0) - (self.first or 0.0)) // int(bucket) + 1)
+        for at in self.accepted[route]:
+            counts[int((at - (self.first or 0.0)) // bucket)] += 1
+        return counts
 
     def max_in_a_second(self, route: str) -> int:
         times = sorted(self.accepted[route])
@@ -613,7 +622,7 @@ def main(argv: list[str] | None = None) -> None:
     result.update(
         job=job,
         wall_seconds=job["seconds"],
-        of_bound=job["seconds"] / bound["seconds"],
+        of_bound=bound["seconds"] / job["seconds"],  # the issue's measure: the bound over the wall time
         api_span_seconds=span,
         first_request_after_seconds=(tap.first - job["started"]) if tap.first is not None else None,
         requests=first_run["requests"],
@@ -630,6 +639,7 @@ def main(argv: list[str] | None = None) -> None:
                 "rate_limited": dict(tap.rate_limited[route]),
                 "max_accepted_in_a_second": tap.max_in_a_second(route),
                 "seconds": tap.seconds(route),
+                "per_20_seconds": tap.timeline(route, TIMELINE_BUCKET),
             }
             for route in sorted(set(pages) | set(tap.requests), key=lambda r: -max(pages.get(r, 0), tap.requests[r]))
         },
@@ -710,9 +720,9 @@ def _baseline(args: argparse.Namespace, timeout: float) -> dict:
 def _report(result: dict, args: argparse.Namespace) -> None:
     job, bound = result["job"], result["bound"]
     print(
-        f"\nstripe_full_sync: {result['objects']:,} objects in {job['seconds']:.1f} s wall, {result['of_bound']:.0%} of the bound "
-        f"({bound['seconds']:.1f} s; {result['wall_seconds'] / bound['seconds_with_steps_at_once']:.0%} of the bound with steps "
-        f"at a time). API requests spanned {result['api_span_seconds']:.1f} s, the first {result['first_request_after_seconds'] or 0:.1f} s "
+        f"\nstripe_full_sync: {result['objects']:,} objects in {job['seconds']:.1f} s wall: {result['of_bound']:.0%} of the bound's pace "
+        f"(the bound {bound['seconds']:.1f} s; {bound['seconds_with_steps_at_once'] / result['wall_seconds']:.0%} of the bound with "
+        f"steps at a time). API requests spanned {result['api_span_seconds']:.1f} s, the first {result['first_request_after_seconds'] or 0:.1f} s "
         f"after the start. {result['requests']:,} requests for {result['pages_needed']:,} pages needed "
         f"({result['requests'] / result['pages_needed']:.2f}x), {result['rate_limited']:,} answered 429 "
         f"({result['rate_limited_share']:.1%}: {result['rate_limited_by_reason'] or 'none'}); max {result['max_requests_in_a_second']} "
@@ -755,6 +765,7 @@ def _report(result: dict, args: argparse.Namespace) -> None:
         print(
             f"| {route} | {seen['pages']:,} | {seen['requests']:,} | {limited} | {seen['seconds']:.1f} s | {seen['max_accepted_in_a_second']} |"
         )
+    _print_timeline(result["routes"])
     print("\n| table | rows | emulator |\n|---|---|---|")
     for table, row in result["rows"].items():
         mark = "" if row["rows"] == row["expected"] else " **differs**"
@@ -770,6 +781,23 @@ def _report(result: dict, args: argparse.Namespace) -> None:
         f"{job['peak_rss_mb']:,.0f} MB | {result['cpu_us_per_object']:.0f} | {'yes' if result['rows_match'] else 'no'} |",
         flush=True,
     )
+
+
+def _print_timeline(routes: dict) -> None:
+    """Requests per second, by endpoint, in each TIMELINE_BUCKET from the run's first request, for
+    the endpoints with more than a few seconds of requests: who had the budget when."""
+    busy = {route: seen["per_20_seconds"] for route, seen in routes.items() if sum(seen["per_20_seconds"]) > 100}
+    if not busy:
+        return
+    columns = max(len(counts) for counts in busy.values())
+    starts = [f"{int(column * TIMELINE_BUCKET)}s" for column in range(columns)]
+    print(f"\n| requests/s from | {' | '.join(starts)} |\n|---|{'---|' * columns}")
+    totals = [0.0] * columns
+    for route, counts in busy.items():
+        rates = [count / TIMELINE_BUCKET for count in counts] + [0.0] * (columns - len(counts))
+        totals = [total + rate for total, rate in zip(totals, rates)]
+        print(f"| {route} | {' | '.join(f'{rate:.0f}' for rate in rates)} |")
+    print(f"| all of these | {' | '.join(f'{total:.0f}' for total in totals)} |")
 
 
 def _write_json(path: str | None, result: dict) -> None:

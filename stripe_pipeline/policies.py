@@ -98,6 +98,10 @@ FLUSH_EVERY = 500
 # times FLUSH_EVERY rows: a flush waits for them, and waiting at every 500 invoices for the last
 # long invoice's lines (pages fetched one after another) held invoices to 8 pages/s of their 25.
 FLUSH_PUT_OFF = 10
+# How long a type that changes only along with other events (catalog/declarations.py:
+# ANNOUNCED_BY) may go unlisted while its account sends no event at all: a day, so that what
+# came without an event (Stripe's own fees) is at most a day late, for one request per account.
+QUIET_LISTING_MAX_AGE_SECONDS = 86_400
 WAREHOUSE_BUSY_RETRIES = 5  # 0.05 s doubling: about 3 s in all
 # A PostgreSQL restart takes seconds; managed failovers document 30-60 s.
 WAREHOUSE_RECONNECT_SECONDS = 60.0

@@ -14,9 +14,9 @@ flagged `_deleted_at`, and a deleted parent's children with it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import stripe
@@ -75,6 +75,12 @@ class ChildSync:
 
     def flush(self) -> None:
         """Wait for what the parents did not embed, then write every child table."""
+        self.take()()
+
+    def take(self) -> Callable[[], None]:
+        """Wait for what the parents did not embed and stage it; returns the write of every child
+        table, to run now or later (actions/sync/writer.py). The write first reads which children
+        each parent had, to flag those that vanished: it runs after the writes before it."""
         pending, self._pending = self._pending, []
         for action, parent_id, fetch in pending:
             objects, observed_at = fetch.result()
@@ -82,11 +88,23 @@ class ChildSync:
                 self._sets[action.table_name()].pop(parent_id, None)
             else:
                 self._stage(action, parent_id, objects, observed_at)
+        now = datetime.now(UTC)
+        writes = []
         for action in self._actions:
             sets, self._sets[action.table_name()] = self._sets[action.table_name()], {}
-            if sets:
-                self._flag_vanished(action, sets)
-            action.flush()
+            writes.append((action, sets, action.rows.take(), action.rows.tombstone, action._observed_time(now)))
+
+        def write() -> None:
+            for action, sets, rows, tombstone, observed_at in writes:
+                if sets:
+                    vanished = self._vanished(action, sets)
+                    rows.tombstones.extend(
+                        tombstone({"id": object_id, "object": action.object_name(), "deleted": True}, now, observed_at)
+                        for object_id in vanished
+                    )
+                rows()
+
+        return write
 
     def close(self) -> None:
         """Stop the fetching threads; fetches not yet awaited are dropped (the batch failed)."""
@@ -128,9 +146,9 @@ class ChildSync:
             ids.add(row["id"] if row else f"{parent_id}/{obj.get('id')}" if action.child_table.keyed_by_parent else str(obj.get("id")))
         action.parent_id = None
 
-    def _flag_vanished(self, action: ChildAction, sets: dict[str, set[str]]) -> None:
+    def _vanished(self, action: ChildAction, sets: dict[str, set[str]]) -> list[str]:
+        """IDs of the table's live rows under these parents that their child sets no longer hold."""
         live = self._parent.warehouse.ids_by_parent(
             action.table(), action.child_table.parent_column, list(sets), self._parent.stripe_account
         )
-        for parent_id, ids in live.items():
-            action.flag_deleted(ids - sets.get(parent_id, set()))
+        return [object_id for parent_id, ids in live.items() for object_id in sorted(ids - sets.get(parent_id, set()))]

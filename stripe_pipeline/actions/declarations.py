@@ -66,9 +66,13 @@ def choose_children(action: Action, children: Iterable[str] | str | None) -> tup
 
 
 def _has_hooks(action: Action) -> bool:
+    """Whether a hook of the action may change what it is given (so `sync` copies it first). A
+    child table's own `set_default` (catalogued.py: it adds the parent's ID) changes nothing."""
+    from .catalogued import ChildAction
     from .mixins import StripeSyncActionMixin
 
-    return any(getattr(action, hook) is not getattr(StripeSyncActionMixin, hook) for hook in HOOKS)
+    base = ChildAction if issubclass(action, ChildAction) else StripeSyncActionMixin
+    return any(getattr(action, hook) is not getattr(base, hook) for hook in HOOKS)
 
 
 def _reference_targets(action: Action) -> tuple[tuple[str, str], ...]:

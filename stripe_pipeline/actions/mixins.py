@@ -15,7 +15,7 @@ runner.py (the lock, the account check and the choice of mode).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -313,10 +313,21 @@ class StripeSyncActionMixin:
 
     def flush(self) -> UpsertResult:
         """Write the staged rows and deletions now (children first: a checkpoint never vouches
-        for children that did not land)."""
-        if self.children is not None:
-            self.children.flush()
-        return self.rows.flush()
+        for children that did not land), after any write still in flight."""
+        self._batch.writer.wait()
+        return self._take_writes()()
+
+    def _take_writes(self) -> Callable[[], UpsertResult]:
+        """What is staged, children first, as one write to run now or in the background."""
+        children = self.children.take() if self.children is not None else None
+        rows = self.rows.take()
+
+        def write() -> UpsertResult:
+            if children is not None:
+                children()
+            return rows()
+
+        return write
 
     def flag_deleted(self, ids: Iterable[str]) -> None:
         """Give these IDs' rows `_deleted_at` with the next flush; their data stays."""
@@ -329,9 +340,11 @@ class StripeSyncActionMixin:
 
     def load_state(self) -> dict | None:
         """This type's and account's row of `_stripe_sync_state`, or None."""
+        self._batch.writer.wait()  # a checkpoint in flight first
         return self.warehouse.load_state(self.table_name(), self.stripe_account)
 
     def save_state(self, **values: Any) -> None:
+        self._batch.writer.wait()  # after the checkpoint in flight, never overwritten by it
         self.warehouse.save_state(self.table_name(), self.stripe_account, **values)
 
     def redacted(self, stripe_data: dict) -> dict:
@@ -356,7 +369,7 @@ class StripeSyncActionMixin:
             # after page): put it off while they are, up to a bound (policies.FLUSH_PUT_OFF).
             waiting = self.children is not None and self.children.fetching
             if not waiting or len(self.rows) >= self.flush_every * policies.FLUSH_PUT_OFF:
-                self.flush()
+                self._batch.writer.submit(self._take_writes())  # written while the listing goes on
 
     def _observed_time(self, now: datetime) -> datetime:
         if self.observed_at is not None:

@@ -262,6 +262,14 @@ EVENT_PREFIX_OBJECTS: dict[str, str | None] = {
 # after, by the account's payout schedule); `available`, it no longer changes. Other types
 # without events are listed from their last listing on, and in full by the weekly reconcile.
 STILL_CHANGING: dict[str, tuple[str, str]] = {"balance_transaction": ("status", "pending")}
+# Types Stripe sends no events about whose objects are made and changed only along with something
+# that does send events: a balance transaction comes with the charge, refund, payout, transfer or
+# fee that made it, and its funds settling send `balance.available`. A run whose account had no
+# event at all since the type's last listing lists nothing (a quiet connected account costs no
+# request for them), for up to policies.QUIET_LISTING_MAX_AGE_SECONDS: Stripe sends no
+# `balance.available` for negative amounts, so its own fees may come without an event. The event
+# named is the one the emulator sends for them.
+ANNOUNCED_BY: dict[str, str] = {"balance_transaction": "balance.available"}
 # Events that announce an ended object that still exists (a canceled subscription stays).
 NOT_DELETIONS = frozenset({"customer.subscription.deleted"})
 # Events that are about something other than the object's current state.

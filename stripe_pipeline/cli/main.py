@@ -11,7 +11,8 @@ import sys
 from rich.console import Console
 from rich.text import Text
 
-from .sync import SETUP_ERRORS, say
+from ..errors import SETUP_ERRORS
+from .sync import say
 
 DESCRIPTION = """\
 Sync Stripe into a SQL warehouse from the shell, without Dagster: the same sync the Dagster

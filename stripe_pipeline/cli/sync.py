@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import stripe
 from rich.console import Console, RenderableType
 from rich.logging import RichHandler
 from rich.measure import Measurement
@@ -31,15 +30,14 @@ from ..actions import ALL_ACTIONS, StripeSyncActionMixin, SyncStats
 from ..actions.registry import UnknownObjectType, action_for_type
 from ..actions.runs import accounts_to_sync, plan_id_sync, run_table, sync_ids
 from ..dagster_defs.selection import chosen_tables
+from ..errors import SETUP_ERRORS
 from ..settings import ConfigurationError
-from ..stripe_api import StripeAccessError, StripeApiClient
-from ..warehouse import Warehouse, WarehouseError, safe_url
+from ..stripe_api import StripeApiClient
+from ..warehouse import Warehouse, safe_url
 
 REFRESH_SECONDS = 0.2
 # Outside a terminal a table is printed as wide as it needs, up to this many columns.
 WIDEST = 1_000
-# What a user fixes by changing a setting: the whole run stops at once, in one line.
-SETUP_ERRORS = (ConfigurationError, StripeAccessError, WarehouseError, stripe.AuthenticationError, stripe.PermissionError)
 
 
 @dataclass

@@ -4,16 +4,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
-import stripe
 from pydantic import Field
 
 from .. import policies
 from ..actions import StripeSyncActionMixin
 from ..actions.runs import accounts_to_sync, count_at_stripe, run_table
 from ..catalog.declarations import USUALLY_LARGEST
+from ..errors import PERMANENT_ERRORS  # a retry meets them again: no RetryPolicy for them
 from ..settings import ConfigurationError
-from ..stripe_api import StripeAccessError
-from ..warehouse import Warehouse, WarehouseError
+from ..warehouse import Warehouse
 from ..warehouse.errors import failed_objects
 from .metadata import sync_metadata
 from .resources import StripeResource, WarehouseResource
@@ -55,13 +54,6 @@ RECONCILE_CHECK = "matches_stripe"
 
 def asset_key(action: type[StripeSyncActionMixin], translator: "StripeAssetTranslator | None" = None) -> dg.AssetKey:
     return (translator or StripeAssetTranslator()).get_asset_spec(action).key
-
-
-# Errors that a retry minutes later meets again: a wrong key, setting or warehouse, and Stripe's
-# 4xx other than 409 and 429 (an unknown parameter, a URL the API does not know). Transient ones
-# (429, 409, 5xx, network) are retried per request first (stripe_api/retry.py), then by the
-# asset's RetryPolicy.
-PERMANENT_ERRORS = (StripeAccessError, ConfigurationError, WarehouseError, stripe.InvalidRequestError, stripe.AuthenticationError)
 
 
 @contextmanager

@@ -64,7 +64,7 @@ def _schedule(name: str, job, cron_schedule: str, status: str) -> dg.ScheduleDef
 
 STEP_PROCESSES: dict = {"max_concurrent": policies.STEPS_AT_ONCE}
 if "forkserver" in multiprocessing.get_all_start_methods():  # not on Windows: a new process per step there
-    STEP_PROCESSES["start_method"] = {"forkserver": {"preload_modules": ["stripe_pipeline.dagster_defs", "stripe_pipeline.actions"]}}
+    STEP_PROCESSES["start_method"] = {"forkserver": {"preload_modules": ["stripe_pipeline.dagster_defs.preload"]}}
 
 
 def build_definitions(

@@ -95,7 +95,7 @@ class Resource:
     def event_type(self, change: str, previous: dict | None = None, current: dict | None = None) -> str | None:
         """The event Stripe emits for a change ("created", "updated", "deleted"), or None."""
         if change == "created":
-            return self.event_named(self.created_event)
+            return self.event_named(self.created_event) if self.created_event else None  # "": Stripe sends none
         if change != "updated":
             return self.event_named(change)
         status_changed = previous is not None and current is not None and "status" in previous

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from ..catalog import API_VERSION, CHILD_TABLES, TYPES, ChildTable, ObjectType
+from ..catalog.declarations import ANNOUNCED_BY
 from . import generic, objects, timelines
 from .collection import Collection
 from .errors import ApiError, no_such
@@ -233,8 +234,20 @@ class Store:
         self.collection_for(obj["object"]).put(obj)
         for child_object in self._file_embedded_children(obj):
             self.collection_for(child_object["object"]).put(child_object)
-        self._record(resource.event_named(resource.created_event), obj, created=created)
+        event_type = resource.event_type("created")
+        if event_type:
+            self._record(event_type, obj, created=created)
+        self._announce(obj, created)
         return obj
+
+    def _announce(self, obj: dict, created: int | None = None) -> None:
+        """The event that comes along with a change to a type Stripe sends no events about
+        (declarations.ANNOUNCED_BY: a balance transaction's `balance.available`, about the
+        account's balance: the emulator's stand-in for the charge or payout that made it)."""
+        announced_by = ANNOUNCED_BY.get(obj["object"])
+        if announced_by:
+            balance = {"object": "balance", "livemode": False, "available": [], "pending": []}
+            self._record(announced_by, balance, created=created)
 
     def update(self, object_id: str, **fields) -> dict:
         with self.lock:
@@ -248,6 +261,8 @@ class Store:
             event_type = RESOURCES[collection.path].event_type("updated", previous, updated) if previous else None
             if event_type:
                 self._record(event_type, updated, previous)
+            if previous:
+                self._announce(updated)
             return updated
 
     def delete(self, object_id: str) -> dict:

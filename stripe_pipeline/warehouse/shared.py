@@ -53,14 +53,20 @@ def last_read(connection: Connection, account: str | None) -> int:
     return connection.scalar(select(func.max(EVENTS.c.read)).where(EVENTS.c.account == account_key(account))) or 0
 
 
-def staged_events(connection: Connection, account: str | None, types: tuple[str, ...], since: int) -> Iterator[dict]:
-    """The staged events of these types created at or after `since`, newest first: by
-    `created`, then within a second the later read first, then as Stripe listed them."""
+def staged_events(
+    connection: Connection, account: str | None, types: tuple[str, ...] | None, since: int, limit: int | None = None
+) -> Iterator[dict]:
+    """The staged events of these types (None: of every type) created at or after `since`,
+    newest first: by `created`, then within a second the later read first, then as Stripe
+    listed them; `limit` of them at most."""
     query = (
         select(EVENTS.c.event)
-        .where(EVENTS.c.account == account_key(account), EVENTS.c.created >= since, EVENTS.c.type.in_(types))
+        .where(EVENTS.c.account == account_key(account), EVENTS.c.created >= since)
         .order_by(EVENTS.c.created.desc(), EVENTS.c.read.desc(), EVENTS.c.position)
+        .limit(limit)
     )
+    if types is not None:
+        query = query.where(EVENTS.c.type.in_(types))
     yield from connection.scalars(query)
 
 

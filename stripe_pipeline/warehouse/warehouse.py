@@ -67,6 +67,11 @@ class Warehouse:
         self._reached = False  # until the server has answered once, an unreachable one is misconfigured
         self._held_locks: list[HeldLock] = []
 
+    @property
+    def writes_in_background(self) -> bool:
+        """Whether a batch's due flushes write on a thread of their own (Dialect.writes_in_background)."""
+        return self._dialect.writes_in_background
+
     def __repr__(self) -> str:
         return f"Warehouse({safe_url(self.url)!r})"
 
@@ -161,9 +166,9 @@ class Warehouse:
         self.ensure_tables([shared.EVENTS])
         return self._run("read the staged events", lambda connection: shared.last_read(connection, account))
 
-    def staged_events(self, account: str | None, types: tuple[str, ...], since: int) -> list[dict]:
+    def staged_events(self, account: str | None, types: tuple[str, ...] | None, since: int, limit: int | None = None) -> list[dict]:
         self.ensure_tables([shared.EVENTS])
-        return self._run("read the staged events", lambda connection: list(shared.staged_events(connection, account, types, since)))
+        return self._run("read the staged events", lambda connection: list(shared.staged_events(connection, account, types, since, limit)))
 
     def drop_events_before(self, account: str | None, created: int) -> int:
         self.ensure_tables([shared.EVENTS])

@@ -87,8 +87,8 @@ def test_a_small_type_without_events_is_listed_whole_and_stays_exact(make_emulat
 
 def test_the_tables_of_one_run_read_each_accounts_events_once(make_emulator, warehouse, client_for):
     connected = {"acct_1aaaaaaaaaaaaaaa": {"customer": 20, "product": 3}, "acct_1bbbbbbbbbbbbbbb": {"customer": 20, "product": 3}}
-    emulator = make_emulator({"customer": 40, "product": 5, "price": 8, "coupon": 3}, accounts=connected)
-    actions = [action_for_type(name) for name in ("customers", "products", "prices", "coupons")]
+    emulator = make_emulator({"customer": 40, "product": 5, "price": 8, "coupon": 3, "balance_transaction": 30}, accounts=connected)
+    actions = [action_for_type(name) for name in ("customers", "products", "prices", "coupons", "balance_transactions")]
 
     def run(run_key: str) -> None:
         client_for_account = lambda account: client_for(emulator, stripe_account=account, slot_store=warehouse.slot_store())  # noqa: E731
@@ -107,10 +107,12 @@ def test_the_tables_of_one_run_read_each_accounts_events_once(make_emulator, war
     run("second")
 
     by_route = emulator.requests.by_route
-    # Three accounts, four tables: three reads of the Events API, one listing of the accounts,
-    # and the two objects that changed.
+    # Three accounts, five tables: three reads of the Events API, one listing of the accounts,
+    # the two objects that changed, and the balance transactions (a small table, listed whole) of
+    # the two accounts that sent an event; the quiet account's are not listed.
     assert by_route["GET /v1/events"] == 3 and by_route["GET /v1/accounts"] == 1 and by_route["GET /v1/account"] == 0
-    assert emulator.requests.total == 3 + 1 + 2
+    assert by_route["GET /v1/balance_transactions"] == 2
+    assert emulator.requests.total == 3 + 1 + 2 + 2
     customers = table_rows(warehouse, action_for_type("customers").table())
     assert customers[renamed]["_account"] == "acct_1bbbbbbbbbbbbbbb" and customers[renamed]["name"] == "Renamed in another account"
     assert table_rows(warehouse, action_for_type("products").table())[product["id"]]["name"] == "Made on the platform"
@@ -136,3 +138,37 @@ def test_a_table_that_missed_runs_still_gets_every_event_from_the_shared_read(ma
     assert table_rows(warehouse, products.table())[changed]["name"] == "Renamed 2"
     assert stats.events == 3
     assert emulator.requests.by_route["GET /v1/events"] == 1  # what the customers' runs read was kept for it
+
+
+def test_balance_transactions_cost_no_request_while_their_account_sends_no_event(make_emulator, warehouse, client_for):
+    emulator = make_emulator({"balance_transaction": 1_500}, timeline="even")
+    action = action_for_type("balance_transaction")
+
+    def run(run_key: str):
+        return action(client=client_for(emulator), warehouse=warehouse).sync_incremental(run_key=run_key)
+
+    run("first")
+    run("second")  # the first listing of what is new: from here on the table lists recent objects
+    emulator.requests.reset()
+    stats = run("quiet")
+    # The account's events, read once for the run, are none: nothing to list.
+    assert dict(emulator.requests.by_route) == {"GET /v1/events": 1} and stats.modes == ["recent"]
+
+    made = emulator.store.create("balance_transaction", status="pending", amount=4321)  # with its charge's events
+    emulator.requests.reset()
+    run("after a charge")
+    assert table_rows(warehouse, action.table())[made["id"]]["amount"] == 4321
+    assert emulator.requests.by_route["GET /v1/balance_transactions"] >= 1
+
+    # Events within the overlap of the last listing (EVENT_OVERLAP_SECONDS) still count once more.
+    emulator.clock.advance(600)
+    run("ten minutes later")
+    # A fee Stripe sends no event about (a negative amount sends no `balance.available`): late,
+    # but by a day at most.
+    fee = {**made, "id": "txn_1feewithoutevent0000", "amount": -150, "type": "stripe_fee", "created": made["created"] + 1}
+    emulator.store.collection_for("balance_transaction").put(fee)
+    run("quiet again")
+    assert fee["id"] not in table_rows(warehouse, action.table())
+    emulator.clock.advance(86_460)
+    run("a day later")
+    assert table_rows(warehouse, action.table())[fee["id"]]["amount"] == -150

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ...warehouse.errors import failed_objects
 from ..children import ChildSync
 from .stats import SyncStats
+from .writer import Writer
 
 if TYPE_CHECKING:
     from ..mixins import StripeSyncActionMixin
@@ -23,6 +24,7 @@ class Batch:
     def __init__(self, action: StripeSyncActionMixin):
         self._action = action
         self._depth = 0
+        self.writer = Writer(background=False)  # due flushes, in the background while a batch is open
 
     @property
     def is_open(self) -> bool:
@@ -34,6 +36,8 @@ class Batch:
         with ExitStack() as stack:
             if self._depth == 0:
                 action.stats = SyncStats()
+                self.writer = Writer(background=action.warehouse.writes_in_background)
+                stack.callback(self._close_writer)  # after the last flush below
                 # Before any request: a sync that finds nothing still leaves the table for SQL to query.
                 action.warehouse.ensure_tables([action.table()])
                 if action.chosen_children:
@@ -49,6 +53,10 @@ class Batch:
                 if self._depth == 0:
                     action.flush()  # what was fetched before a failure is kept, not lost
                     _report_problems(action)
+
+    def _close_writer(self) -> None:
+        self.writer.close()
+        self.writer = Writer(background=False)
 
 
 def _report_problems(action: StripeSyncActionMixin) -> None:

@@ -8,6 +8,7 @@ it, and resolved when the object later syncs cleanly. Under `strict`, it fails t
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -59,92 +60,125 @@ class RowBuffer:
     def add_deletion(self, stub: dict, now: datetime, observed_at: datetime) -> dict:
         """Stage `_deleted_at` for a deleted object's row; its data stays, and a table without
         its row gets none. Returns what is known of the row: the stub, every other column NULL."""
-        action = self._action
-        tombstone = {
+        tombstone = self.tombstone(stub, now, observed_at)
+        self._rows.pop(stub["id"], None)
+        self._tombstones[stub["id"]] = tombstone
+        return dict.fromkeys(mapping_plan(self._action.table()).columns) | tombstone
+
+    def tombstone(self, stub: dict, now: datetime, observed_at: datetime) -> dict:
+        """What flags a row deleted (`Warehouse.write`'s tombstones), not staged."""
+        return {
             "id": stub["id"],
             "_raw": stub,
             "_synced_at": now,
             "_deleted_at": now,
-            "_account": account_key(action.stripe_account),
+            "_account": account_key(self._action.stripe_account),
             "_observed_at": observed_at,
         }
-        self._rows.pop(stub["id"], None)
-        self._tombstones[stub["id"]] = tombstone
-        return dict.fromkeys(mapping_plan(action.table()).columns) | tombstone
 
     def fail(self, stripe_data: dict, error: Exception, what: str) -> None:
         """Keep an object that cannot be synced for `_stripe_sync_errors`, or fail at once when strict."""
+        self._failures.append(self._failure(stripe_data, error, what))
+
+    def _failure(self, stripe_data: dict, error: Exception, what: str) -> dict:
         action = self._action
         object_id = stripe_data.get("id") if isinstance(stripe_data.get("id"), str) else "(no id)"
         message = f"{what} for {action.table_name()}/{object_id}: {type(error).__name__}: {error}"
         if action.strict:
             raise ObjectSyncError(message) from error
         action.stats.failed += 1
-        self._failures.append(
-            {
-                "object_id": object_id,
-                "error_class": type(error).__name__,
-                "error_message": message[:2000],
-                "raw": action.redacted(stripe_data),
-            }
-        )
+        return {
+            "object_id": object_id,
+            "error_class": type(error).__name__,
+            "error_message": message[:2000],
+            "raw": action.redacted(stripe_data),
+        }
 
     def flush(self) -> UpsertResult:
-        """Write the staged rows in one multi-row upsert and the staged deletions, in one
-        transaction with the checkpoint when one is set."""
+        """Write the staged rows and deletions now (see `take`)."""
+        return self.take()()
+
+    def take(self) -> PendingWrite:
+        """What is staged, as a write to run now or later (actions/sync/writer.py): the rows and
+        deletions in one multi-row upsert, in one transaction with the checkpoint when one is set
+        (its values as of now, with the rows staged so far). The buffer starts empty again."""
         action = self._action
-        rows, self._rows = list(self._rows.values()), {}
-        tombstones, self._tombstones = list(self._tombstones.values()), {}
-        state = (action.table_name(), action.stripe_account, self.checkpoint()) if self.checkpoint else None
-        self._record_failures()  # before a checkpoint that moves past them
+        pending = PendingWrite(
+            self,
+            account=action.stripe_account,
+            rows=list(self._rows.values()),
+            tombstones=list(self._tombstones.values()),
+            failures=self._failures,
+            state=(action.table_name(), action.stripe_account, self.checkpoint()) if self.checkpoint else None,
+        )
+        self._rows, self._tombstones, self._failures = {}, {}, []
+        return pending
+
+    def _write(self, pending: PendingWrite) -> UpsertResult:
+        action = self._action
+        rows, tombstones, state = pending.rows, pending.tombstones, pending.state
+        self._record_failures(pending.failures, pending.account)  # before a checkpoint that moves past them
         try:
             result, deleted = action.warehouse.write(action.table(), rows, tombstones, state=state)
         except WarehouseError as error:
             if action.strict or not error.refused_row:
                 raise
-            rows, result, deleted = self._write_row_by_row(rows, tombstones, state)
-        if (rows or tombstones) and self._may_have_open_errors():
+            rows, result, deleted = self._write_row_by_row(pending)
+        if (rows or tombstones) and self._may_have_open_errors(pending.account):
             # Synced cleanly, or gone: either way nothing waits any more.
             synced = [row["id"] for row in rows] + [tombstone["id"] for tombstone in tombstones]
-            action.warehouse.resolve_errors(action.table_name(), action.stripe_account, synced)
+            action.warehouse.resolve_errors(action.table_name(), pending.account, synced)
         action.stats.written += result
         action.stats.deleted += deleted
         return result
 
-    def _write_row_by_row(self, rows: list[dict], tombstones: list[dict], state) -> tuple[list[dict], UpsertResult, int]:
+    def _write_row_by_row(self, pending: PendingWrite) -> tuple[list[dict], UpsertResult, int]:
         """A value the database refuses fails its whole statement: write row by row to find
         which rows it was, keep those in `_stripe_sync_errors`, and write the rest."""
         action = self._action
-        written, result = [], UpsertResult()
-        for row in rows:
+        written, result, refused = [], UpsertResult(), []
+        for row in pending.rows:
             try:
                 result += action.warehouse.write(action.table(), [row])[0]
                 written.append(row)
             except WarehouseError as error:
                 if not error.refused_row:
                     raise
-                self.fail(row["_raw"], error, "the warehouse refused its row")
-        self._record_failures()
-        _, deleted = action.warehouse.write(action.table(), [], tombstones, state=state)
+                refused.append(self._failure(row["_raw"], error, "the warehouse refused its row"))
+        self._record_failures(refused, pending.account)
+        _, deleted = action.warehouse.write(action.table(), [], pending.tombstones, state=pending.state)
         return written, result, deleted
 
-    def _record_failures(self) -> None:
-        failures, self._failures = self._failures, []
+    def _record_failures(self, failures: list[dict], account: str | None) -> None:
         if not failures:
             return
         action = self._action
         try:
-            action.warehouse.record_errors(action.table_name(), action.stripe_account, failures)
+            action.warehouse.record_errors(action.table_name(), account, failures)
         except WarehouseError as error:
             if not error.refused_row:
                 raise
             # The very value the table refused (a NUL character on PostgreSQL) is in the `_raw` too.
-            action.warehouse.record_errors(action.table_name(), action.stripe_account, [{**f, "raw": storable(f["raw"])} for f in failures])
+            action.warehouse.record_errors(action.table_name(), account, [{**f, "raw": storable(f["raw"])} for f in failures])
         self._has_open_errors = True
 
-    def _may_have_open_errors(self) -> bool:
+    def _may_have_open_errors(self, account: str | None) -> bool:
         """Whether this table may hold open errors that a clean sync resolves (asked once per buffer)."""
         if self._has_open_errors is None:
-            action = self._action
-            self._has_open_errors = action.warehouse.open_errors(action.table_name(), action.stripe_account) > 0
+            self._has_open_errors = self._action.warehouse.open_errors(self._action.table_name(), account) > 0
         return self._has_open_errors
+
+
+@dataclass
+class PendingWrite:
+    """Staged rows and deletions, taken out of their buffer, to be written by calling it."""
+
+    buffer: RowBuffer
+    account: str | None
+    rows: list[dict]
+    tombstones: list[dict]  # may still grow before the write (children.py: children that vanished)
+    failures: list[dict]
+    state: tuple[str, str | None, dict] | None
+
+    def __call__(self) -> UpsertResult:
+        return self.buffer._write(self)

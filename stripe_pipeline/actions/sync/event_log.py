@@ -34,9 +34,11 @@ LOCK = "_stripe_events"  # the sync lock's object type while an account's events
 STAGE_EVERY = 500
 
 
-def staged_events_since(action: StripeSyncActionMixin, run_key: str, since: int) -> tuple[list[dict], int]:
-    """The events of the action's types created at or after `since`, newest first, and Stripe's
-    time at which they were read (completely, up to then)."""
+def staged_events_since(
+    action: StripeSyncActionMixin, run_key: str, since: int, *, any_type: bool = False, limit: int | None = None
+) -> tuple[list[dict], int]:
+    """The events of the action's types (`any_type`: of every type) created at or after `since`,
+    newest first, `limit` at most, and Stripe's time at which they were read (completely, up to then)."""
     warehouse, account = action.warehouse, action.stripe_account
     name = f"events {account_key(account) or 'platform'}"
     wait = lambda seconds: action.log.info(  # noqa: E731
@@ -47,8 +49,15 @@ def staged_events_since(action: StripeSyncActionMixin, run_key: str, since: int)
         span = shared["value"] if shared else None
         covered = span is not None and span["from"] <= since
         if not (covered and shared["run_key"] == run_key):  # type: ignore[index]
-            span = _read(action, name, run_key, since, span if covered else None)
-    return warehouse.staged_events(account, action.watched_events(), since), span["through"]  # type: ignore[index]
+            read_from = since
+            if not covered:
+                # From what every table of the account needs, not only this one: the tables' cursors
+                # differ by how long the first run took, and each older one would read again.
+                oldest = warehouse.oldest_events_cursor(account)
+                read_from = min(since, oldest - EVENT_OVERLAP_SECONDS) if oldest is not None else since
+            span = _read(action, name, run_key, read_from, span if covered else None)
+    types = None if any_type else action.watched_events()
+    return warehouse.staged_events(account, types, since, limit), span["through"]  # type: ignore[index]
 
 
 def _read(action: StripeSyncActionMixin, name: str, run_key: str, since: int, span: dict | None) -> dict:

@@ -8,6 +8,11 @@ A balance transaction changes only while it is `pending`, so a run lists again f
 pending row on: the days of the payout schedule, not the years of the account. Other changes
 and deletions of such types are found by the weekly reconcile, which lists everything. Tables of
 a few pages are listed whole on every run, as before: exact at the cost of those pages.
+
+A balance transaction is never made or settled alone: the charge, refund or payout that makes
+it sends events, and so do its funds settling (`declarations.ANNOUNCED_BY`). When the account
+sent no event at all since the last listing, there is nothing to list: a quiet connected
+account's run costs its one events request, not one more for its balance transactions.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ import math
 import time
 from typing import TYPE_CHECKING
 
-from ...catalog.declarations import STILL_CHANGING
-from ...policies import EVENT_OVERLAP_SECONDS, MAX_SETTLING_LOOKBACK_SECONDS, WHOLE_LISTING_MAX_ROWS
+from ...catalog.declarations import ANNOUNCED_BY, STILL_CHANGING
+from ...policies import EVENT_OVERLAP_SECONDS, MAX_SETTLING_LOOKBACK_SECONDS, QUIET_LISTING_MAX_AGE_SECONDS, WHOLE_LISTING_MAX_ROWS
 from ...stripe_api.windows import Window
+from .event_log import staged_events_since
 from .listing import list_windows_and_sync
 from .times import unix, utc
 
@@ -38,12 +44,14 @@ def lists_recent(action: StripeSyncActionMixin) -> bool:
     return action.warehouse.count(action.table(), deleted=False, account=action.stripe_account) > WHOLE_LISTING_MAX_ROWS
 
 
-def list_recent(action: StripeSyncActionMixin, state: dict) -> None:
+def list_recent(action: StripeSyncActionMixin, state: dict, run_key: str | None = None) -> None:
     action.stats.modes.append("recent")
     started = time.monotonic()
     listed_through = state["listed_through"]  # Stripe's time, as of the last run
     # Objects may become visible a little after their `created`, as events do: the same overlap.
     since = listed_through - EVENT_OVERLAP_SECONDS
+    if account_was_quiet(action, state, run_key):
+        return
     settling = STILL_CHANGING.get(action.object_name())
     if settling is not None:
         oldest = action.warehouse.oldest_created(action.table(), action.stripe_account, *settling)
@@ -60,3 +68,18 @@ def list_recent(action: StripeSyncActionMixin, state: dict) -> None:
     action.flush()  # the rows before the cursor that says they are there
     # Stripe's time when the listing began: what was created later may not be in it.
     action.save_state(listed_through=action.client.server_now() - math.ceil(time.monotonic() - started))
+
+
+def account_was_quiet(action: StripeSyncActionMixin, state: dict, run_key: str | None) -> bool:
+    """Whether the type changes only along with other events (ANNOUNCED_BY), was listed within
+    QUIET_LISTING_MAX_AGE_SECONDS, and its account sent no event since (the run's shared read of
+    the account's events: event_log.py). Then there is nothing to list, and the last listing
+    stays where it was: the next run that lists starts from there."""
+    if action.object_name() not in ANNOUNCED_BY or run_key is None:
+        return False
+    listed_through = state["listed_through"]
+    events, read_through = staged_events_since(action, run_key, listed_through - EVENT_OVERLAP_SECONDS, any_type=True, limit=1)
+    quiet = not events and read_through - listed_through <= QUIET_LISTING_MAX_AGE_SECONDS  # both Stripe's time
+    if quiet:
+        action.log.info(f"{action.log_name}: the account sent no event since the last listing: nothing new to list")
+    return quiet

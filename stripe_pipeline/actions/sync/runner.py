@@ -19,7 +19,7 @@ from ...settings import ConfigurationError
 from .backfill import backfill
 from .events import apply_events
 from .quarantine import retry_open_errors
-from .recent import list_recent, lists_recent
+from .recent import account_was_quiet, list_recent, lists_recent
 from .reconcile import reconcile
 
 if TYPE_CHECKING:
@@ -59,14 +59,18 @@ def run(
         _check_account(action, state, adopt=full_refresh)
         reason = "a full refresh was asked for" if full_refresh else _why_backfill(action, state)
         if reason is None and not action.watched_events():  # _why_backfill found it lists recent objects
-            list_recent(action, state)  # type: ignore[arg-type]  # state is set here
+            list_recent(action, state, run_key)  # type: ignore[arg-type]  # state is set here
         elif reason is None:
             reason = apply_events(action, state, trust_event_payloads, run_key)  # type: ignore[arg-type]
+        # A type without events listed before is small or takes no `created`: one cursor walk
+        # (one request for up to 100 objects), not the parallel windows' two or more; none when
+        # its account sent no event since (recent.py: account_was_quiet).
+        relisted = not full_refresh and not action.watched_events() and (state or {}).get("listed_through") is not None
+        if reason is not None and relisted and state["backfill"] is None and account_was_quiet(action, state, run_key):  # type: ignore[index,arg-type]  # relisted: state is set
+            action.stats.modes.append("recent")
+            reason = None
         if reason is not None:
             action.log.info(f"{action.log_name}: full backfill, because {reason}")
-            # A type without events listed before is small or takes no `created`: one cursor walk
-            # (one request for up to 100 objects), not the parallel windows' two or more.
-            relisted = not full_refresh and not action.watched_events() and (state or {}).get("listed_through") is not None
             backfill(action, resume=None if full_refresh or not state else state["backfill"], walk=relisted)
         else:  # a backfill has just listed every object again, those kept as errors too
             retry_open_errors(action)

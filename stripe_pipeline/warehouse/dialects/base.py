@@ -53,6 +53,10 @@ class Dialect:
     schemas: ClassVar[bool] = True  # tables go in WAREHOUSE_SCHEMA (default `stripe`), else where the URL points
     comments: ClassVar[bool] = False  # column comments, as the models describe each field
     slots_in_table: ClassVar[bool] = False  # slot_store() keeps the budget in the `_stripe_rate_budget` table
+    # A due flush writes on a thread of its own while the listing reads and stages the next rows
+    # (actions/sync/writer.py): a server, whose pool gives each thread a connection. An embedded
+    # database's writes would only contend for its one writer.
+    writes_in_background: ClassVar[bool] = False
 
     def schema(self, configured: str | None) -> str | None:
         return (configured or "stripe") if self.schemas else None

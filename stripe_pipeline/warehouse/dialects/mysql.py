@@ -70,6 +70,7 @@ class MySQL(Dialect):
     driver = "mysql+pymysql"
     schemas = False
     slots_in_table = True
+    writes_in_background = True
 
     def insert(self, table: Table) -> Any:
         return _DuplicateKeyInsert(mysql.insert(table))

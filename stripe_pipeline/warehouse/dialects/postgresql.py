@@ -61,6 +61,7 @@ class PostgreSQL(Dialect):
     name = "postgresql"
     kind = "postgres"
     driver = "postgresql+psycopg"  # psycopg (v3) is the driver we ship; a bare postgresql:// URL would ask for psycopg2
+    writes_in_background = True
     comments = True
     slots_in_table = True
 
