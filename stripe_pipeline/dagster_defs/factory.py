@@ -14,13 +14,14 @@ from sqlalchemy.engine import make_url
 
 from .. import policies, settings
 from ..actions import StripeSyncActionMixin
+from ..metrics import INPUT_TABLES
 from ..settings import ConfigurationError
 from ..warehouse.dialects import DIALECTS
 from .assets import RECONCILE_CHECK, SYNC_RETRY_POLICY, asset_key, build_sync_asset
 from .checks import build_reference_checks, with_freshness
 from .events_sensor import build_events_sensor
 from .id_sync import build_id_sync_job
-from .metrics import INPUT_TABLES, build_metric_assets, build_metrics_automation
+from .metrics import build_metric_assets, build_metrics_automation
 from .resources import StripeResource, WarehouseResource
 from .selection import chosen_tables, default_tables, with_children
 from .translator import StripeAssetTranslator

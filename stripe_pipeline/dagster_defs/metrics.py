@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from ..actions import StripeSyncActionMixin
-from ..metrics import TABLES, build_all, plots, write
+from ..metrics import INPUT_TABLES, TABLES, build_all, plots, write
 from ..settings import ConfigurationError
 from .assets import no_retry_on_setup_errors
 from .resources import WarehouseResource
@@ -16,20 +16,8 @@ from .selection import with_children
 from .translator import StripeAssetTranslator
 
 GROUP = "stripe_metrics"
-# The synced tables the metrics read: their assets are the metrics' upstream.
-INPUT_TABLES = (
-    "prices",
-    "subscriptions",
-    "subscription_items",
-    "invoices",
-    "invoice_line_items",
-    "charges",
-    "refunds",
-    "disputes",
-    "balance_transactions",
-)
 # Daily at 05:00 UTC, once every input has synced since the tick: after the 03:00 full sync,
-# not after each of its nine tables as `eager()` would.
+# not after each of its eight tables as `eager()` would.
 DEFAULT_AUTOMATION = dg.AutomationCondition.on_cron("0 5 * * *")
 DESCRIPTIONS = {
     "mrr_daily": "Per day and currency: MRR and its movements (new, expansion, contraction, churned, reactivation), subscribers and customers.",

@@ -5,6 +5,6 @@ revenue.py and cohorts.py compute with pandas, and tables.py writes the results 
 warehouse. dagster_defs/metrics.py makes them assets.
 """
 
-from .tables import TABLES, build_all, write
+from .tables import INPUT_TABLES, TABLES, build_all, write
 
-__all__ = ["TABLES", "build_all", "write"]
+__all__ = ["INPUT_TABLES", "TABLES", "build_all", "write"]

@@ -14,6 +14,19 @@ from ..warehouse import Warehouse
 from . import churn, cohorts, frames, mrr, revenue
 
 TABLES = ("mrr_daily", "mrr_by_customer", "churn_monthly", "revenue_monthly", "cohort_retention")
+# The synced tables `build_all` reads (a unit test checks it against what it does read): their
+# assets are the metrics' upstream in Dagster. Subscription items are not among them: a
+# subscription's MRR comes from its invoice lines.
+INPUT_TABLES = (
+    "prices",
+    "subscriptions",
+    "invoices",
+    "invoice_line_items",
+    "charges",
+    "refunds",
+    "disputes",
+    "balance_transactions",
+)
 
 
 def build_all(warehouse: Warehouse) -> dict[str, pd.DataFrame]:

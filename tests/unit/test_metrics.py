@@ -104,3 +104,16 @@ def test_cohorts_hold_each_customers_mrr_at_every_month_end():
     january = table[table["cohort"] == date(2025, 1, 1)]
     assert january["customer_retention"].tolist() == [1.0, 1.0, 0.5, 0.5]
     assert january["mrr_retention"].tolist() == pytest.approx([1.0, 3500 / 1500, 500 / 1500, 500 / 1500])
+
+
+def test_the_metrics_read_exactly_their_declared_input_tables(tmp_path, monkeypatch):
+    # INPUT_TABLES makes the metrics' upstream in Dagster: a table read but not declared would
+    # not trigger them, and one declared but not read triggers them for nothing.
+    from stripe_pipeline.metrics import INPUT_TABLES, build_all, frames
+    from stripe_pipeline.warehouse import Warehouse
+
+    read: set[str] = set()
+    table = frames._table
+    monkeypatch.setattr(frames, "_table", lambda name: read.add(name) or table(name))
+    build_all(Warehouse(f"sqlite:///{tmp_path / 'empty.db'}"))
+    assert read == set(INPUT_TABLES)
