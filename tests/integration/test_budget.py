@@ -76,10 +76,12 @@ def test_one_type_lists_at_its_endpoints_cap_without_429s(make_emulator, warehou
     # thread runs: one request early or late now and then (26 measured once in a loaded suite);
     # the limit itself is what Stripe's limiter answered: 429s, at most one.
     assert log.route_max_in_any_window("GET /v1/customers") <= 26
-    # The cap's slots, nearly all used: they are spaced ENDPOINT_SPACING_MARGIN (8 %) wider than
-    # 1/25 s, so 23 a second at most (19.9 was measured in a loaded suite, against a bar of 20
-    # that left the spacing out).
-    assert pages / (last - first + 0.04) >= 0.8 * 25 / policies.ENDPOINT_SPACING_MARGIN
+    # The cap's slots, most of them used: they are spaced ENDPOINT_SPACING_MARGIN (8 %) wider
+    # than 1/25 s, so 23 a second at most; alone this test lists at 22-23. The bar is 60 % of
+    # that: in the whole suite (three workers on two cores) this process, which also runs the
+    # emulator and writes to DuckDB or SQLite in the listing's thread, gets well under a core,
+    # and 16.4 a second was measured there. First in first out behind a halved cap would be 12.
+    assert pages / (last - first + 0.04) >= 0.6 * 25 / policies.ENDPOINT_SPACING_MARGIN
 
 
 def test_a_budget_set_higher_than_stripe_allows_converges_with_few_429s(make_emulator, warehouse):
