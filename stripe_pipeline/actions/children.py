@@ -92,14 +92,14 @@ class ChildSync:
         writes = []
         for action in self._actions:
             sets, self._sets[action.table_name()] = self._sets[action.table_name()], {}
-            writes.append((action, sets, action.rows.take(), action.rows.tombstone, action._observed_time(now)))
+            writes.append((action, sets, action.rows.take(), action._observed_time(now)))
 
         def write() -> None:
-            for action, sets, rows, tombstone, observed_at in writes:
+            for action, sets, rows, observed_at in writes:
                 if sets:
                     vanished = self._vanished(action, sets)
                     rows.tombstones.extend(
-                        tombstone({"id": object_id, "object": action.object_name(), "deleted": True}, now, observed_at)
+                        action.rows.tombstone({"id": object_id, "object": action.object_name(), "deleted": True}, now, observed_at)
                         for object_id in vanished
                     )
                 rows()

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from .. import policies
-from .endpoints import endpoint_limit
+from .endpoints import endpoint_limit, is_child_list
 
 LIVE_REQUESTS_PER_SECOND = policies.LIVE_REQUESTS_PER_SECOND
 TEST_REQUESTS_PER_SECOND = policies.TEST_REQUESTS_PER_SECOND
@@ -169,7 +169,7 @@ class RateBudget:
         after another while their parents' rows wait for them, and in a line of some fifty
         listing threads each page waited over a second (a long invoice's nine pages, 13 s)."""
         cap = self.endpoint_requests_per_second
-        if cap is None or "/{id}/" in endpoint:
+        if cap is None or is_child_list(endpoint):
             return
         now = self._clock()
         if self.rank is not None and now - self._beat_at >= 1.0:

@@ -28,8 +28,16 @@ def endpoint(method: str, url: str) -> str:
         named.append(segments.pop(0))
     for position, segment in enumerate(segments):
         is_action = position == 1 and segment == SEARCH  # `GET /v1/customers/search`
-        named.append(segment if position % 2 == 0 or is_action else "{id}")
+        named.append(segment if position % 2 == 0 or is_action else ID)
     return f"{method.upper()} /" + "/".join(named)
+
+
+ID = "{id}"  # how an endpoint's name stands for any object's ID
+
+
+def is_child_list(name: str) -> bool:
+    """A list under one object (`GET /v1/invoices/{id}/lines`): read page after page per parent."""
+    return f"/{ID}/" in name
 
 
 def endpoint_limit(name: str, default: float | None) -> tuple[str, float | None]:

@@ -49,9 +49,8 @@ class Writer:
             raise self._failed
 
     def close(self) -> None:
-        """Wait for the write in flight (its error, if any, was or will be raised by `wait`) and stop the thread."""
+        """Wait for the write in flight and stop the thread. Its error is not raised here (close
+        runs on the way out); the batch's last flush, before, raised it through `wait`."""
         pool, self._pool = self._pool, None
-        if self._in_flight is not None:
-            self._in_flight.exception()  # landed or failed; not raised here: close runs on the way out
         if pool is not None:
             pool.shutdown(wait=True)
