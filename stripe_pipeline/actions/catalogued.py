@@ -7,27 +7,9 @@ a hand-written action (products.py, billing.py, …) is the same with hooks or e
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from ..catalog import CHILD_TABLES, TYPES, ChildTable, ObjectType
 from ..models import MODELS
-from .mixins import StripeSyncActionMixin
-
-
-class ChildAction(StripeSyncActionMixin):
-    """A child table's action (children.py). Its rows get the parent's ID in `parent_column`, and
-    a key that stays unique where Stripe's ID is unique only within the parent (an account's
-    `card_payments`)."""
-
-    child_table: ClassVar[ChildTable]
-    parent_id: str | None = None  # of the parent whose children are being synced (set by ChildSync)
-
-    def set_default(self, stripe_data: dict) -> dict:
-        row = super().set_default(stripe_data)
-        row[self.child_table.parent_column] = self.parent_id
-        if self.child_table.keyed_by_parent:
-            row["id"] = f"{self.parent_id}/{stripe_data['id']}"
-        return row
+from .mixins import ChildAction, StripeSyncActionMixin
 
 
 def catalogued_action(object_type: ObjectType) -> type[StripeSyncActionMixin]:

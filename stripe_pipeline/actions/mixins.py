@@ -5,40 +5,38 @@ this project ports), `set_default` and `post_set_default`, then stages the row. 
 written in multi-row upserts every `flush_every` rows and at the end of a batch (`sync_all`,
 `sync_by_ids`, `sync_incremental`, `batched()`); outside one, `sync` writes its row at once.
 
-What the declarations imply (events, children, hooks) is in declarations.py. The machinery
-behind the public methods lives in actions/sync/, one module per job: mapping.py (an object
-becomes a row), batch.py and buffer.py (staging, flushing, the sync error table), listing.py
-(cursor walk, created windows, retrieval by ID), backfill.py, events.py, reconcile.py, and
-runner.py (the lock, the account check and the choice of mode).
+The class holds what users write: declarations and hooks, and thin public methods. A sync's
+state while it runs (client, warehouse, staged rows, children, counts, lock, observation time)
+is its `SyncRun` (actions/sync/run.py), which the engine's modules in actions/sync/ take as an
+argument; they never set anything on the action. What the declarations imply (events, children,
+hooks) is in sync/declarations.py; then mapping.py (an object becomes a row), buffer.py
+(staging, flushing, the sync error table), children.py, listing.py (cursor walk, created
+windows, retrieval by ID), backfill.py, events.py, reconcile.py, and runner.py (the account
+check and the choice of mode).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import Table
-from stripe import APIResource, StripeObject
+from stripe import APIResource
 
 from .. import policies
 from ..catalog import ChildTable, ObjectType
 from ..models import StripeModel, account_key
 from ..stripe_api import StripeApiClient
 from ..warehouse import UpsertResult, Warehouse
-from . import declarations
-from .children import ChildSync
-from .sync import backfill, listing, mapping, reconcile, runner
-from .sync.batch import Batch
-from .sync.buffer import ObjectSyncError, RowBuffer
+from .sync import backfill, declarations, listing, mapping, reconcile, runner
+from .sync.buffer import ObjectSyncError
+from .sync.run import SyncRun
 from .sync.stats import SyncStats
 
-if TYPE_CHECKING:
-    from .catalogued import ChildAction
-
-__all__ = ["ObjectSyncError", "StripeSyncActionMixin", "SyncStats"]
+__all__ = ["ChildAction", "ObjectSyncError", "StripeSyncActionMixin", "SyncStats"]
 
 
 class StripeSyncActionMixin:
@@ -70,10 +68,12 @@ class StripeSyncActionMixin:
     event_types: ClassVar[tuple[str, ...] | None] = None
     # Which of them mean the object is gone; None: those ending in `.deleted`.
     deletion_event_types: ClassVar[tuple[str, ...] | None] = None
-    # The actions of this type's child tables (actions/children.py), from the catalogue.
+    # The actions of this type's child tables (actions/sync/children.py), from the catalogue.
     child_actions: ClassVar[tuple[type[ChildAction], ...]] = ()
     # Set on a child table's own action: where its rows come from (an invoice's `lines`).
     child_table: ClassVar[ChildTable | None] = None
+    # This class's hooks are the defaults: a subclass that overrides one has hooks (declarations.py).
+    _default_hooks: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -95,28 +95,20 @@ class StripeSyncActionMixin:
         by default those the object embeds, which cost no request (an invoice's lines).
         `strict`: an object that cannot be synced (a hook raises, the database refuses a value)
         fails the run at once; by default it is kept in `_stripe_sync_errors` and the run goes on."""
-        self.strict = strict
-        self._client = client
-        self._api_key, self._api_base, self._timeout = api_key, api_base, timeout_seconds
-        self._warehouse = warehouse
-        self._warehouse_url = warehouse_url
-        # The Connect account whose data this is; None for the platform account.
-        self.stripe_account = stripe_account or (client.stripe_account if client else None)
-        self.log = logger or logging.getLogger(f"stripe_pipeline.{self.table_name()}")
         if flush_every is not None:
             self.flush_every = flush_every
         if concurrency is not None:
             self.concurrency = concurrency
-        self.chosen_children = declarations.choose_children(type(self), children)
-        self.stats = SyncStats()
-        # What the machinery in actions/sync/ shares with the action:
-        self.rows = RowBuffer(self)  # rows staged for the next flush
-        self.observed_at: datetime | None = None  # when the data being synced was observed at Stripe (None: now)
-        self.children: ChildSync | None = None  # the chosen child tables, during a batch
-        # IDs the synced rows refer to, by object name, while `track_references()` is on.
-        self.references: dict[str, set[str]] | None = None
-        self._batch = Batch(self)
-        self._lock = runner.TypeLock(self)
+        self._sync_run = SyncRun(
+            self,
+            client=client,
+            warehouse=warehouse,
+            connect={"api_key": api_key, "api_base": api_base, "timeout_seconds": timeout_seconds, "warehouse_url": warehouse_url},
+            stripe_account=stripe_account,
+            logger=logger or logging.getLogger(f"stripe_pipeline.{self.table_name()}"),
+            children=children,
+            strict=strict,
+        )
 
     # -- what the class declares, derived ------------------------------------------------
 
@@ -148,34 +140,69 @@ class StripeSyncActionMixin:
         """Event types after which the object no longer exists (its row gets `_deleted_at`)."""
         return declarations.deletion_events(cls)
 
+    # -- what a sync holds while it runs, read from its run (actions/sync/run.py) ----------------
+
+    @property
+    def sync_run(self) -> SyncRun:
+        """The engine's state of this action's syncs; hooks need not touch it."""
+        return self._sync_run
+
+    @property
+    def stripe_account(self) -> str | None:
+        """The Connect account whose data this is; None for the platform account."""
+        return self._sync_run.stripe_account
+
+    @property
+    def strict(self) -> bool:
+        return self._sync_run.strict
+
+    @property
+    def log(self) -> logging.Logger | Any:
+        return self._sync_run.log
+
     @property
     def log_name(self) -> str:
         """How log lines name this sync: its table, and its Connect account when it reads one."""
-        return f"{self.table_name()} ({self.stripe_account})" if self.stripe_account else self.table_name()
+        return self._sync_run.log_name
+
+    @property
+    def stats(self) -> SyncStats:
+        """What the current or last batch did (`sync_all` and friends return it too)."""
+        return self._sync_run.stats
 
     @property
     def child_stats(self) -> dict[str, SyncStats]:
         """What each child table's sync did in the current or last batch, by table name."""
-        return self.children.stats if self.children else {}
+        return self._sync_run.child_stats
+
+    @property
+    def chosen_children(self) -> tuple[type[ChildAction], ...]:
+        """The actions of the child tables synced with each object (the constructor's `children`)."""
+        return cast(tuple[type[ChildAction], ...], self._sync_run.chosen_children)  # chosen from child_actions
+
+    @property
+    def references(self) -> dict[str, set[str]] | None:
+        """IDs the synced rows refer to, by object name, while `track_references()` is on."""
+        return self._sync_run.references
+
+    @property
+    def observed_at(self) -> datetime | None:
+        """When the data being synced was observed at Stripe (None: now). A test or a hook that
+        syncs what it read itself may set it: rows carry it, and an older observation never
+        overwrites a newer one."""
+        return self._sync_run.observed_at
+
+    @observed_at.setter
+    def observed_at(self, value: datetime | None) -> None:
+        self._sync_run.observed_at = value
 
     @property
     def client(self) -> StripeApiClient:
-        if self._client is None:
-            self._client = StripeApiClient(
-                self._api_key,
-                self._api_base,
-                timeout=self._timeout,
-                stripe_account=self.stripe_account,
-                logger=self.log,
-                slot_store=self.warehouse.slot_store(),  # one budget with every other process
-            )
-        return self._client
+        return self._sync_run.client
 
     @property
     def warehouse(self) -> Warehouse:
-        if self._warehouse is None:
-            self._warehouse = Warehouse(self._warehouse_url)
-        return self._warehouse
+        return self._sync_run.warehouse
 
     # -- the seed API ----------------------------------------------------------------------
 
@@ -186,43 +213,13 @@ class StripeSyncActionMixin:
         A deleted object (Stripe answers `{"id": …, "deleted": true}`) skips the hooks: its row
         keeps the last known data and gets `_deleted_at`.
         """
-        if isinstance(stripe_data, StripeObject):
-            stripe_data = stripe_data.to_dict()
-        if self.chosen_children and not self._batch.is_open:
-            with self.batched():  # children are fetched and written with their parent
-                return self.sync(stripe_data)
-        if stripe_data.get("deleted") is True:
-            return self._stage_deletion(stripe_data)
-        if self.children is not None:
-            self.children.collect(stripe_data)
-        stage = "set_default"
-        try:
-            # Hooks may change what they are given, nested values included; `_raw` keeps what the API
-            # returned. Actions without hooks skip the copy, it is most of their per-object cost.
-            if not declarations.has_hooks(type(self)):
-                defaults = self.set_default(stripe_data)  # its `_raw` is the API's object already
-            else:
-                data = mapping.json_copy(stripe_data)
-                stage = "pre_set_defualt"
-                data = self.pre_set_defualt(data) or data
-                stage = "set_default"
-                defaults = self.set_default(data)
-                defaults["_raw"] = self.redacted(stripe_data)
-                stage = "post_set_default"
-                defaults = self.post_set_default(defaults) or defaults
-            stage = "the row"
-            self.rows.add(defaults)
-        except Exception as error:  # noqa: BLE001 - whatever a hook raises, the object is kept and named
-            self.rows.fail(stripe_data, error, f"hook {stage} failed" if stage != "the row" else "its row is unusable")
-            return None
-        self._flush_if_due()
-        return defaults
+        return self._sync_run.stage(stripe_data)
 
     def sync_by_ids(self, ids: Iterable[str]) -> SyncStats:
         """Retrieve the given objects and sync each one; IDs Stripe does not know are listed
         in `stats.missing_ids` and the rest still sync."""
         with self.batched():
-            for object_id, stripe_data in listing.retrieve_each(self, dict.fromkeys(ids)):  # de-duplicated, order kept
+            for object_id, stripe_data in listing.retrieve_each(self._sync_run, dict.fromkeys(ids)):  # de-duplicated, order kept
                 if stripe_data is None:
                     self.stats.missing_ids.append(object_id)
                     self.log.warning(f"{self.log_name}: Stripe has no {self.object_name()} {object_id!r}")
@@ -240,12 +237,12 @@ class StripeSyncActionMixin:
         """
         if list_params:
             with self.batched():
-                for _ in listing.list_and_sync(self, {**self.list_params, **list_params}):
+                for _ in listing.list_and_sync(self._sync_run, {**self.list_params, **list_params}):
                     pass
             return self.stats
         with self.exclusive(), self.batched():
             state = self.load_state()
-            backfill.backfill(self, resume=state["backfill"] if state else None)
+            backfill.backfill(self._sync_run, resume=state["backfill"] if state else None)
         return self.stats
 
     def sync_incremental(
@@ -260,26 +257,28 @@ class StripeSyncActionMixin:
         `run_key` names the run this sync is one table of (a Dagster run's ID): the tables of one
         run read each account's events once, staged in the warehouse (actions/sync/event_log.py).
         """
-        runner.run(self, reconcile_after=reconcile, trust_event_payloads=trust_event_payloads, full_refresh=full_refresh, run_key=run_key)
+        runner.sync_incremental(
+            self._sync_run, reconcile_after=reconcile, trust_event_payloads=trust_event_payloads, full_refresh=full_refresh, run_key=run_key
+        )
         return self.stats
 
     def reconcile(self) -> SyncStats:
         """Relist every object and compare IDs with the table: rows Stripe no longer lists get
         `_deleted_at`, flagged rows that Stripe lists are restored (actions/sync/reconcile.py)."""
         with self.exclusive(), self.batched():
-            reconcile.reconcile(self)
+            reconcile.reconcile(self._sync_run)
         return self.stats
 
     def set_default(self, stripe_data: dict) -> dict:
         """Map the object to row values: each model column from the top-level field of the same
         name; timestamps become UTC datetimes, expanded references their ID, nested values JSON
         (actions/sync/mapping.py)."""
-        row = mapping.map_fields(mapping.mapping_plan(self.table()), stripe_data, self.stats.drifted)
+        row = mapping.map_fields(mapping.mapping_plan(self.table()), stripe_data, self._sync_run.stats.drifted)
         row["_raw"] = self.redacted(stripe_data)
         row["_account"] = account_key(self.stripe_account)
         row["_synced_at"] = now = datetime.now(UTC)
         row["_deleted_at"] = None
-        row["_observed_at"] = self._observed_time(now)
+        row["_observed_at"] = self._sync_run.observed_time(now)
         return row
 
     def pre_set_defualt(self, stripe_data: dict) -> dict | None:  # sic: the documented spelling
@@ -297,82 +296,62 @@ class StripeSyncActionMixin:
     def track_references(self) -> None:
         """From now on, note the IDs that synced rows refer to (a price's product), so that
         actions/related.py can fetch those the warehouse lacks, in batches, after the sync."""
-        self.references = {}
+        self._sync_run.references = {}
 
     # -- batches, writes and state -----------------------------------------------------------
 
     def batched(self) -> AbstractContextManager[None]:
         """Stage the rows of the `sync` calls inside and write them in multi-row upserts (every
-        `flush_every` rows and at the end), as `sync_all` does (actions/sync/batch.py):
+        `flush_every` rows and at the end), as `sync_all` does (actions/sync/run.py):
 
         >>> with action.batched():
         ...     for customer in stripe.Customer.list(limit=100).auto_paging_iter():
         ...         action.sync(customer)
         """
-        return self._batch.open()
+        return self._sync_run.batched()
 
     def flush(self) -> UpsertResult:
         """Write the staged rows and deletions now (children first: a checkpoint never vouches
         for children that did not land), after any write still in flight."""
-        self._batch.writer.wait()
-        return self._take_writes()()
-
-    def _take_writes(self) -> Callable[[], UpsertResult]:
-        """What is staged, children first, as one write to run now or in the background."""
-        children = self.children.take() if self.children is not None else None
-        rows = self.rows.take()
-
-        def write() -> UpsertResult:
-            if children is not None:
-                children()
-            return rows()
-
-        return write
+        return self._sync_run.flush()
 
     def flag_deleted(self, ids: Iterable[str]) -> None:
         """Give these IDs' rows `_deleted_at` with the next flush; their data stays."""
-        for object_id in ids:
-            self._stage_deletion({"id": object_id, "object": self.object_name(), "deleted": True})
+        self._sync_run.flag_deleted(ids)
 
     def exclusive(self) -> AbstractContextManager[None]:
         """Hold this type's sync lock: one run per type and account at a time, across processes."""
-        return self._lock.held()
+        return self._sync_run.exclusive()
 
     def load_state(self) -> dict | None:
         """This type's and account's row of `_stripe_sync_state`, or None."""
-        self._batch.writer.wait()  # a checkpoint in flight first
-        return self.warehouse.load_state(self.table_name(), self.stripe_account)
+        return self._sync_run.load_state()
 
     def save_state(self, **values: Any) -> None:
-        self._batch.writer.wait()  # after the checkpoint in flight, never overwritten by it
-        self.warehouse.save_state(self.table_name(), self.stripe_account, **values)
+        self._sync_run.save_state(**values)
 
     def redacted(self, stripe_data: dict) -> dict:
         """The object without its `redacted_fields`, as `_raw` keeps it."""
         return mapping.redacted(stripe_data, self.redacted_fields)
 
-    # -- inside --------------------------------------------------------------------------------
 
-    def _stage_deletion(self, stub: dict) -> dict:
-        now = datetime.now(UTC)
-        row = self.rows.add_deletion(stub, now, self._observed_time(now))
-        if self.children is not None:
-            self.children.parent_deleted(stub["id"])
-        self._flush_if_due()
+class ChildAction(StripeSyncActionMixin):
+    """A child table's action (children.py). Its rows get the parent's ID in `parent_column`, and
+    a key that stays unique where Stripe's ID is unique only within the parent (an account's
+    `card_payments`)."""
+
+    child_table: ClassVar[ChildTable]
+    # Its `set_default` only adds the parent's ID: not a hook that changes what it is given.
+    _default_hooks: ClassVar[bool] = True
+
+    @property
+    def parent_id(self) -> str | None:
+        """The parent whose children are being synced (set on the run by sync/children.py)."""
+        return self.sync_run.parent_id
+
+    def set_default(self, stripe_data: dict) -> dict:
+        row = super().set_default(stripe_data)
+        row[self.child_table.parent_column] = self.parent_id
+        if self.child_table.keyed_by_parent:
+            row["id"] = f"{self.parent_id}/{stripe_data['id']}"
         return row
-
-    def _flush_if_due(self) -> None:
-        if not self._batch.is_open:
-            self.flush()
-        elif len(self.rows) >= self.flush_every:
-            # A flush waits for the child lists still being fetched (a long invoice's lines, page
-            # after page): put it off while they are, up to a bound (policies.FLUSH_PUT_OFF).
-            waiting = self.children is not None and self.children.fetching
-            if not waiting or len(self.rows) >= self.flush_every * policies.FLUSH_PUT_OFF:
-                self._batch.writer.submit(self._take_writes())  # written while the listing goes on
-
-    def _observed_time(self, now: datetime) -> datetime:
-        if self.observed_at is not None:
-            return self.observed_at
-        # A row synced without a response time (a hook's own `sync(obj)`): observed now, by Stripe's clock.
-        return self.client.observation_now() if self._client is not None else now

@@ -9,7 +9,8 @@ import json
 
 import dagster as dg
 
-from ..actions import StripeSyncActionMixin, declarations
+from ..actions import StripeSyncActionMixin
+from ..actions.sync import declarations
 from ..settings import ConfigurationError
 from ..stripe_api.events import EventCursor, EventReader
 from .assets import asset_key, no_retry_on_setup_errors

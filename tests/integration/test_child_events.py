@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from stripe_pipeline.actions import ALL_ACTIONS
-from stripe_pipeline.actions.declarations import child_events, own_events
+from stripe_pipeline.actions.sync.declarations import child_events, own_events
 from stripe_pipeline.catalog import CHILD_TABLES
 from stripe_pipeline.dagster_defs.assets import asset_key
 from stripe_pipeline.dagster_defs.events_sensor import assets_by_event_type

@@ -21,44 +21,43 @@ from .listing import list_and_sync, list_windows_and_sync
 from .times import utc
 
 if TYPE_CHECKING:
-    from ..mixins import StripeSyncActionMixin
+    from .run import SyncRun
 
 
-def backfill(action: StripeSyncActionMixin, resume: dict | None, *, walk: bool = False) -> None:
+def backfill(run: SyncRun, resume: dict | None, *, walk: bool = False) -> None:
     """List everything in `created` windows walked in parallel, where the list takes them;
     every flush saves the windows still to list (`_stripe_sync_state.backfill`) in the
     transaction of its rows. Else, or with `walk`, one cursor walk."""
-    action.stats.modes.append("backfill")
-    if walk or (action.stripe_type is not None and not action.stripe_type.lists_by_created):
-        _backfill_by_cursor(action)
+    run.stats.modes.append("backfill")
+    if walk or (run.action.stripe_type is not None and not run.action.stripe_type.lists_by_created):
+        _backfill_by_cursor(run)
         return
     try:
-        _backfill_by_windows(action, resume)
+        _backfill_by_windows(run, resume)
     except stripe.InvalidRequestError as error:
         if not _refuses_created(error):
             raise
         # An older API version, or a proxy, that does not take the filter: the objects are
         # still all there, by one cursor walk (not resumable part-way, and not in parallel).
-        action.log.warning(
-            f"{action.log_name}: Stripe refused the `created` filter ({error.user_message}); "
-            "listing everything with one cursor walk instead"
+        run.log.warning(
+            f"{run.log_name}: Stripe refused the `created` filter ({error.user_message}); listing everything with one cursor walk instead"
         )
-        _backfill_by_cursor(action)
+        _backfill_by_cursor(run)
 
 
 def _refuses_created(error: stripe.InvalidRequestError) -> bool:
     return error.http_status == 400 and (error.param or "").startswith("created")
 
 
-def _backfill_by_windows(action: StripeSyncActionMixin, resume: dict | None) -> None:
-    newest = _newest_event(action)  # where the events take over
-    now = action.client.server_now()
+def _backfill_by_windows(run: SyncRun, resume: dict | None) -> None:
+    newest = _newest_event(run)  # where the events take over
+    now = run.client.server_now()
     if resume and now - resume["started_at"] > SAFE_EVENT_AGE_SECONDS:
-        action.log.info(f"{action.log_name}: the unfinished backfill is older than Stripe's events; starting over")
+        run.log.info(f"{run.log_name}: the unfinished backfill is older than Stripe's events; starting over")
         resume = None
     if resume:
         checkpoint = dict(resume)
-        action.log.info(f"{action.log_name}: resuming the backfill: {len(checkpoint['windows'])} created windows to list")
+        run.log.info(f"{run.log_name}: resuming the backfill: {len(checkpoint['windows'])} created windows to list")
     else:
         checkpoint = {
             "started_at": now,
@@ -67,44 +66,44 @@ def _backfill_by_windows(action: StripeSyncActionMixin, resume: dict | None) -> 
         }
     windows = [Window(gte, lte) for gte, lte in checkpoint["windows"]]
     # Rows the listing must account for: live rows in what this process lists.
-    unlisted = action.warehouse.ids(
-        action.table(), action.stripe_account, deleted=False, created_in=[(utc(w.gte), utc(w.lte)) for w in windows]
+    unlisted = run.warehouse.ids(
+        run.action.table(), run.stripe_account, deleted=False, created_in=[(utc(w.gte), utc(w.lte)) for w in windows]
     )
     if resume and unlisted:
-        action.log.info(f"{action.log_name}: deletions among the objects listed before the restart are left to the next reconcile")
-    action.save_state(backfill=checkpoint)
+        run.log.info(f"{run.log_name}: deletions among the objects listed before the restart are left to the next reconcile")
+    run.save_state(backfill=checkpoint)
 
     def checkpoint_state(outstanding: list[Window]) -> dict:
         checkpoint["windows"] = [[window.gte, window.lte] for window in outstanding]
         return {"backfill": checkpoint}
 
-    for page in list_windows_and_sync(action, windows, checkpoint=checkpoint_state):
+    for page in list_windows_and_sync(run, windows, checkpoint=checkpoint_state):
         unlisted.difference_update(obj["id"] for obj in page)
     cursor = checkpoint["events_cursor"]
-    _finish(action, unlisted, EventCursor(cursor["created"], cursor["id"]), checkpoint["started_at"])
+    _finish(run, unlisted, EventCursor(cursor["created"], cursor["id"]), checkpoint["started_at"])
 
 
-def _backfill_by_cursor(action: StripeSyncActionMixin) -> None:
+def _backfill_by_cursor(run: SyncRun) -> None:
     """A type whose list takes no `created` filter: one cursor walk, newest first. Not resumable
     part-way (such types hold configuration, a few pages at most): a restart lists them again."""
-    newest = _newest_event(action)
-    started_at = action.client.server_now()
-    unlisted = action.warehouse.ids(action.table(), action.stripe_account, deleted=False)
-    for page in list_and_sync(action, dict(action.list_params)):
+    newest = _newest_event(run)
+    started_at = run.client.server_now()
+    unlisted = run.warehouse.ids(run.action.table(), run.stripe_account, deleted=False)
+    for page in list_and_sync(run, dict(run.action.list_params)):
         unlisted.difference_update(obj["id"] for obj in page)
-    _finish(action, unlisted, newest or EventCursor(started_at), started_at)
+    _finish(run, unlisted, newest or EventCursor(started_at), started_at)
 
 
-def _newest_event(action: StripeSyncActionMixin) -> EventCursor | None:
-    watched = action.watched_events()
-    return EventReader(action.client, watched).newest() if watched else None
+def _newest_event(run: SyncRun) -> EventCursor | None:
+    watched = run.action.watched_events()
+    return EventReader(run.client, watched).newest() if watched else None
 
 
-def _finish(action: StripeSyncActionMixin, unlisted: set[str], cursor: EventCursor, started_at: int) -> None:
+def _finish(run: SyncRun, unlisted: set[str], cursor: EventCursor, started_at: int) -> None:
     """Flag what the listing did not return, write it all, and hand over to the events."""
-    action.flag_deleted(unlisted)
-    action.flush()
-    action.save_state(
+    run.flag_deleted(unlisted)
+    run.flush()
+    run.save_state(
         backfill=None,
         backfill_completed_at=datetime.now(UTC),
         events_cursor_created=cursor.created,
@@ -114,4 +113,4 @@ def _finish(action: StripeSyncActionMixin, unlisted: set[str], cursor: EventCurs
         listed_through=started_at,  # for types without events: recent.py lists from here on
     )
     if unlisted:
-        action.log.info(f"{action.log_name}: {len(unlisted):,} rows that Stripe no longer lists flagged deleted")
+        run.log.info(f"{run.log_name}: {len(unlisted):,} rows that Stripe no longer lists flagged deleted")

@@ -10,15 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from ...models import account_key
 from ...warehouse import UpsertResult, WarehouseError
-from ..declarations import reference_targets
+from .declarations import reference_targets
 from .mapping import full_row, mapping_plan, storable
-
-if TYPE_CHECKING:
-    from ..mixins import StripeSyncActionMixin
+from .protocol import RunState
 
 
 class ObjectSyncError(RuntimeError):
@@ -26,8 +23,8 @@ class ObjectSyncError(RuntimeError):
 
 
 class RowBuffer:
-    def __init__(self, action: StripeSyncActionMixin):
-        self._action = action
+    def __init__(self, run: RunState):
+        self._run = run
         self._rows: dict[str, dict] = {}
         self._tombstones: dict[str, dict] = {}
         self._failures: list[dict] = []  # objects for _stripe_sync_errors, written with the next flush
@@ -40,20 +37,20 @@ class RowBuffer:
 
     def add(self, row: dict) -> None:
         """Stage a mapped row (one per ID: the last one staged wins), NULL where it sets no value."""
-        action = self._action
+        run, action = self._run, self._run.action
         plan = mapping_plan(action.table())
         if not row.keys() <= plan.column_set:
             raise ValueError(
                 f"{type(action).__name__} produced values for columns that {action.table_name()} does not have: "
                 f"{sorted(row.keys() - plan.column_set)}. Add them to {action.model_class.__name__} or drop them in post_set_default."
             )
-        if action.references is not None:
+        if run.references is not None:
             for name, target in reference_targets(type(action)):
                 value = row.get(name)
                 if isinstance(value, str) and value:
-                    action.references.setdefault(target, set()).add(value)
+                    run.references.setdefault(target, set()).add(value)
         if row.get("_account") is None:  # a hook's own row: the key is the action's account
-            row["_account"] = account_key(action.stripe_account)
+            row["_account"] = account_key(run.stripe_account)
         self._rows[row["id"]] = full_row(plan, row)
         self._tombstones.pop(row["id"], None)
 
@@ -63,7 +60,7 @@ class RowBuffer:
         tombstone = self.tombstone(stub, now, observed_at)
         self._rows.pop(stub["id"], None)
         self._tombstones[stub["id"]] = tombstone
-        return dict.fromkeys(mapping_plan(self._action.table()).columns) | tombstone
+        return dict.fromkeys(mapping_plan(self._run.action.table()).columns) | tombstone
 
     def tombstone(self, stub: dict, now: datetime, observed_at: datetime) -> dict:
         """What flags a row deleted (`Warehouse.write`'s tombstones), not staged."""
@@ -72,7 +69,7 @@ class RowBuffer:
             "_raw": stub,
             "_synced_at": now,
             "_deleted_at": now,
-            "_account": account_key(self._action.stripe_account),
+            "_account": account_key(self._run.stripe_account),
             "_observed_at": observed_at,
         }
 
@@ -81,12 +78,12 @@ class RowBuffer:
         self._failures.append(self._failure(stripe_data, error, what))
 
     def _failure(self, stripe_data: dict, error: Exception, what: str) -> dict:
-        action = self._action
+        run, action = self._run, self._run.action
         object_id = stripe_data.get("id") if isinstance(stripe_data.get("id"), str) else "(no id)"
         message = f"{what} for {action.table_name()}/{object_id}: {type(error).__name__}: {error}"
-        if action.strict:
+        if run.strict:
             raise ObjectSyncError(message) from error
-        action.stats.failed += 1
+        run.stats.failed += 1
         return {
             "object_id": object_id,
             "error_class": type(error).__name__,
@@ -102,70 +99,70 @@ class RowBuffer:
         """What is staged, as a write to run now or later (actions/sync/writer.py): the rows and
         deletions in one multi-row upsert, in one transaction with the checkpoint when one is set
         (its values as of now, with the rows staged so far). The buffer starts empty again."""
-        action = self._action
+        run, action = self._run, self._run.action
         pending = PendingWrite(
             self,
-            account=action.stripe_account,
+            account=run.stripe_account,
             rows=list(self._rows.values()),
             tombstones=list(self._tombstones.values()),
             failures=self._failures,
-            state=(action.table_name(), action.stripe_account, self.checkpoint()) if self.checkpoint else None,
+            state=(action.table_name(), run.stripe_account, self.checkpoint()) if self.checkpoint else None,
         )
         self._rows, self._tombstones, self._failures = {}, {}, []
         return pending
 
     def _write(self, pending: PendingWrite) -> UpsertResult:
-        action = self._action
+        run, action = self._run, self._run.action
         rows, tombstones, state = pending.rows, pending.tombstones, pending.state
         self._record_failures(pending.failures, pending.account)  # before a checkpoint that moves past them
         try:
-            result, deleted = action.warehouse.write(action.table(), rows, tombstones, state=state)
+            result, deleted = run.warehouse.write(action.table(), rows, tombstones, state=state)
         except WarehouseError as error:
-            if action.strict or not error.refused_row:
+            if run.strict or not error.refused_row:
                 raise
             rows, result, deleted = self._write_row_by_row(pending)
         if (rows or tombstones) and self._may_have_open_errors(pending.account):
             # Synced cleanly, or gone: either way nothing waits any more.
             synced = [row["id"] for row in rows] + [tombstone["id"] for tombstone in tombstones]
-            action.warehouse.resolve_errors(action.table_name(), pending.account, synced)
-        action.stats.written += result
-        action.stats.deleted += deleted
+            run.warehouse.resolve_errors(action.table_name(), pending.account, synced)
+        run.stats.written += result
+        run.stats.deleted += deleted
         return result
 
     def _write_row_by_row(self, pending: PendingWrite) -> tuple[list[dict], UpsertResult, int]:
         """A value the database refuses fails its whole statement: write row by row to find
         which rows it was, keep those in `_stripe_sync_errors`, and write the rest."""
-        action = self._action
+        run, action = self._run, self._run.action
         written, result, refused = [], UpsertResult(), []
         for row in pending.rows:
             try:
-                result += action.warehouse.write(action.table(), [row])[0]
+                result += run.warehouse.write(action.table(), [row])[0]
                 written.append(row)
             except WarehouseError as error:
                 if not error.refused_row:
                     raise
                 refused.append(self._failure(row["_raw"], error, "the warehouse refused its row"))
         self._record_failures(refused, pending.account)
-        _, deleted = action.warehouse.write(action.table(), [], pending.tombstones, state=pending.state)
+        _, deleted = run.warehouse.write(action.table(), [], pending.tombstones, state=pending.state)
         return written, result, deleted
 
     def _record_failures(self, failures: list[dict], account: str | None) -> None:
         if not failures:
             return
-        action = self._action
+        run, action = self._run, self._run.action
         try:
-            action.warehouse.record_errors(action.table_name(), account, failures)
+            run.warehouse.record_errors(action.table_name(), account, failures)
         except WarehouseError as error:
             if not error.refused_row:
                 raise
             # The very value the table refused (a NUL character on PostgreSQL) is in the `_raw` too.
-            action.warehouse.record_errors(action.table_name(), account, [{**f, "raw": storable(f["raw"])} for f in failures])
+            run.warehouse.record_errors(action.table_name(), account, [{**f, "raw": storable(f["raw"])} for f in failures])
         self._has_open_errors = True
 
     def _may_have_open_errors(self, account: str | None) -> bool:
         """Whether this table may hold open errors that a clean sync resolves (asked once per buffer)."""
         if self._has_open_errors is None:
-            self._has_open_errors = self._action.warehouse.open_errors(self._action.table_name(), account) > 0
+            self._has_open_errors = self._run.warehouse.open_errors(self._run.action.table_name(), account) > 0
         return self._has_open_errors
 
 

@@ -28,21 +28,21 @@ from ...policies import EVENT_OVERLAP_SECONDS, SAFE_EVENT_AGE_SECONDS
 from ...stripe_api.events import EventReader
 
 if TYPE_CHECKING:
-    from ..mixins import StripeSyncActionMixin
+    from .run import SyncRun
 
 LOCK = "_stripe_events"  # the sync lock's object type while an account's events are read
 STAGE_EVERY = 500
 
 
 def staged_events_since(
-    action: StripeSyncActionMixin, run_key: str, since: int, *, any_type: bool = False, limit: int | None = None
+    run: SyncRun, run_key: str, since: int, *, any_type: bool = False, limit: int | None = None
 ) -> tuple[list[dict], int]:
     """The events of the action's types (`any_type`: of every type) created at or after `since`,
     newest first, `limit` at most, and Stripe's time at which they were read (completely, up to then)."""
-    warehouse, account = action.warehouse, action.stripe_account
+    warehouse, account = run.warehouse, run.stripe_account
     name = f"events {account_key(account) or 'platform'}"
-    wait = lambda seconds: action.log.info(  # noqa: E731
-        f"{action.log_name}: waiting {seconds:.0f} s for another step reading the account's events"
+    wait = lambda seconds: run.log.info(  # noqa: E731
+        f"{run.log_name}: waiting {seconds:.0f} s for another step reading the account's events"
     )
     with warehouse.sync_lock(LOCK, account, wait):
         shared = warehouse.shared_read(name)
@@ -55,14 +55,14 @@ def staged_events_since(
                 # differ by how long the first run took, and each older one would read again.
                 oldest = warehouse.oldest_events_cursor(account)
                 read_from = min(since, oldest - EVENT_OVERLAP_SECONDS) if oldest is not None else since
-            span = _read(action, name, run_key, read_from, span if covered else None)
-    types = None if any_type else action.watched_events()
+            span = _read(run, name, run_key, read_from, span if covered else None)
+    types = None if any_type else run.action.watched_events()
     return warehouse.staged_events(account, types, since, limit), span["through"]  # type: ignore[index]
 
 
-def _read(action: StripeSyncActionMixin, name: str, run_key: str, since: int, span: dict | None) -> dict:
+def _read(run: SyncRun, name: str, run_key: str, since: int, span: dict | None) -> dict:
     """Read the account's events after what is staged (all since `since` if `span` is None)."""
-    warehouse, account, client = action.warehouse, action.stripe_account, action.client
+    warehouse, account, client = run.warehouse, run.stripe_account, run.client
     gte = span["through"] - EVENT_OVERLAP_SECONDS if span else since
     read, position, batch = warehouse.last_event_read(account) + 1, 0, []
     started = time.monotonic()
@@ -83,5 +83,5 @@ def _read(action: StripeSyncActionMixin, name: str, run_key: str, since: int, sp
         warehouse.drop_events_before(account, oldest_needed)
         span["from"] = oldest_needed
     warehouse.save_shared_read(name, run_key, span)
-    action.log.info(f"{action.log_name}: read {position:,} events of the account for every table of this run")
+    run.log.info(f"{run.log_name}: read {position:,} events of the account for every table of this run")
     return span

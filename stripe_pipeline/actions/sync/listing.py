@@ -1,7 +1,7 @@
 """Reading objects from Stripe and handing each to the action's `sync`: a cursor walk, created
 windows walked in parallel (stripe_api/windows.py), and retrieval by ID.
 
-While an object is handed on, `action.observed_at` is the time of the response it came in:
+While an object is handed on, `run.observed_at` is the time of the response it came in:
 rows carry it, and an older observation never overwrites a newer one.
 """
 
@@ -17,24 +17,24 @@ from ...stripe_api.windows import ParallelLister, Window
 from .progress import Progress
 
 if TYPE_CHECKING:
-    from ..mixins import StripeSyncActionMixin
+    from .run import SyncRun
 
 # IDs retrieved per batch: one list request where the type filters by IDs (its page limit).
 RETRIEVE_BATCH = 100
 
 
-def list_and_sync(action: StripeSyncActionMixin, params: dict) -> Iterator[list[dict]]:
+def list_and_sync(run: SyncRun, params: dict) -> Iterator[list[dict]]:
     """Page through the list endpoint in one cursor walk, syncing each object; yields each page
     once its objects are staged (reconcile, filtered listings, types without `created`)."""
-    progress = Progress(action.log, action.log_name, action.stats)
-    for page in action.client.list_pages(action.api_path(), {**params, "limit": 100}):
-        _sync_page(action, page, progress, action.client.observed_at())
+    progress = Progress(run.log, run.log_name, run.stats)
+    for page in run.client.list_pages(run.action.api_path(), {**params, "limit": 100}):
+        _sync_page(run, page, progress, run.client.observed_at())
         yield page
     progress.done()
 
 
 def list_windows_and_sync(
-    action: StripeSyncActionMixin, windows: list[Window], checkpoint: Callable[[list[Window]], dict] | None = None
+    run: SyncRun, windows: list[Window], checkpoint: Callable[[list[Window]], dict] | None = None
 ) -> Iterator[list[dict]]:
     """The created windows listed in parallel, each object synced; yields each page once its
     objects are staged.
@@ -44,16 +44,16 @@ def list_windows_and_sync(
     """
     # While a flush waits for child lists (an invoice's lines beyond the 10 it embeds, page after
     # page), the listing goes on into a deeper queue instead of stalling (policies.py).
-    queue_pages = CHILD_LIST_QUEUE_PAGES if action.chosen_children else None
+    queue_pages = CHILD_LIST_QUEUE_PAGES if run.chosen_children else None
     lister = ParallelLister(
-        action.client, action.api_path(), dict(action.list_params), concurrency=action.concurrency, queue_pages=queue_pages
+        run.client, run.action.api_path(), dict(run.action.list_params), concurrency=run.action.concurrency, queue_pages=queue_pages
     )
-    progress = Progress(action.log, action.log_name, action.stats, lister.remaining)
+    progress = Progress(run.log, run.log_name, run.stats, lister.remaining)
     outstanding = dict(enumerate(windows))  # as of the last completely staged page
-    action.rows.checkpoint = (lambda: checkpoint(list(outstanding.values()))) if checkpoint else None
+    run.rows.checkpoint = (lambda: checkpoint(list(outstanding.values()))) if checkpoint else None
     try:
         for page in lister.pages(dict(outstanding)):
-            _sync_page(action, page.objects, progress, page.observed_at)
+            _sync_page(run, page.objects, progress, page.observed_at)
             outstanding.update(page.new_windows)
             if page.remaining is None:
                 del outstanding[page.window_id]
@@ -61,23 +61,23 @@ def list_windows_and_sync(
                 outstanding[page.window_id] = page.remaining
             yield page.objects
     finally:
-        action.rows.checkpoint = None
+        run.rows.checkpoint = None
     progress.done()
 
 
-def retrieve_each(action: StripeSyncActionMixin, ids: Iterable[str]) -> Iterator[tuple[str, dict | None]]:
+def retrieve_each(run: SyncRun, ids: Iterable[str]) -> Iterator[tuple[str, dict | None]]:
     """(ID, object) for each ID, `concurrency` requests at a time, in batches through the list
     endpoint where it filters by IDs; None where Stripe has no such object."""
-    client = action.client
+    client = run.client
 
     def retrieve(object_id: str) -> tuple[dict | None, datetime | None]:
-        found = client.retrieve(action.api_path(), object_id)
+        found = client.retrieve(run.action.api_path(), object_id)
         return found, client.observed_at()
 
-    with ThreadPoolExecutor(action.concurrency, thread_name_prefix="stripe-retrieve") as pool:
+    with ThreadPoolExecutor(run.action.concurrency, thread_name_prefix="stripe-retrieve") as pool:
         for batch in batches(ids, RETRIEVE_BATCH):
-            if action.list_ids_filter:
-                page = client.get(action.api_path(), {**action.list_params, action.list_ids_filter: batch, "limit": 100})
+            if run.action.list_ids_filter:
+                page = client.get(run.action.api_path(), {**run.action.list_params, run.action.list_ids_filter: batch, "limit": 100})
                 found = {obj["id"]: obj for obj in page["data"]}  # one request for up to 100 IDs
                 observed = client.observed_at()
                 results: Iterable[tuple[str, tuple[dict | None, datetime | None]]] = [
@@ -86,9 +86,9 @@ def retrieve_each(action: StripeSyncActionMixin, ids: Iterable[str]) -> Iterator
             else:
                 results = zip(batch, pool.map(retrieve, batch))
             for object_id, (stripe_data, observed_at) in results:
-                action.observed_at = observed_at
+                run.observed_at = observed_at
                 if stripe_data is not None:
-                    action.stats.fetched += 1
+                    run.stats.fetched += 1
                 yield object_id, stripe_data
 
 
@@ -103,10 +103,10 @@ def batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def _sync_page(action: StripeSyncActionMixin, objects: list[dict], progress: Progress, observed_at: datetime | None) -> None:
-    action.stats.pages += 1
-    action.stats.fetched += len(objects)
-    action.observed_at = observed_at
+def _sync_page(run: SyncRun, objects: list[dict], progress: Progress, observed_at: datetime | None) -> None:
+    run.stats.pages += 1
+    run.stats.fetched += len(objects)
+    run.observed_at = observed_at
     for stripe_data in objects:
-        action.sync(stripe_data)
+        run.action.sync(stripe_data)
     progress.tick()

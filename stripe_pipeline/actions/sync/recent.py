@@ -31,55 +31,53 @@ from .times import unix, utc
 DAY = 86_400
 
 if TYPE_CHECKING:
-    from ..mixins import StripeSyncActionMixin
+    from .run import SyncRun
 
 
-def lists_recent(action: StripeSyncActionMixin) -> bool:
+def lists_recent(run: SyncRun) -> bool:
     """Whether the type's runs list only what is recent: it has no events, its list filters by
     `created`, and its table is larger than a few pages. A small one (most are configuration:
     shipping rates, value lists) is listed whole, a request or a few, and so stays exact, its
     changes and deletions included, without waiting for the reconcile."""
-    if action.watched_events() or action.stripe_type is None or not action.stripe_type.lists_by_created:
+    if run.action.watched_events() or run.action.stripe_type is None or not run.action.stripe_type.lists_by_created:
         return False
-    return action.warehouse.count(action.table(), deleted=False, account=action.stripe_account) > WHOLE_LISTING_MAX_ROWS
+    return run.warehouse.count(run.action.table(), deleted=False, account=run.stripe_account) > WHOLE_LISTING_MAX_ROWS
 
 
-def list_recent(action: StripeSyncActionMixin, state: dict, run_key: str | None = None) -> None:
-    action.stats.modes.append("recent")
+def list_recent(run: SyncRun, state: dict, run_key: str | None = None) -> None:
+    run.stats.modes.append("recent")
     started = time.monotonic()
     listed_through = state["listed_through"]  # Stripe's time, as of the last run
     # Objects may become visible a little after their `created`, as events do: the same overlap.
     since = listed_through - EVENT_OVERLAP_SECONDS
-    if account_was_quiet(action, state, run_key):
+    if account_was_quiet(run, state, run_key):
         return
-    settling = STILL_CHANGING.get(action.object_name())
+    settling = STILL_CHANGING.get(run.action.object_name())
     if settling is not None:
-        oldest = action.warehouse.oldest_created(action.table(), action.stripe_account, *settling)
+        oldest = run.warehouse.oldest_created(run.action.table(), run.stripe_account, *settling)
         if oldest is not None:
             since = min(since, max(unix(oldest), listed_through - MAX_SETTLING_LOOKBACK_SECONDS))
     # No request has told Stripe's time yet, and this machine's may differ: up to a day ahead of
     # either (nothing is created in the future).
     until = max(listed_through, int(time.time())) + DAY
-    action.log.info(
-        f"{action.log_name}: listing what was created from {utc(since):%Y-%m-%d %H:%M:%S} on (Stripe sends no events about these)"
-    )
-    for _ in list_windows_and_sync(action, [Window(since, until)]):
+    run.log.info(f"{run.log_name}: listing what was created from {utc(since):%Y-%m-%d %H:%M:%S} on (Stripe sends no events about these)")
+    for _ in list_windows_and_sync(run, [Window(since, until)]):
         pass
-    action.flush()  # the rows before the cursor that says they are there
+    run.flush()  # the rows before the cursor that says they are there
     # Stripe's time when the listing began: what was created later may not be in it.
-    action.save_state(listed_through=action.client.server_now() - math.ceil(time.monotonic() - started))
+    run.save_state(listed_through=run.client.server_now() - math.ceil(time.monotonic() - started))
 
 
-def account_was_quiet(action: StripeSyncActionMixin, state: dict, run_key: str | None) -> bool:
+def account_was_quiet(run: SyncRun, state: dict, run_key: str | None) -> bool:
     """Whether the type changes only along with other events (ANNOUNCED_BY), was listed within
     QUIET_LISTING_MAX_AGE_SECONDS, and its account sent no event since (the run's shared read of
     the account's events: event_log.py). Then there is nothing to list, and the last listing
     stays where it was: the next run that lists starts from there."""
-    if action.object_name() not in ANNOUNCED_BY or run_key is None:
+    if run.action.object_name() not in ANNOUNCED_BY or run_key is None:
         return False
     listed_through = state["listed_through"]
-    events, read_through = staged_events_since(action, run_key, listed_through - EVENT_OVERLAP_SECONDS, any_type=True, limit=1)
+    events, read_through = staged_events_since(run, run_key, listed_through - EVENT_OVERLAP_SECONDS, any_type=True, limit=1)
     quiet = not events and read_through - listed_through <= QUIET_LISTING_MAX_AGE_SECONDS  # both Stripe's time
     if quiet:
-        action.log.info(f"{action.log_name}: the account sent no event since the last listing: nothing new to list")
+        run.log.info(f"{run.log_name}: the account sent no event since the last listing: nothing new to list")
     return quiet

@@ -12,24 +12,24 @@ from .listing import list_and_sync
 from .times import utc
 
 if TYPE_CHECKING:
-    from ..mixins import StripeSyncActionMixin
+    from .run import SyncRun
 
 
-def reconcile(action: StripeSyncActionMixin) -> None:
-    table, account = action.table(), action.stripe_account
-    action.stats.modes.append("reconcile")
-    flagged = action.warehouse.ids(table, account, deleted=True)
+def reconcile(run: SyncRun) -> None:
+    table, account = run.action.table(), run.stripe_account
+    run.stats.modes.append("reconcile")
+    flagged = run.warehouse.ids(table, account, deleted=True)
 
     def live_rows_created_before_now() -> set[str]:
         # Now: when the listing began, by Stripe's clock. Objects created later may be
         # missing from it without being gone.
         if "created" not in table.c:
-            return action.warehouse.ids(table, account, deleted=False)
-        return action.warehouse.ids(table, account, deleted=False, created_before=utc(action.client.server_now()))
+            return run.warehouse.ids(table, account, deleted=False)
+        return run.warehouse.ids(table, account, deleted=False, created_before=utc(run.client.server_now()))
 
     unlisted: set[str] | None = None
     restored = listed = 0
-    for page in list_and_sync(action, dict(action.list_params)):
+    for page in list_and_sync(run, dict(run.action.list_params)):
         if unlisted is None:
             unlisted = live_rows_created_before_now()
         ids = {obj["id"] for obj in page}
@@ -38,10 +38,10 @@ def reconcile(action: StripeSyncActionMixin) -> None:
         listed += len(ids)
     if unlisted is None:  # Stripe lists nothing: every row created before now is gone
         unlisted = live_rows_created_before_now()
-    action.flag_deleted(unlisted)
-    action.stats.restored += restored
-    action.stats.listed += listed
-    action.log.info(
-        f"{action.log_name}: reconciled {listed:,} listed objects: "
+    run.flag_deleted(unlisted)
+    run.stats.restored += restored
+    run.stats.listed += listed
+    run.log.info(
+        f"{run.log_name}: reconciled {listed:,} listed objects: "
         f"{len(unlisted):,} rows Stripe no longer has flagged deleted, {restored:,} restored"
     )

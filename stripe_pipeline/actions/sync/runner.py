@@ -1,4 +1,5 @@
-"""One run of a type: take its sync lock, check whose state it is, choose the mode, run it.
+"""One incremental run of a type (`sync_incremental`): take its sync lock, check whose state it
+is, choose the mode, run it.
 
 - no state yet, an unfinished backfill, `full_refresh`, or events last read longer ago than
   Stripe keeps them (30 days): a (resumed) full backfill, checkpointed (backfill.py);
@@ -10,8 +11,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 from ...policies import WHOLE_LISTING_MAX_ROWS
@@ -23,70 +22,45 @@ from .recent import account_was_quiet, list_recent, lists_recent
 from .reconcile import reconcile
 
 if TYPE_CHECKING:
-    from ..mixins import StripeSyncActionMixin
+    from .run import SyncRun
 
 
-class TypeLock:
-    """This type's and account's sync lock (warehouse/locks.py): one run at a time across
-    processes. Re-entrant within one action, so that a run may call `sync_all` or `reconcile`."""
-
-    def __init__(self, action: StripeSyncActionMixin):
-        self._action = action
-        self._depth = 0
-
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        action = self._action
-        lock: AbstractContextManager[None] = nullcontext()
-        if self._depth == 0:
-            wait = lambda seconds: action.log.info(  # noqa: E731
-                f"{action.log_name}: waiting {seconds:.0f} s for another run of this type to finish"
-            )
-            lock = action.warehouse.sync_lock(action.table_name(), action.stripe_account, wait)
-        self._depth += 1
-        try:
-            with lock:
-                yield
-        finally:
-            self._depth -= 1
-
-
-def run(
-    action: StripeSyncActionMixin, *, reconcile_after: bool, trust_event_payloads: bool, full_refresh: bool, run_key: str | None = None
+def sync_incremental(
+    run: SyncRun, *, reconcile_after: bool, trust_event_payloads: bool, full_refresh: bool, run_key: str | None = None
 ) -> None:
-    with action.exclusive(), action.batched():
-        state = action.load_state()
-        _check_account(action, state, adopt=full_refresh)
-        reason = "a full refresh was asked for" if full_refresh else _why_backfill(action, state)
-        if reason is None and not action.watched_events():  # _why_backfill found it lists recent objects
-            list_recent(action, state, run_key)  # type: ignore[arg-type]  # state is set here
+    with run.exclusive(), run.batched():
+        state = run.load_state()
+        _check_account(run, state, adopt=full_refresh)
+        reason = "a full refresh was asked for" if full_refresh else _why_backfill(run, state)
+        if reason is None and not run.action.watched_events():  # _why_backfill found it lists recent objects
+            list_recent(run, state, run_key)  # type: ignore[arg-type]  # state is set here
         elif reason is None:
-            reason = apply_events(action, state, trust_event_payloads, run_key)  # type: ignore[arg-type]
+            reason = apply_events(run, state, trust_event_payloads, run_key)  # type: ignore[arg-type]
         # A type without events listed before is small or takes no `created`: one cursor walk
         # (one request for up to 100 objects), not the parallel windows' two or more; none when
         # its account sent no event since (recent.py: account_was_quiet).
-        relisted = not full_refresh and not action.watched_events() and (state or {}).get("listed_through") is not None
-        if reason is not None and relisted and state["backfill"] is None and account_was_quiet(action, state, run_key):  # type: ignore[index,arg-type]  # relisted: state is set
-            action.stats.modes.append("recent")
+        relisted = not full_refresh and not run.action.watched_events() and (state or {}).get("listed_through") is not None
+        if reason is not None and relisted and state["backfill"] is None and account_was_quiet(run, state, run_key):  # type: ignore[index,arg-type]  # relisted: state is set
+            run.stats.modes.append("recent")
             reason = None
         if reason is not None:
-            action.log.info(f"{action.log_name}: full backfill, because {reason}")
-            backfill(action, resume=None if full_refresh or not state else state["backfill"], walk=relisted)
+            run.log.info(f"{run.log_name}: full backfill, because {reason}")
+            backfill(run, resume=None if full_refresh or not state else state["backfill"], walk=relisted)
         else:  # a backfill has just listed every object again, those kept as errors too
-            retry_open_errors(action)
+            retry_open_errors(run)
         if reconcile_after:
-            reconcile(action)
+            reconcile(run)
 
 
-def _why_backfill(action: StripeSyncActionMixin, state: dict | None) -> str | None:
+def _why_backfill(run: SyncRun, state: dict | None) -> str | None:
     if state is None:
-        return f"this is the first run (no row for {action.table_name()} in the sync state)"
+        return f"this is the first run (no row for {run.action.table_name()} in the sync state)"
     if state["backfill"] is not None:
         return "an earlier backfill did not finish"
-    if not action.watched_events():
-        if not lists_recent(action):
+    if not run.action.watched_events():
+        if not lists_recent(run):
             return (
-                f"Stripe sends no events about {action.object_name()} objects: a table of at most "
+                f"Stripe sends no events about {run.action.object_name()} objects: a table of at most "
                 f"{WHOLE_LISTING_MAX_ROWS:,} rows, or one whose list takes no `created` filter, is listed whole"
             )
         if state.get("listed_through") is None:
@@ -97,12 +71,12 @@ def _why_backfill(action: StripeSyncActionMixin, state: dict | None) -> str | No
     return None
 
 
-def _check_account(action: StripeSyncActionMixin, state: dict | None, *, adopt: bool) -> None:
+def _check_account(run: SyncRun, state: dict | None, *, adopt: bool) -> None:
     """A state row (cursor, checkpoint) belongs to the Stripe account and mode it was read
     from. Another account's key must not continue it: its events cursor would skip the new
     account's history, and its backfill would flag the old account's rows deleted. So the run
     stops and says so, unless a full refresh adopts the new account."""
-    client = action.client
+    client = run.client
     known_id, known_livemode = (state or {}).get("stripe_account_id"), (state or {}).get("livemode")
     if not adopt and known_id and (state or {}).get("verified_key") == client.key_fingerprint:
         return  # this key was seen reading this account: no request needed (a quiet run's cost)
@@ -111,7 +85,7 @@ def _check_account(action: StripeSyncActionMixin, state: dict | None, *, adopt: 
     other_mode = known_livemode is not None and known_livemode != livemode  # test and live share an account ID
     if not adopt and (other_account or other_mode):
         raise ConfigurationError(
-            f"The sync state of {action.table_name()} in this warehouse belongs to Stripe account {known_id} "
+            f"The sync state of {run.action.table_name()} in this warehouse belongs to Stripe account {known_id} "
             f"({_mode(known_livemode)}), but the API key now reads {account_id} ({_mode(livemode)}). Sync each account "
             "and mode into its own warehouse or schema (WAREHOUSE_URL, WAREHOUSE_SCHEMA). To move this table to "
             "the new account on purpose, run a full refresh: it backfills from the new account and flags the "
@@ -120,7 +94,7 @@ def _check_account(action: StripeSyncActionMixin, state: dict | None, *, adopt: 
     current = (account_id or known_id, livemode)  # a key that may not read its account keeps the known ID
     verified = client.key_fingerprint if account_id else None  # unread (a restricted key): asked again next time
     if (known_id, known_livemode, (state or {}).get("verified_key")) != (*current, verified):
-        action.save_state(stripe_account_id=current[0], livemode=current[1], verified_key=verified)
+        run.save_state(stripe_account_id=current[0], livemode=current[1], verified_key=verified)
 
 
 def _mode(livemode: bool | None) -> str:

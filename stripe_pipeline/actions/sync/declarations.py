@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
-from .sync.mapping import reference_targets as _catalogued_references
+from .mapping import reference_targets as _catalogued_references
+from .protocol import ActionType
 
-if TYPE_CHECKING:
-    from .catalogued import ChildAction
-    from .mixins import StripeSyncActionMixin
-
-Action = type["StripeSyncActionMixin"]
+Action = type[ActionType]
 HOOKS = ("pre_set_defualt", "pre_set_default", "set_default", "post_set_default")
 
 
@@ -32,7 +29,7 @@ def own_events(action: Action) -> tuple[str, ...]:
     return (f"{name}.created", f"{name}.updated", f"{name}.deleted")
 
 
-def child_events(child: type[ChildAction]) -> tuple[str, ...]:
+def child_events(child: Action) -> tuple[str, ...]:
     """The events whose object is a child table's type (`customer.tax_id.created`)."""
     return child.stripe_type.events if child.stripe_type is not None else ()
 
@@ -52,7 +49,7 @@ def deletion_events(action: Action) -> frozenset[str]:
     return frozenset(t for t in watched_events(action) if t.endswith(".deleted"))
 
 
-def choose_children(action: Action, children: Iterable[str] | str | None) -> tuple[type[ChildAction], ...]:
+def choose_children(action: Action, children: Iterable[str] | str | None) -> tuple[type[ActionType], ...]:
     """By default the child tables the object embeds, which cost no request (an invoice's lines)."""
     if children is None:
         return tuple(child for child in action.child_actions if child.child_table.embedded)
@@ -66,19 +63,24 @@ def choose_children(action: Action, children: Iterable[str] | str | None) -> tup
 
 
 def _has_hooks(action: Action) -> bool:
-    """Whether a hook of the action may change what it is given (so `sync` copies it first). A
-    child table's own `set_default` (catalogued.py: it adds the parent's ID) changes nothing."""
-    from .catalogued import ChildAction
-    from .mixins import StripeSyncActionMixin
-
-    base = ChildAction if issubclass(action, ChildAction) else StripeSyncActionMixin
-    return any(getattr(action, hook) is not getattr(base, hook) for hook in HOOKS)
+    """Whether a hook of the action may change what it is given (so `sync` copies it first): one
+    defined below the classes this package ships as bases. A child table's own `set_default`
+    (catalogued.py: it adds the parent's ID) changes nothing. The bases say so themselves
+    (`DEFAULT_HOOKS` in their class body), so this module need not import them."""
+    for hook in HOOKS:
+        owner = next(cls for cls in action.__mro__ if hook in vars(cls))
+        if not vars(owner).get(DEFAULT_HOOKS, False):
+            return True
+    return False
 
 
 def _reference_targets(action: Action) -> tuple[tuple[str, str], ...]:
     """(column, object name) of each reference its rows hold that the catalogue can resolve."""
     return _catalogued_references(action.stripe_type)
 
+
+# Set to True in the body of a base class whose hooks are the defaults (mixins.py, catalogued.py).
+DEFAULT_HOOKS = "_default_hooks"
 
 # Asked per object: cached per class. (Cast because mypy takes `type(action)` for unhashable.)
 has_hooks = cast(Callable[[Action], bool], functools.cache(_has_hooks))

@@ -17,52 +17,52 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import stripe
 
-if TYPE_CHECKING:
-    from .catalogued import ChildAction
-    from .mixins import StripeSyncActionMixin, SyncStats
+from ...catalog import ChildTable
+from .protocol import ActionType, RunState
+from .stats import SyncStats
 
 
 class ChildSync:
-    """The chosen child tables of one parent action, staged with the parent and written first."""
+    """The chosen child tables of one parent's run, staged with the parent and written first.
+    Each child table has an action of its own (catalogued.py: ChildAction) and that action's run."""
 
-    def __init__(self, parent: StripeSyncActionMixin, actions: Iterable[type[ChildAction]]):
+    def __init__(self, parent: RunState, actions: Iterable[type[ActionType]]):
         self._parent = parent
-        self._actions = [
-            action(client=parent.client, warehouse=parent.warehouse, logger=parent.log, flush_every=10**9, strict=parent.strict)
+        self._runs = [
+            action(client=parent.client, warehouse=parent.warehouse, logger=parent.log, flush_every=10**9, strict=parent.strict).sync_run  # type: ignore[call-arg]  # the mixin's constructor
             for action in actions
         ]
-        # Child lists being fetched: (child action, parent ID) and the fetch.
-        self._pending: list[tuple[ChildAction, str, Future[tuple[list[dict] | None, datetime | None]]]] = []
+        # Child lists being fetched: (child table's run, parent ID) and the fetch.
+        self._pending: list[tuple[RunState, str, Future[tuple[list[dict] | None, datetime | None]]]] = []
         self._pool: ThreadPoolExecutor | None = None
         self._fetching = 0  # fetches not done yet (their callbacks count down)
         self._count_lock = threading.Lock()
-        self._sets: dict[str, dict[str, set[str]]] = {action.table_name(): {} for action in self._actions}
+        self._sets: dict[str, dict[str, set[str]]] = {run.action.table_name(): {} for run in self._runs}
 
     @property
     def stats(self) -> dict[str, SyncStats]:
-        return {action.table_name(): action.stats for action in self._actions}
+        return {run.action.table_name(): run.stats for run in self._runs}
 
     @property
-    def actions(self) -> list[ChildAction]:
-        return self._actions
+    def runs(self) -> list[RunState]:
+        return self._runs
 
     def collect(self, parent_data: dict) -> None:
         """Stage the children the parent embeds; note what must still be fetched."""
         parent_id = parent_data["id"]
-        for action in self._actions:
-            child = action.child_table
-            self._sets[action.table_name()][parent_id] = set()
+        for run in self._runs:
+            child = child_table(run)
+            self._sets[run.action.table_name()][parent_id] = set()
             page = parent_data.get(child.embedded) if child.embedded else None
             if isinstance(page, dict) and isinstance(page.get("data"), list):
-                self._stage(action, parent_id, page["data"], self._parent.observed_at)
+                self._stage(run, parent_id, page["data"], self._parent.observed_at)
                 if page.get("has_more") and page["data"]:
-                    self._fetch_soon(action, parent_id, page["data"][-1]["id"])
+                    self._fetch_soon(run, parent_id, page["data"][-1]["id"])
             else:
-                self._fetch_soon(action, parent_id, None)
+                self._fetch_soon(run, parent_id, None)
 
     @property
     def fetching(self) -> bool:
@@ -70,8 +70,8 @@ class ChildSync:
         return self._fetching > 0
 
     def parent_deleted(self, parent_id: str) -> None:
-        for action in self._actions:
-            self._sets[action.table_name()][parent_id] = set()
+        for run in self._runs:
+            self._sets[run.action.table_name()][parent_id] = set()
 
     def flush(self) -> None:
         """Wait for what the parents did not embed, then write every child table."""
@@ -82,24 +82,24 @@ class ChildSync:
         table, to run now or later (actions/sync/writer.py). The write first reads which children
         each parent had, to flag those that vanished: it runs after the writes before it."""
         pending, self._pending = self._pending, []
-        for action, parent_id, fetch in pending:
+        for run, parent_id, fetch in pending:
             objects, observed_at = fetch.result()
             if objects is None:  # the parent is gone: its next sync decides its children
-                self._sets[action.table_name()].pop(parent_id, None)
+                self._sets[run.action.table_name()].pop(parent_id, None)
             else:
-                self._stage(action, parent_id, objects, observed_at)
+                self._stage(run, parent_id, objects, observed_at)
         now = datetime.now(UTC)
         writes = []
-        for action in self._actions:
-            sets, self._sets[action.table_name()] = self._sets[action.table_name()], {}
-            writes.append((action, sets, action.rows.take(), action._observed_time(now)))
+        for run in self._runs:
+            sets, self._sets[run.action.table_name()] = self._sets[run.action.table_name()], {}
+            writes.append((run, sets, run.rows.take(), run.observed_time(now)))
 
         def write() -> None:
-            for action, sets, rows, observed_at in writes:
+            for run, sets, rows, observed_at in writes:
                 if sets:
-                    vanished = self._vanished(action, sets)
+                    vanished = self._vanished(run, sets)
                     rows.tombstones.extend(
-                        action.rows.tombstone({"id": object_id, "object": action.object_name(), "deleted": True}, now, observed_at)
+                        run.rows.tombstone({"id": object_id, "object": run.action.object_name(), "deleted": True}, now, observed_at)
                         for object_id in vanished
                     )
                 rows()
@@ -112,21 +112,21 @@ class ChildSync:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _fetch_soon(self, action: ChildAction, parent_id: str, after: str | None) -> None:
+    def _fetch_soon(self, run: RunState, parent_id: str, after: str | None) -> None:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._parent.concurrency, thread_name_prefix="stripe-children")
+            self._pool = ThreadPoolExecutor(self._parent.action.concurrency, thread_name_prefix="stripe-children")
         with self._count_lock:
             self._fetching += 1
-        fetch = self._pool.submit(self._fetch, action, parent_id, after)
+        fetch = self._pool.submit(self._fetch, run, parent_id, after)
         fetch.add_done_callback(self._fetched)
-        self._pending.append((action, parent_id, fetch))
+        self._pending.append((run, parent_id, fetch))
 
     def _fetched(self, _: Future) -> None:
         with self._count_lock:
             self._fetching -= 1
 
-    def _fetch(self, action: ChildAction, parent_id: str, after: str | None) -> tuple[list[dict] | None, datetime | None]:
-        path, params = action.child_table.list_request(parent_id, after)
+    def _fetch(self, run: RunState, parent_id: str, after: str | None) -> tuple[list[dict] | None, datetime | None]:
+        path, params = child_table(run).list_request(parent_id, after)
         objects: list[dict] = []
         try:
             for page in self._parent.client.list_pages(path, params):
@@ -137,18 +137,25 @@ class ChildSync:
             raise
         return objects, self._parent.client.observed_at()
 
-    def _stage(self, action: ChildAction, parent_id: str, objects: list[dict], observed_at: datetime | None) -> None:
-        action.parent_id, action.observed_at = parent_id, observed_at
-        ids = self._sets[action.table_name()].setdefault(parent_id, set())
+    def _stage(self, run: RunState, parent_id: str, objects: list[dict], observed_at: datetime | None) -> None:
+        run.parent_id, run.observed_at = parent_id, observed_at
+        ids = self._sets[run.action.table_name()].setdefault(parent_id, set())
         for obj in objects:
-            row = action.sync(obj)
+            row = run.action.sync(obj)
             # A child that failed is in _stripe_sync_errors, not gone: it must not be flagged deleted.
-            ids.add(row["id"] if row else f"{parent_id}/{obj.get('id')}" if action.child_table.keyed_by_parent else str(obj.get("id")))
-        action.parent_id = None
+            ids.add(row["id"] if row else f"{parent_id}/{obj.get('id')}" if child_table(run).keyed_by_parent else str(obj.get("id")))
+        run.parent_id = None
 
-    def _vanished(self, action: ChildAction, sets: dict[str, set[str]]) -> list[str]:
+    def _vanished(self, run: RunState, sets: dict[str, set[str]]) -> list[str]:
         """IDs of the table's live rows under these parents that their child sets no longer hold."""
         live = self._parent.warehouse.ids_by_parent(
-            action.table(), action.child_table.parent_column, list(sets), self._parent.stripe_account
+            run.action.table(), child_table(run).parent_column, list(sets), self._parent.stripe_account
         )
         return [object_id for parent_id, ids in live.items() for object_id in sorted(ids - sets.get(parent_id, set()))]
+
+
+def child_table(run: RunState) -> ChildTable:
+    """Where a child table's rows come from: set on every child table's action (catalogued.py)."""
+    table = run.action.child_table
+    assert table is not None, f"{type(run.action).__name__} is not a child table's action"
+    return table
