@@ -195,7 +195,7 @@ def test_the_state_row_records_the_cursor_per_object_type_and_account(emulator, 
     assert (state["object_type"], state["account"]) == ("customers", "")
     assert state["backfill"] is None and state["backfill_completed_at"] is not None
     assert (state["events_cursor_created"], state["events_cursor_id"]) == (newest_event["created"], newest_event["id"])
-    with warehouse.engine.connect() as connection:  # SQL NULL, as the README's query expects
+    with warehouse.engine.connect() as connection:  # SQL NULL, as the query in docs/tables.md expects
         assert connection.scalar(sa.select(sa.func.count()).select_from(SyncState.__table__).where(SyncState.backfill.is_(None))) == 1
 
 

@@ -1,4 +1,5 @@
-"""The README's code blocks run as written, as a user pastes them.
+"""The code blocks of the README, of docs/ and of CONTRIBUTING.md run as written, as a user
+pastes them: every example a user can copy, wherever it lives.
 
 - Every `python` block runs on its own in a fresh interpreter, configured as the README says
   (STRIPE_API_KEY, STRIPE_API_BASE at the emulator, WAREHOUSE_URL), in a folder of its own.
@@ -25,15 +26,17 @@ from stripe_pipeline.dagster_defs.factory import build_definitions
 
 from .conftest import user_environment
 
-README = Path(__file__).parents[2] / "README.md"
+ROOT = Path(__file__).parents[2]
+PAGES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCKS = [
-    (m.group(1), m.group(2), README.read_text()[: m.start()].count("\n") + 1)
-    for m in re.finditer(r"```(\w*)\n(.*?)```", README.read_text(), re.S)
+    (m.group(1), m.group(2), f"{page.relative_to(ROOT)} line {page.read_text()[: m.start()].count(chr(10)) + 1}")
+    for page in PAGES
+    for m in re.finditer(r"```(\w*)\n(.*?)```", page.read_text(), re.S)
 ]
 
 
 def _blocks(language: str) -> list:
-    return [pytest.param(code, id=f"line {line}") for kind, code, line in BLOCKS if kind == language]
+    return [pytest.param(code, id=where) for kind, code, where in BLOCKS if kind == language]
 
 
 @pytest.mark.parametrize("code", _blocks("python"))

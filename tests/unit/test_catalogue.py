@@ -348,7 +348,7 @@ def test_timestamp_columns_say_what_they_hold_not_what_the_api_sends():
     assert MODELS["customers"].__table__.c.created.comment == "Time at which the object was created. A UTC timestamp."
 
 
-def test_the_readme_lists_every_table_and_what_was_left_out():
-    readme = (generate.TARGET.parents[2] / "README.md").read_text()
-    assert all(table in readme for table in MODELS)
-    assert all(f"`{name}`" in readme for name in LEFT_OUT)
+def test_the_tables_page_lists_every_table_and_what_was_left_out():
+    tables = (generate.TARGET.parents[2] / "docs" / "tables.md").read_text()  # the README's list until 0.9
+    assert all(table in tables for table in MODELS)
+    assert all(f"`{name}`" in tables for name in LEFT_OUT)
