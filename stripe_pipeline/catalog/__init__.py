@@ -1,21 +1,36 @@
 """Every Stripe object type we sync, as the installed `stripe` package describes it.
 
-`_generated.py` holds what the package says (run `python -m stripe_pipeline.catalog.generate`
+`catalog.json` holds what the package says (data written by `python tools/catalog/generate.py`
 when the pin moves); `declarations.py` what it cannot say. Models, actions, assets, the ID job
 and the emulator are all built from `TYPES` and `CHILD_TABLES` below.
+
+The names made from `catalog.json` (`CATALOGUE`, `API_VERSION`, `EVENT_NAMES`, `TYPES`,
+`CHILD_TABLES`, `LEFT_OUT`) are read on first use, once: importing the dataclasses (the
+Stripe client does, for its endpoints) costs no JSON.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import declarations
-from ._generated import CATALOGUE
 
-API_VERSION: str = CATALOGUE["api_version"]
-EVENT_NAMES: tuple[str, ...] = CATALOGUE["events"]
+if TYPE_CHECKING:
+    CATALOGUE: dict[str, Any]
+    API_VERSION: str
+    EVENT_NAMES: tuple[str, ...]
+    TYPES: dict[str, ObjectType]
+    """Top-level types by object name."""
+    CHILD_TABLES: dict[str, ChildTable]
+    """Child tables by table name."""
+    LEFT_OUT: dict[str, str]
+    """Left-out types and why."""
+
 # A list's paging parameters, besides its filters.
 PAGING = frozenset({"limit", "starting_after", "ending_before", "expand"})
 
@@ -67,7 +82,7 @@ class ObjectType:
     @cached_property
     def events(self) -> tuple[str, ...]:
         """The package's event names whose object is this type's, by their prefix."""
-        return tuple(name for name in EVENT_NAMES if _event_object(name) == self.object_name)
+        return tuple(name for name in _catalogue()["events"] if _event_object(name) == self.object_name)
 
     @property
     def deletion_events(self) -> tuple[str, ...]:
@@ -103,6 +118,22 @@ class ChildTable:
             if after:
                 params["starting_after"] = after
         return (self.url if self.parent_param else self.url.replace("{parent}", parent_id)), params
+
+
+@cache
+def _catalogue() -> dict[str, Any]:
+    """catalog.json, its lists as the tuples that Python's literals were (fields are hashed)."""
+    # Beside this module, as pyproject's package-data installs it (importlib.resources would
+    # cost more to import than the file costs to read).
+    return json.loads(Path(__file__).with_name("catalog.json").read_bytes(), object_hook=_tuples)
+
+
+def _tuples(obj: dict) -> dict:
+    return {key: _tuple(value) for key, value in obj.items()}
+
+
+def _tuple(value: Any) -> Any:
+    return tuple(_tuple(item) for item in value) if isinstance(value, list) else value
 
 
 def _camel(name: str) -> str:
@@ -148,9 +179,9 @@ def _union_of(*names: str) -> dict:
     """An entry whose fields are those of several types (external accounts: bank accounts or cards)."""
     merged: dict[str, tuple] = {}
     for name in names:
-        for spec in CATALOGUE["types"][name]["fields"]:
+        for spec in _catalogue()["types"][name]["fields"]:
             merged.setdefault(spec[0], (spec[0], spec[1], True, spec[3], spec[4]))
-    first = CATALOGUE["types"][names[0]]
+    first = _catalogue()["types"][names[0]]
     return {**first, "fields": sorted(merged.values())}
 
 
@@ -158,8 +189,9 @@ def _table_for(name: str, path: str) -> str:
     return declarations.TABLE_NAMES.get(name) or path.removeprefix("/v1/").replace("/", "_")
 
 
+@cache
 def _build() -> tuple[dict[str, ObjectType], dict[str, ChildTable], dict[str, str]]:
-    raw = CATALOGUE["types"]
+    raw = _catalogue()["types"]
     left_out: dict[str, str] = {}
     types: dict[str, ObjectType] = {}
     for name, entry in raw.items():
@@ -198,5 +230,17 @@ def _build() -> tuple[dict[str, ObjectType], dict[str, ChildTable], dict[str, st
     return types, children, left_out
 
 
-TYPES, CHILD_TABLES, LEFT_OUT = _build()
-"""Top-level types by object name; child tables by table name; left-out types and why."""
+_MADE: dict[str, Any] = {
+    "CATALOGUE": lambda: _catalogue(),
+    "API_VERSION": lambda: _catalogue()["api_version"],
+    "EVENT_NAMES": lambda: _catalogue()["events"],
+    "TYPES": lambda: _build()[0],
+    "CHILD_TABLES": lambda: _build()[1],
+    "LEFT_OUT": lambda: _build()[2],
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MADE:
+        return _MADE[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

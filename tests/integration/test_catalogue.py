@@ -1,19 +1,13 @@
-"""The catalogue against the installed `stripe` package and in a warehouse: the committed module
-is what the package says, and the tables carry the package's documentation."""
+"""The catalogue in a warehouse: the tables carry the package's documentation, and older tables
+gain the new columns. (That the committed catalogue is what the package says:
+unit/test_catalogue_drift.py.)"""
 
 from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
 
-from stripe_pipeline.catalog import generate
 from stripe_pipeline.models import MODELS
-
-
-def test_the_committed_catalogue_is_what_the_installed_package_says():
-    assert generate.TARGET.read_text() == generate.render(generate.build()), (
-        "the stripe package changed: run python -m stripe_pipeline.catalog.generate"
-    )
 
 
 def test_column_comments_reach_postgresql(warehouse):

@@ -1,13 +1,18 @@
-"""Write `_generated.py`, the catalogue of Stripe's object types, from the installed `stripe` package.
+"""Write `stripe_pipeline/catalog/catalog.json`, the catalogue of Stripe's object types, from the
+installed `stripe` package and the facts taken from Stripe's OpenAPI description.
 
-Run it whenever the `stripe` pin moves: `python -m stripe_pipeline.catalog.generate`. The test
-suite fails while the committed module differs from what this prints for the installed package.
+Run it whenever the `stripe` pin moves: `python tools/catalog/generate.py` (`--check` only
+compares). The unit tests fail while the committed file differs from what this writes for the
+installed package (tests/unit/test_catalogue_drift.py).
 
 Everything here reads the package's source: the classes' annotations (fields and their types),
 the string literal after each annotation (the field's documentation), the list params (every
 parameter each list takes, and which are required: lists that only exist under a parent), the
 `list_<children>` class methods (child lists, their URLs and parameters) and the webhook
-endpoint's `enabled_events` literal (every event name).
+endpoint's `enabled_events` literal (every event name). Which integers are Unix times the
+package does not say; `openapi_facts.json` (written by openapi_facts.py from Stripe's OpenAPI
+description, which marks them `format: unix-time`) does, and the names and docs are only a
+guess for the fields it does not know.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
-import pprint
+import json
 import re
 import sys
 from collections.abc import Callable
@@ -26,7 +31,9 @@ from stripe._deletable_api_resource import DeletableAPIResource
 from stripe._listable_api_resource import ListableAPIResource
 from stripe._object_classes import OBJECT_CLASSES
 
-TARGET = Path(__file__).with_name("_generated.py")
+TARGET = Path(__file__).resolve().parents[2] / "stripe_pipeline" / "catalog" / "catalog.json"
+FACTS = Path(__file__).with_name("openapi_facts.json")
+COMMAND = "python tools/catalog/generate.py"
 _TIMESTAMP_DOC = re.compile(r"seconds since the unix epoch|unix timestamp|measured in seconds since", re.I)
 # Many timestamps' docs do not say so ("The end of the current period"); their names do.
 _TIMESTAMP_SUFFIXES = ("_at", "_date", "_on", "_until", "_time")
@@ -113,7 +120,29 @@ def _kind(node: ast.expr, classes_by_name: dict[str, str]) -> tuple[str, bool, t
     return "json", False, None  # a nested class or another object embedded whole
 
 
-def _fields(cls: type, classes_by_name: dict[str, str]) -> list[tuple]:
+def _facts() -> dict:
+    """openapi_facts.json: for each object name, {"unix_time": [...], "integer": [...]}, its
+    integer fields as the spec says, under "objects"; the spec's API version and source."""
+    facts = json.loads(FACTS.read_text())
+    if facts["api_version"] != stripe.api_version:
+        print(
+            f"warning: {FACTS.name} is from API version {facts['api_version']}, the stripe package's is {stripe.api_version}:"
+            " Unix times are guessed from names and docs where the facts do not say (see tools/catalog/README.md)",
+            file=sys.stderr,
+        )
+    return facts
+
+
+def _is_timestamp(name: str, doc: str, known: dict[str, list[str]] | None) -> bool:
+    """Whether an integer field is a Unix time: the spec's answer where it has one, else a guess."""
+    if known is not None and (name in known["unix_time"] or name in known["integer"]):
+        return name in known["unix_time"]
+    guessed = _TIMESTAMP_DOC.search(doc) or name.endswith(_TIMESTAMP_SUFFIXES) or name in _TIMESTAMP_NAMES
+    # A terminal reader's `last_seen_at` counts milliseconds: as seconds it would be the year 57,000.
+    return bool(guessed) and "milliseconds" not in doc
+
+
+def _fields(cls: type, classes_by_name: dict[str, str], known: dict[str, list[str]] | None = None) -> list[tuple]:
     node = _class_node(cls)
     fields = []
     body = node.body
@@ -132,9 +161,7 @@ def _fields(cls: type, classes_by_name: dict[str, str]) -> list[tuple]:
         if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str):
             doc = " ".join(following.value.value.split())
         kind, nullable, detail = _kind(item.annotation, classes_by_name)
-        guessed = _TIMESTAMP_DOC.search(doc) or name.endswith(_TIMESTAMP_SUFFIXES) or name in _TIMESTAMP_NAMES
-        # A terminal reader's `last_seen_at` counts milliseconds: as seconds it would be the year 57,000.
-        if kind == "integer" and guessed and "milliseconds" not in doc:
+        if kind == "integer" and _is_timestamp(name, doc, known):
             kind = "timestamp"
         fields.append((name, kind, nullable, detail, doc))
     return sorted(fields)
@@ -209,6 +236,8 @@ def _event_names() -> tuple[str, ...]:
 
 
 def build() -> dict:
+    facts = _facts()
+    known = facts["objects"]
     classes = _classes()
     by_class_name: dict[str, str] = {}
     for name, cls in classes.items():
@@ -226,7 +255,7 @@ def build() -> dict:
         entry = {
             "class": f"{cls.__module__}.{cls.__name__}",
             "doc": " ".join((inspect.getdoc(cls) or "").split("\n\n")[0].split()),
-            "fields": _fields(cls, by_class_name),
+            "fields": _fields(cls, by_class_name, known.get(name)),
             "deletable": issubclass(cls, DeletableAPIResource),
         }
         if listable:
@@ -235,24 +264,39 @@ def build() -> dict:
         if child_lists[name]:
             entry["child_lists"] = child_lists[name]
         types[name] = entry
-    return {"stripe_version": stripe.VERSION, "api_version": stripe.api_version, "types": types, "events": _event_names()}
+    return {
+        "stripe_version": stripe.VERSION,
+        "api_version": stripe.api_version,
+        "openapi": {"api_version": facts["api_version"], "source": facts["source"]},
+        "types": types,
+        "events": _event_names(),
+    }
 
 
 def render(catalogue: dict) -> str:
-    return (
-        '"""Generated by `python -m stripe_pipeline.catalog.generate` from the installed stripe package; do not edit."""\n\n'
-        "from typing import Any\n\n"
-        f"CATALOGUE: dict[str, Any] = {pprint.pformat(catalogue, width=120, sort_dicts=True)}\n"
-    )
+    """JSON, one field, event, parameter or child list a line: a readable diff when the pin moves."""
+    return _render(catalogue, "") + "\n"
+
+
+def _render(value: object, indent: str) -> str:
+    if isinstance(value, dict) and value:
+        inner = indent + " "
+        items = (f"{inner}{json.dumps(key)}: {_render(value[key], inner)}" for key in sorted(value))
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    if isinstance(value, list | tuple) and value:  # a field, an event name or a parameter a line
+        inner = indent + " "
+        return "[\n" + ",\n".join(inner + json.dumps(item, ensure_ascii=False) for item in value) + f"\n{indent}]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def main(argv: list[str]) -> int | str:
+    text = render(build())
+    if "--check" in argv:
+        return 0 if TARGET.exists() and TARGET.read_text() == text else f"the catalogue is out of date: run {COMMAND}"
+    TARGET.write_text(text)
+    print(f"wrote {TARGET} ({len(text):,} characters)")
+    return 0
 
 
 if __name__ == "__main__":
-    text = render(build())
-    if "--check" in sys.argv:
-        sys.exit(
-            0
-            if TARGET.exists() and TARGET.read_text() == text
-            else "the catalogue is out of date: rerun python -m stripe_pipeline.catalog.generate"
-        )
-    TARGET.write_text(text)
-    print(f"wrote {TARGET} ({len(text):,} characters)")
+    sys.exit(main(sys.argv[1:]))
