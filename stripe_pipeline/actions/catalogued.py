@@ -12,6 +12,25 @@ from ..models import MODELS
 from .mixins import ChildAction, StripeSyncActionMixin
 
 
+def declared(object_type: ObjectType) -> dict:
+    """An action's declarations that the catalogue holds (catalog/declarations.py says each once)."""
+    return {
+        "stripe_type": object_type,
+        "id_prefixes": object_type.id_prefixes,
+        "list_params": object_type.list_params,
+        "redacted_fields": object_type.redacted_fields,
+        "list_ids_filter": object_type.list_ids_filter,
+    }
+
+
+def declare(action: type[StripeSyncActionMixin], object_type: ObjectType) -> None:
+    """Give a hand-written action its type's catalogued declarations, except what its own class
+    body declares (a hook class may still narrow a filter or redact another field)."""
+    for name, value in declared(object_type).items():
+        if name not in vars(action):
+            setattr(action, name, value)
+
+
 def catalogued_action(object_type: ObjectType) -> type[StripeSyncActionMixin]:
     return type(
         f"Stripe{object_type.class_name}Action",
@@ -20,10 +39,7 @@ def catalogued_action(object_type: ObjectType) -> type[StripeSyncActionMixin]:
             "__module__": "stripe_pipeline.actions",
             "__doc__": f"Sync Stripe {object_type.object_name} objects into `{object_type.table}`.",
             "model_class": MODELS[object_type.table],
-            "stripe_type": object_type,
-            "id_prefixes": object_type.id_prefixes,
-            "list_params": object_type.list_params,
-            "redacted_fields": object_type.redacted_fields,
+            **declared(object_type),
         },
     )
 

@@ -1,4 +1,5 @@
-"""Actions for Stripe's product catalog."""
+"""Actions for Stripe's product catalog. Their declarations (ID prefixes, the `ids` filter of
+products) are the catalogue's: catalog/declarations.py."""
 
 import stripe
 
@@ -9,17 +10,13 @@ from .mixins import StripeSyncActionMixin
 class StripeProductAction(StripeSyncActionMixin):
     model_class = StripeProduct
     stripe_object_class = stripe.Product
-    id_prefixes = ("prod_",)
-    list_ids_filter = "ids"
 
 
 class StripePriceAction(StripeSyncActionMixin):
     model_class = StripePrice
     stripe_object_class = stripe.Price
-    id_prefixes = ("price_",)
 
 
 class StripeCouponAction(StripeSyncActionMixin):
     model_class = StripeCoupon
     stripe_object_class = stripe.Coupon
-    # Coupon IDs are chosen by the user, so the ID job needs an explicit type for them.

@@ -61,6 +61,7 @@ class ObjectType:
     id_prefixes: tuple[str, ...] = ()
     list_params: dict = field(default_factory=dict)
     redacted_fields: tuple[str, ...] = ()
+    list_ids_filter: str | None = None
 
     @property
     def list_filters(self) -> tuple[str, ...]:
@@ -171,6 +172,7 @@ def _object_type(name: str, entry: dict, **overrides) -> ObjectType:
         id_prefixes=declarations.ID_PREFIXES.get(name, ()),
         list_params=declarations.LIST_PARAMS.get(name, {}),
         redacted_fields=declarations.REDACTED_FIELDS.get(name, ()),
+        list_ids_filter=declarations.LIST_IDS_FILTERS.get(name),
         **overrides,
     )
 

@@ -221,6 +221,9 @@ ID_PREFIXES: dict[str, tuple[str, ...]] = {
 # Filters a full listing needs: without them Stripe leaves objects out.
 LIST_PARAMS: dict[str, dict] = {"subscription": {"status": "all"}}
 
+# A list filter that takes many IDs at once: the ID sync retrieves up to 100 in one request.
+LIST_IDS_FILTERS: dict[str, str] = {"product": "ids"}
+
 # Fields Stripe says never to store: they let whoever holds them act on the object.
 REDACTED_FIELDS: dict[str, tuple[str, ...]] = {
     "payment_intent": ("client_secret",),

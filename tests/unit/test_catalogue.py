@@ -353,3 +353,16 @@ def test_the_tables_page_lists_every_table_and_what_was_left_out():
     tables = (Path(__file__).resolve().parents[2] / "docs" / "tables.md").read_text()  # the README's list until 0.9
     assert all(table in tables for table in MODELS)
     assert all(f"`{name}`" in tables for name in LEFT_OUT)
+
+
+def test_the_named_actions_declare_nothing_the_catalogue_says():
+    # Each fact about a type is written once, in catalog/declarations.py: a named action (the
+    # seed's StripeCustomerAction and friends) that declared its own ID prefixes or events would
+    # drift from the catalogue's, as the invoices' and subscriptions' event lists once did.
+    facts = {"id_prefixes", "list_params", "redacted_fields", "list_ids_filter", "event_types", "deletion_event_types"}
+    for action in actions.HAND_WRITTEN:
+        declared_here = {
+            name for name in facts if name in vars(action) and getattr(action, name) != getattr(action.stripe_type, name, None)
+        }
+        assert not declared_here, (action.__name__, declared_here)
+        assert action.watched_events()[: len(action.stripe_type.events)] == action.stripe_type.events
