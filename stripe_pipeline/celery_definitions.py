@@ -6,8 +6,9 @@ which does not import Celery at all.
 The executor's settings come from the YAML file named by DAGSTER_CELERY_CONFIG
 (deploy/celery.yaml), the same file the workers start with (`dagster-celery worker start -y`):
 a run that sends its steps to another broker, queue or result backend than the workers listen
-to would wait for them forever, so there is one file for both sides. Like `defs` in
-definitions.py, it is read when Dagster first asks for `defs`, not at import.
+to would wait for them forever, so there is one file for both sides. As in definitions.py,
+`defs` is the entry point Dagster's loaders call (`@dg.definitions`) and `load_definitions()`
+the built, cached Definitions: the file is read when they are first built, not at import.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from dagster_shared.yaml_utils import load_yaml_from_path
 
 from .actions import ALL_ACTIONS
 from .dagster_defs.factory import build_definitions
-from .definitions import lazy_defs
 from .settings import ConfigurationError
 
 CONFIG_VARIABLE = "DAGSTER_CELERY_CONFIG"
@@ -50,7 +50,10 @@ def celery_config(path: str | None = None) -> Mapping[str, Any]:
 
 @functools.cache
 def load_definitions() -> dg.Definitions:
+    """The code location's Definitions on the Celery executor, built on the first call and then kept."""
     return build_definitions(ALL_ACTIONS, executor=celery_executor.configured(dict(celery_config()), name="celery"))
 
 
-__getattr__, __dir__ = lazy_defs(__name__, globals(), load_definitions)
+@dg.definitions
+def defs() -> dg.Definitions:
+    return load_definitions()

@@ -31,10 +31,10 @@ def main() -> None:
         os.environ.pop("WAREHOUSE_SCHEMA", None)
         # Imported late: the code location reads the environment when it is built.
         from .dagster_defs.factory import FULL_SYNC_JOB
-        from .definitions import defs
+        from .definitions import load_definitions
 
         warehouse = Warehouse()
-        job = defs.resolve_job_def(FULL_SYNC_JOB)
+        job = load_definitions().resolve_job_def(FULL_SYNC_JOB)
         run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
         print(f"Syncing the emulator at {emulator.base_url} into {safe_url(warehouse.url)} …", flush=True)
         first = job.execute_in_process(run_config=run_config)

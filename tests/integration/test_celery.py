@@ -238,12 +238,13 @@ def test_the_celery_location_takes_the_workers_settings(monkeypatch, tmp_path):
     assert config["broker"] == {"env": "DAGSTER_CELERY_BROKER_URL"} and config["config_source"]["task_acks_late"] is True
     monkeypatch.setenv(celery_definitions.CONFIG_VARIABLE, shipped)
     celery_definitions.load_definitions.cache_clear()
-    defs = celery_definitions.defs
+    defs = celery_definitions.defs()
     jobs = (FULL_SYNC_JOB, "stripe_reconcile", "stripe_sync_by_ids")
     assert {defs.resolve_job_def(name).executor_def.name for name in jobs} == {"celery"}
     celery_definitions.load_definitions.cache_clear()
-    from stripe_pipeline.definitions import defs as plain
+    from stripe_pipeline.definitions import defs as plain_defs
 
+    plain = plain_defs()
     assert plain.resolve_job_def(FULL_SYNC_JOB).executor_def.name == "multi_or_in_process_executor"
 
 

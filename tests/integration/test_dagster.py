@@ -41,8 +41,9 @@ CONTRACT_TABLES = {
 
 
 def test_definitions_load_with_the_contracted_names():
-    from stripe_pipeline.definitions import defs
+    from stripe_pipeline.definitions import load_definitions
 
+    defs = load_definitions()
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
@@ -118,7 +119,7 @@ def test_bad_settings_do_not_take_the_code_location_down_and_every_run_fails_wit
 def test_importing_the_code_location_reads_no_environment():
     """A bad variable is read when the definitions are built, by its name, not when the package
     is imported; and it does not stop them from being built (every run reports it instead)."""
-    probe = "import stripe_pipeline.definitions as location\nprint('imported')\nprint(type(location.defs).__name__)\n"
+    probe = "import stripe_pipeline.definitions as location\nprint('imported')\nprint(type(location.defs()).__name__)\n"
     env = {**os.environ, "STRIPE_EVENTS_POLL_SECONDS": "soon"}
     result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.stdout.splitlines() == ["imported", "Definitions"], result.stderr
