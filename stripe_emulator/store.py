@@ -8,8 +8,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from ..catalog import API_VERSION, CHILD_TABLES, TYPES, ChildTable, ObjectType
-from ..catalog.declarations import ANNOUNCED_BY
+from stripe_pipeline.catalog import API_VERSION, CHILD_TABLES, TYPES, ChildTable, ObjectType
+from stripe_pipeline.catalog.declarations import ANNOUNCED_BY
+
 from . import generic, objects, timelines
 from .collection import Collection
 from .errors import ApiError, no_such
