@@ -68,12 +68,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from stripe_emulator import Emulator
+from stripe_emulator.objects import new_id
+from stripe_emulator.store import Store
+from stripe_emulator.timelines import DAY, HOUR, TIMELINES, YEAR, Span, Timeline, timeline
 from stripe_pipeline import policies
 from stripe_pipeline.catalog import CHILD_TABLES, TYPES
-from stripe_pipeline.emulator import Emulator
-from stripe_pipeline.emulator.objects import new_id
-from stripe_pipeline.emulator.store import Store
-from stripe_pipeline.emulator.timelines import DAY, HOUR, TIMELINES, YEAR, Span, Timeline, timeline
 
 from .backfill import _memory_gib, _warehouse
 

@@ -1,6 +1,6 @@
 """`python -m benchmarks.backfill`: how fast a backfill runs at Stripe's rate limit.
 
-For each shape of `created` (--distribution, see stripe_pipeline/emulator/timelines.py), starts
+For each shape of `created` (--distribution, see stripe_emulator/timelines.py), starts
 the emulator with N customers created that way, a latency per request and Stripe's rate limit
 and per endpoint (429s beyond them), then backfills into PostgreSQL (and, for the first shape,
 SQLite, DuckDB and MariaDB):
@@ -37,8 +37,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from stripe_pipeline.emulator import Emulator
-from stripe_pipeline.emulator.timelines import TIMELINES, timeline
+from stripe_emulator import Emulator
+from stripe_emulator.timelines import TIMELINES, timeline
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "mariadb+pymysql://root@127.0.0.1:3306/")

@@ -1,9 +1,9 @@
 """`python -m benchmarks.metrics`: how long every revenue metric takes to build, and in how much
 memory, for 100,000 subscriptions and about 1,000,000 invoices in PostgreSQL.
 
-The synced tables are filled without HTTP: the emulator's scenarios (emulator/scenarios.py) tell
-each subscription's history, and the actions' own mapping and upserts write it (`sync` in a
-batch), as a sync would. The shapes vary: monthly, quarterly, annual and weekly prices in two
+The synced tables are filled without HTTP: the emulator's scenarios
+(stripe_emulator/scenarios.py) tell each subscription's history, and the actions' own mapping
+and upserts write it (`sync` in a batch), as a sync would. The shapes vary: monthly, quarterly, annual and weekly prices in two
 currencies, quantities, coupons of every duration, trials, upgrades, cancellations at once
 and at the period end, pauses and failed payments; starts spread over three years, with a
 burst in the last months. The metrics are then built in a process of their own, so its time
@@ -31,9 +31,9 @@ BATCH = 1000
 
 
 def _seed(url: str, schema: str, subscriptions: int, seed: int) -> dict:
+    from stripe_emulator.scenarios import Scenario, random_story, standard_plans
+    from stripe_emulator.store import Store
     from stripe_pipeline.actions import StripeInvoiceAction, StripePriceAction, StripeSubscriptionAction
-    from stripe_pipeline.emulator.scenarios import Scenario, random_story, standard_plans
-    from stripe_pipeline.emulator.store import Store
     from stripe_pipeline.stripe_api import StripeApiClient
     from stripe_pipeline.warehouse import Warehouse
 

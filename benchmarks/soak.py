@@ -3,11 +3,12 @@ changing, through faults, with the sync killed -9 now and then. At the end the w
 equal the source exactly, the error table must be empty and no run may have been left stuck.
 
 The emulator runs in this process, with Stripe's test-mode rate limit, a latency per request,
-random faults (every kind in emulator/api.py's FAULT_KINDS, plus 500 and 429, 5 % in all) and a
-thread that creates, updates and deletes objects at a steady rate. Syncs run back to back, each in
-a process of its own (as Dagster runs them), and every few minutes the running one is killed
-with SIGKILL. Last, mutations and faults stop, and one clean run brings the tables up to date
-from the events alone (no reconcile); then the tables are compared with the emulator's objects.
+random faults (every kind in stripe_emulator/api.py's FAULT_KINDS, plus 500 and 429, 5 % in
+all) and a thread that creates, updates and deletes objects at a steady rate. Syncs run back to
+back, each in a process of its own (as Dagster runs them), and every few minutes the running
+one is killed with SIGKILL. Last, mutations and faults stop, and one clean run brings the
+tables up to date from the events alone (no reconcile); then the tables are compared with the
+emulator's objects.
 
     python -m benchmarks.soak                          # 20 minutes into PostgreSQL
     python -m benchmarks.soak --minutes 3 --warehouse sqlite
@@ -31,8 +32,8 @@ from collections import Counter
 
 import sqlalchemy as sa
 
-from stripe_pipeline.emulator import Emulator
-from stripe_pipeline.emulator.api import FAULT_KINDS
+from stripe_emulator import Emulator
+from stripe_emulator.api import FAULT_KINDS
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SEED = {"product": 20, "price": 40, "customer": 20_000, "subscription": 10_000, "invoice": 10_000}

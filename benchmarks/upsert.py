@@ -20,8 +20,8 @@ import uuid
 
 import sqlalchemy as sa
 
+from stripe_emulator import Emulator
 from stripe_pipeline.actions import StripeCustomerAction, StripeInvoiceAction
-from stripe_pipeline.emulator import Emulator
 from stripe_pipeline.policies import FLUSH_EVERY
 from stripe_pipeline.warehouse import Warehouse
 from stripe_pipeline.warehouse import upsert as upsert_module

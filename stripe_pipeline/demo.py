@@ -10,20 +10,26 @@ emulator data must not mix with a real account's rows.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .actions import ALL_ACTIONS
 from .dagster_defs.selection import default_tables
-from .emulator import Emulator
-from .emulator.__main__ import DEMO_COUNTS
 from .models import MODELS
 from .warehouse import Warehouse, safe_url
+
+if TYPE_CHECKING:
+    from stripe_emulator import Emulator
 
 DEMO_WAREHOUSE_URL = "sqlite:///stripe_demo.db"
 
 
 def main() -> None:
+    # Imported here: the runtime package does not need the emulator, only the demo does.
+    from stripe_emulator import Emulator
+    from stripe_emulator.__main__ import DEMO_COUNTS
+
     with Emulator(seed=DEMO_COUNTS) as emulator:
         os.environ["STRIPE_API_KEY"] = emulator.api_key
         os.environ["STRIPE_API_BASE"] = emulator.base_url

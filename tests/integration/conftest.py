@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from stripe_pipeline.emulator import Emulator
+from stripe_emulator import Emulator
 from stripe_pipeline.stripe_api import BackoffPolicy, StripeApiClient
 from stripe_pipeline.warehouse import Warehouse
 

@@ -26,10 +26,10 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
+from stripe_emulator.resources import RESOURCE_BY_OBJECT
 from stripe_pipeline.actions import ALL_ACTIONS
 from stripe_pipeline.dagster_defs.factory import FULL_SYNC_JOB
 from stripe_pipeline.dagster_defs.selection import default_tables, with_children
-from stripe_pipeline.emulator.resources import RESOURCE_BY_OBJECT
 from stripe_pipeline.policies import BUDGET_LATE_SLOTS, BUDGET_SPACING_MARGIN
 from stripe_pipeline.warehouse import Warehouse
 

@@ -6,7 +6,7 @@ import pytest
 import requests
 import stripe
 
-from stripe_pipeline.emulator import Emulator
+from stripe_emulator import Emulator
 
 
 @pytest.fixture
@@ -353,7 +353,7 @@ def test_without_a_limit_nothing_is_rate_limited(make_emulator):
 
 
 def test_request_log_windows_are_exact():
-    from stripe_pipeline.emulator.api import RequestLog
+    from stripe_emulator.api import RequestLog
 
     log = RequestLog()
     # Five just before a second's boundary and five just after: ten within 0.1 s, which

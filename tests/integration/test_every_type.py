@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import stripe
 
+from stripe_emulator.resources import RESOURCE_BY_OBJECT
 from stripe_pipeline.actions import ALL_ACTIONS
-from stripe_pipeline.emulator.resources import RESOURCE_BY_OBJECT
 
 from .conftest import table_rows
 

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
+from stripe_emulator.api import FAULT_KINDS
 from stripe_pipeline.actions import StripeCustomerAction, StripeInvoiceAction, StripeSubscriptionAction
-from stripe_pipeline.emulator.api import FAULT_KINDS
 from stripe_pipeline.models import SyncError
 from stripe_pipeline.stripe_api import BackoffPolicy
 

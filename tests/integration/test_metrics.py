@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from stripe_emulator.scenarios import Scenario
 from stripe_pipeline.actions import StripeInvoiceAction, StripePriceAction, StripeSubscriptionAction
-from stripe_pipeline.emulator.scenarios import Scenario
 from stripe_pipeline.metrics import TABLES, build_all, frames, write
 from stripe_pipeline.warehouse import Warehouse
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
+from stripe_emulator.objects import generate
 from stripe_pipeline.actions import StripeCustomerAction, StripeInvoiceAction
-from stripe_pipeline.emulator.objects import generate
 from stripe_pipeline.models import StripeCustomer, StripeInvoiceLineItem
 from stripe_pipeline.models.base import TABLE_OPTIONS
 from stripe_pipeline.warehouse import Warehouse, WarehouseError

@@ -11,15 +11,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stripe_pipeline.emulator.collection import Collection
-from stripe_pipeline.emulator.store import EPOCH
-from stripe_pipeline.emulator.timelines import TIMELINES
+from stripe_emulator.collection import Collection
+from stripe_emulator.store import EPOCH
+from stripe_emulator.timelines import TIMELINES
 from stripe_pipeline.stripe_api.windows import PAGE_SIZE, ParallelLister, Remaining, Window, initial_windows
 
 
 @pytest.fixture(scope="module")
 def account():
-    from stripe_pipeline.emulator import Emulator
+    from stripe_emulator import Emulator
     from stripe_pipeline.stripe_api import StripeApiClient
 
     with Emulator() as emulator:

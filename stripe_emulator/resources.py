@@ -10,7 +10,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from ..catalog import CATALOGUE, CHILD_TABLES, TYPES, ObjectType
+from stripe_pipeline.catalog import CATALOGUE, CHILD_TABLES, TYPES, ObjectType
+
 from .errors import ApiError
 
 MAX_EVENT_TYPES = 20

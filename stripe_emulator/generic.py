@@ -13,7 +13,7 @@ import random
 import string
 from collections.abc import Callable
 
-from ..catalog import Field, ObjectType
+from stripe_pipeline.catalog import Field, ObjectType
 
 _ALNUM = string.ascii_letters + string.digits
 _UNICODE = ("Zoë Müller", "Łódź Ślusarski", "東京テック株式会社", "Café Ñandú", "Αθηνά", "O'Brien & Söhne", "🚀 Launch")

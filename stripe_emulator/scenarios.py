@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from . import objects
+from .objects.catalogue import build_coupon, price_object
+from .objects.customers import build_customer
+from .objects.helpers import new_id
+from .objects.invoices import invoice_object
+from .objects.periods import add_months, interval_of, period_index, period_start
+from .objects.subscriptions import plan_view, price_copy, subscription_object
 
 if TYPE_CHECKING:
     from .store import Store
@@ -109,8 +114,8 @@ class Subscription:
         return price, quantity
 
     def _period(self, anchor: int, k: int) -> tuple[int, int]:
-        interval, count = objects._interval_of(self.price)
-        return objects._period_start(anchor, interval, count, k), objects._period_start(anchor, interval, count, k + 1)
+        interval, count = interval_of(self.price)
+        return period_start(anchor, interval, count, k), period_start(anchor, interval, count, k + 1)
 
     def _discount(self, amount: int, invoice_at: int, first_paid: bool) -> int:
         coupon = self.coupon
@@ -120,7 +125,7 @@ class Subscription:
         if duration == "once" and not first_paid:
             return 0
         if duration == "repeating":
-            interval_end = objects._add_months(self.start, coupon["duration_in_months"])  # from when it was applied
+            interval_end = add_months(self.start, coupon["duration_in_months"])  # from when it was applied
             if invoice_at >= interval_end:
                 return 0
         if coupon.get("percent_off"):
@@ -142,7 +147,7 @@ class Subscription:
         if self.cancel_requested is not None:
             ended = self.cancel_requested
             if self.cancel_at_period_end:
-                k = objects._period_index(anchor, *objects._interval_of(self.price), max(self.cancel_requested, anchor))
+                k = period_index(anchor, *interval_of(self.price), max(self.cancel_requested, anchor))
                 ended = self._period(anchor, k)[1]
         if self.trial_days:
             invoices.append(self._invoice(rng, self.start, (self.start, anchor), [], trial=True))
@@ -193,9 +198,9 @@ class Subscription:
         price, quantity = self._state_at(at)
         status = status or ("paid" if trial else self._status_of_invoice(at))
         regular: list[tuple[dict, int, str | None]] = [(price, quantity, self.item_id)] if period is not None else []
-        invoice = objects._invoice(
+        invoice = invoice_object(
             rng,
-            id=objects.new_id(rng, "invoice"),
+            id=new_id(rng, "invoice"),
             created=at,
             customer=self.customer,
             subscription=self.id,
@@ -216,7 +221,7 @@ class Subscription:
         for p_price, p_quantity, amount, start, end in prorations:
             line = {
                 **template,
-                "id": objects.new_id(rng, "line_item"),
+                "id": new_id(rng, "line_item"),
                 "amount": amount,
                 "subtotal": amount,
                 "discount_amounts": [],
@@ -257,17 +262,17 @@ class Subscription:
             if self.failing_from is not None and until >= self.failing_from
             else "active"
         )
-        sub = objects._subscription(
+        sub = subscription_object(
             rng, id=self.id, created=self.start, customer=self.customer, prices=[price], status="active", now=self.start
         )
-        k = objects._period_index(anchor, *objects._interval_of(price), min(until, ended - 1) if ended else until)
+        k = period_index(anchor, *interval_of(price), min(until, ended - 1) if ended else until)
         period = (self.start, anchor) if until < anchor else self._period(anchor, k)
         item = {
             **sub["items"]["data"][0],
             "id": self.item_id,
             "quantity": quantity,
-            "price": objects._copy_price(price),
-            "plan": objects._plan(price),
+            "price": price_copy(price),
+            "plan": plan_view(price),
         }
         item.update(current_period_start=period[0], current_period_end=period[1])
         sub["items"] = {**sub["items"], "data": [item], "total_count": 1}
@@ -324,10 +329,10 @@ class Scenario:
         self.rng = random.Random(seed)
         self.subscriptions: list[Subscription] = []
         self._discounts: dict[str, str] = {}
-        self._product = objects.new_id(self.rng, "product")
+        self._product = new_id(self.rng, "product")
 
     def customer(self, name: str | None = None, *, on: Any = "2024-12-01") -> str:
-        customer = objects.build_customer(self.rng, id=objects.new_id(self.rng, "customer"), created=timestamp(on))
+        customer = build_customer(self.rng, id=new_id(self.rng, "customer"), created=timestamp(on))
         if name is not None:
             customer["name"] = name
         self.store.add(customer)
@@ -336,9 +341,9 @@ class Scenario:
     def price(
         self, unit_amount: int, currency: str = "eur", interval: str = "month", interval_count: int = 1, *, metered: bool = False
     ) -> dict:
-        price = objects._price(
+        price = price_object(
             self.rng,
-            id=objects.new_id(self.rng, "price"),
+            id=new_id(self.rng, "price"),
             created=timestamp("2024-12-01"),
             product=self._product,
             recurring=True,
@@ -360,7 +365,7 @@ class Scenario:
         duration: str = "forever",
         months: int | None = None,
     ) -> dict:
-        coupon = objects.build_coupon(self.rng, id=objects.new_id(self.rng, "coupon"), created=timestamp("2024-12-01"))
+        coupon = build_coupon(self.rng, id=new_id(self.rng, "coupon"), created=timestamp("2024-12-01"))
         coupon.update(percent_off=percent_off, amount_off=amount_off, currency=currency, duration=duration, duration_in_months=months)
         self.store.add(coupon)
         return coupon
@@ -370,8 +375,8 @@ class Scenario:
     ) -> Subscription:
         story = Subscription(
             self,
-            id=objects.new_id(self.rng, "subscription"),
-            item_id=objects.new_id(self.rng, "subscription_item"),
+            id=new_id(self.rng, "subscription"),
+            item_id=new_id(self.rng, "subscription_item"),
             customer=customer,
             price=price,
             start=timestamp(on),
@@ -383,7 +388,7 @@ class Scenario:
         return story
 
     def discount_id(self, story: Subscription) -> str:
-        return self._discounts.setdefault(story.id, objects.new_id(self.rng, "discount"))
+        return self._discounts.setdefault(story.id, new_id(self.rng, "discount"))
 
     def build(self, until: Any = None) -> None:
         """File every subscription and its invoices, as of `until` (default: the emulator's now)."""

@@ -8,8 +8,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from ..catalog import API_VERSION, CHILD_TABLES, TYPES, ChildTable, ObjectType
-from ..catalog.declarations import ANNOUNCED_BY
+from stripe_pipeline.catalog import API_VERSION, CHILD_TABLES, TYPES, ChildTable, ObjectType
+from stripe_pipeline.catalog.declarations import ANNOUNCED_BY
+
 from . import generic, objects, timelines
 from .collection import Collection
 from .errors import ApiError, no_such
@@ -203,7 +204,7 @@ class Store:
         """A new object of the type, created now, with `fields` over the generated defaults.
         `coerce(new_object, fields)` may check and convert the fields first (the HTTP API does).
         `id` picks the ID where Stripe lets the caller choose it (coupons, products)."""
-        build = getattr(objects, f"build_{object_name}", None) or self._generic_builder(object_name)
+        build = objects.BUILDERS.get(object_name) or self._generic_builder(object_name)
         resource = RESOURCE_BY_OBJECT[object_name]
         with self.lock:
             object_id = fields.pop("id", None)
