@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 import string
 
+from stripe_pipeline.catalog.declarations import ID_PREFIXES as CATALOGUED_PREFIXES
+
 from .vocabulary import (
     CITIES,
     COMPANY_SUFFIX,
@@ -20,22 +22,26 @@ from .vocabulary import (
     SYMBOLS,
 )
 
-ID_PREFIXES: dict[str, str] = {
-    "customer": "cus",
-    "product": "prod",
-    "price": "price",
-    "coupon": "",
-    "subscription": "sub",
-    "subscription_item": "si",
-    "invoice": "in",
-    "line_item": "il",
-    "charge": "ch",
-    "payment_intent": "pi",
-    "balance_transaction": "txn",
-    "discount": "di",
-    "payment_method": "pm",
-    "invoiceitem": "ii",
-}
+# The types with builders of their own (the rest are generic.py's), by the prefix of their IDs
+# without its underscore: the catalogue's, where every type's prefix is written once. Coupons
+# have none (their IDs are chosen, or a random code).
+RICH_TYPES = (
+    "customer",
+    "product",
+    "price",
+    "coupon",
+    "subscription",
+    "subscription_item",
+    "invoice",
+    "line_item",
+    "charge",
+    "payment_intent",
+    "balance_transaction",
+    "discount",
+    "payment_method",
+    "invoiceitem",
+)
+ID_PREFIXES: dict[str, str] = {name: next(iter(CATALOGUED_PREFIXES.get(name, ())), "").removesuffix("_") for name in RICH_TYPES}
 
 ALNUM = string.ascii_letters + string.digits
 UPPER_ALNUM = string.ascii_uppercase + string.digits

@@ -146,6 +146,7 @@ ID_PREFIXES: dict[str, tuple[str, ...]] = {
     "customer": ("cus_",),
     "customer_balance_transaction": ("cbtxn_",),
     "customer_cash_balance_transaction": ("ccsbtxn_",),
+    "discount": ("di_",),
     "dispute": ("dp_", "du_"),
     "entitlements.active_entitlement": ("ent_",),
     "entitlements.feature": ("feat_",),
