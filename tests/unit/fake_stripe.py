@@ -52,10 +52,10 @@ class FakeStripe:
         if event:
             self.send(event, {**obj, "deleted": True})
 
-    def send(self, event_type: str, obj: dict) -> dict:
-        """An event about `obj`, created now: newer than every event before it."""
-        event_id = f"evt_{next(self._ids):06d}"
-        return self.save(EVENTS, {"id": event_id, "object": "event", "type": event_type, "data": {"object": copy.deepcopy(obj)}})
+    def send(self, event_type: str, obj: dict, created: int | None = None) -> dict:
+        """An event about `obj`, created now (or at `created`: one that became visible late)."""
+        event = {"id": f"evt_{next(self._ids):06d}", "object": "event", "type": event_type, "data": {"object": copy.deepcopy(obj)}}
+        return self.save(EVENTS, {**event, "created": self.now if created is None else created})
 
     # -- what the engine asks (StripeApiClient's methods) --------------------------------------
 
