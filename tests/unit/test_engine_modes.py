@@ -61,6 +61,12 @@ def test_a_second_run_applies_only_the_events_after_the_cursor(stripe_account, w
     synced = state(warehouse, StripeCustomerAction)
     assert synced["events_cursor_created"] == stripe_account.now and synced["events_read_at"].timestamp() == stripe_account.now
 
+    # The next run reads those events again (the overlap) and knows them by ID: nothing to retrieve.
+    stripe_account.tick()
+    stripe_account.requests.clear()
+    assert sync(stripe_account, warehouse).events == 0
+    assert [path for path, _ in stripe_account.requests if path.startswith(CUSTOMERS)] == []
+
 
 def test_an_objects_newest_event_wins_and_an_older_event_read_later_never_overwrites_it(stripe_account, warehouse):
     customer(stripe_account, "cus_1", name="First")
