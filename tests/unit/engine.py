@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from stripe_pipeline.actions import StripeSyncActionMixin
 from stripe_pipeline.warehouse import Warehouse
 
 from .fake_stripe import FakeStripe
@@ -19,17 +20,17 @@ from .fake_stripe import FakeStripe
 CUSTOMERS = "/v1/customers"
 
 
-def rows(warehouse: Warehouse, action: type) -> dict[str, dict]:
+def rows(warehouse: Warehouse, action: type[StripeSyncActionMixin]) -> dict[str, dict]:
     """The action's table, every row by ID, `_deleted_at` included."""
     with warehouse.engine.connect() as connection:
         return {row["id"]: dict(row) for row in connection.execute(sa.select(action.table())).mappings()}
 
 
-def live(warehouse: Warehouse, action: type) -> set[str]:
+def live(warehouse: Warehouse, action: type[StripeSyncActionMixin]) -> set[str]:
     return {object_id for object_id, row in rows(warehouse, action).items() if row["_deleted_at"] is None}
 
 
-def state(warehouse: Warehouse, action: type) -> dict:
+def state(warehouse: Warehouse, action: type[StripeSyncActionMixin]) -> dict:
     found = warehouse.load_state(action.table_name(), None)
     assert found is not None
     return found
