@@ -128,6 +128,7 @@ class _Failed:
 
 
 _DONE = object()
+_NO_MORE_WORK = (lambda: None, 0, None)  # a worker's last task: the listing is done
 
 
 class ParallelLister:
@@ -212,15 +213,24 @@ class ParallelLister:
         try:
             while not self._stop.is_set():
                 try:
-                    walk, *task = self._work.get(timeout=0.05)
+                    next_task = self._work.get(timeout=0.05)
                 except queue.Empty:
                     with self._lock:
                         if self._active == 0:
                             break
                     continue
+                if next_task is _NO_MORE_WORK:
+                    break
+                walk, *task = next_task
                 walk(*task)
                 with self._lock:
                     self._active -= 1
+                    finished = self._active == 0
+                if finished:
+                    # No window left, and none can be cut any more: the idle workers stop now, not at
+                    # their next poll (50 ms later, on every listing: a small table's whole request).
+                    for _ in range(self.concurrency):
+                        self._work.put(_NO_MORE_WORK)
         except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
             self._stop.set()
             self._put(_Failed(error))
