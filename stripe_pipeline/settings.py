@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     stripe_api_base: str = DEFAULT_API_BASE
     warehouse_url: str = DEFAULT_WAREHOUSE_URL
     warehouse_schema: str | None = None
+    # Where the sync keeps its own state (sync state, locks, the request budget, staged events);
+    # None: in the warehouse, beside the tables (warehouse/state_store.py).
+    state_url: str | None = None
     stripe_events_poll_seconds: int = policies.EVENTS_POLL_SECONDS
     stripe_timeout_seconds: float = policies.HTTP_READ_TIMEOUT_SECONDS
     stripe_requests_per_second: float | None = None
@@ -78,15 +81,17 @@ class Settings(BaseSettings):
             raise ValueError(f"{name} must be greater than 0, not {value}.")
         return value
 
-    @field_validator("warehouse_url", mode="after")
+    @field_validator("warehouse_url", "state_url", mode="after")
     @classmethod
-    def _database_url(cls, value: str) -> str:
+    def _database_url(cls, value: str | None, info) -> str | None:
+        if value is None:
+            return None
         try:
             make_url(value)
         except ArgumentError:
             # Not echoed: a URL that does not parse may still hold a password.
             raise ValueError(
-                "WAREHOUSE_URL is not a database URL. Give a SQLAlchemy URL such as sqlite:///stripe_warehouse.db, "
+                f"{info.field_name.upper()} is not a database URL. Give a SQLAlchemy URL such as sqlite:///stripe_warehouse.db, "
                 "postgresql://user:password@host:5432/analytics or duckdb:///stripe.duckdb (see the README)."
             ) from None
         return value

@@ -23,6 +23,7 @@ Configured by the same environment variables as the Dagster code location, among
   STRIPE_API_KEY     the secret or restricted key (required by sync and sync-ids; never printed)
   WAREHOUSE_URL      where the tables go (default sqlite:///stripe_warehouse.db)
   WAREHOUSE_SCHEMA   the schema on PostgreSQL and DuckDB (default stripe)
+  STATE_URL          where the sync keeps its own state (default: the warehouse's database)
   STRIPE_OBJECTS     what `sync` covers when given no tables (default: the billing and payments core)
   STRIPE_ACCOUNTS    Connect accounts to sync besides the platform (acct_…, or all)
   STRIPE_API_BASE    the API's address, e.g. the emulator's

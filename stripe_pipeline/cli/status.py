@@ -1,5 +1,5 @@
-"""`stripe-pipeline status`: how fresh each table is, from the sync state the runs keep in the
-warehouse (models/sync_state.py), without a request to Stripe.
+"""`stripe-pipeline status`: how fresh each table is, from the sync state the runs keep (in the
+warehouse, or the database STATE_URL names: models/sync_state.py), without a request to Stripe.
 
 It only reads. Warehouse's own reads create the tables they read (`ensure_tables`) and a SQLite
 or DuckDB file on first connection, so this module checks what exists first and reads with
@@ -117,7 +117,12 @@ def _read(warehouse: Warehouse, named: set[str]) -> _Read:
     those with a sync state, with their child tables), of those that exist; creates nothing."""
     try:
         with warehouse.engine.connect() as connection:
-            return _read_from(connection, warehouse.schema, named)
+            if not warehouse.state_apart:
+                return _read_from(connection, warehouse.schema, connection, warehouse.schema, named)
+            if not _exists(warehouse.state.url):
+                return _read_from(connection, warehouse.schema, None, None, named)  # no state yet
+            with warehouse.state.database.engine.connect() as state:
+                return _read_from(connection, warehouse.schema, state, warehouse.state.schema, named)
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()
         raise WarehouseError(
@@ -125,13 +130,17 @@ def _read(warehouse: Warehouse, named: set[str]) -> _Read:
         ) from None
 
 
-def _read_from(connection: Connection, schema: str | None, named: set[str]) -> _Read:
-    inspector = inspect(connection)
-    present = set(inspector.get_table_names(schema=schema))
+def _read_from(
+    connection: Connection, schema: str | None, state_connection: Connection | None, state_schema: str | None, named: set[str]
+) -> _Read:
+    """`connection` reads the tables, `state_connection` the sync state (the same one unless
+    STATE_URL puts the state apart; None: no state database yet)."""
+    present = set(inspect(connection).get_table_names(schema=schema))
     read = _Read()
-    if _STATE.name in present:
+    state_present = set(inspect(state_connection).get_table_names(schema=state_schema)) if state_connection is not None else set()
+    if state_connection is not None and _STATE.name in state_present:
         columns = [_STATE.c[name] for name in ("object_type", "updated_at", "events_read_at", "backfill", "backfill_completed_at")]
-        for state in connection.execute(select(*columns).order_by(_STATE.c.object_type)).mappings():
+        for state in state_connection.execute(select(*columns).order_by(_STATE.c.object_type)).mappings():
             read.states.setdefault(state["object_type"], []).append(dict(state))
     read.tables = named or set(read.states)
     read.tables |= {child for child, parent in _PARENTS.items() if parent in read.tables}

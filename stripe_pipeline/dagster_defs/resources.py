@@ -75,11 +75,16 @@ class WarehouseResource(dg.ConfigurableResource):
 
     url: Optional[str] = Field(default=None, description="SQLAlchemy URL; defaults to WAREHOUSE_URL, then a local SQLite file.")
     schema_name: Optional[str] = Field(default=None, description="Defaults to WAREHOUSE_SCHEMA, then `stripe` on PostgreSQL.")
+    state_url: Optional[str] = Field(
+        default=None,
+        description="SQLAlchemy URL of the database the sync keeps its own state in (sync state, locks, the request "
+        "budget, staged events); defaults to STATE_URL, then the warehouse's own database.",
+    )
 
     _opened: list[Warehouse] = PrivateAttr(default_factory=list)
 
     def settings(self) -> Settings:
-        return load(warehouse_url=self.url, warehouse_schema=self.schema_name)
+        return load(warehouse_url=self.url, warehouse_schema=self.schema_name, state_url=self.state_url)
 
     def warehouse(self) -> Warehouse:
         warehouse = Warehouse(config=self.settings())

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Connection, Table, exists, false, func, or_, select, text
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from .. import settings
-from ..models import Base, account_key
-from ..models.sync_state import RequestSlot, SyncError, SyncState
+from ..models import account_key
+from ..models.sync_state import SyncError, SyncState
 from ..stripe_api.budget import SlotStore
-from . import errors, shared
-from .dialects import dialect_of
-from .engine import WarehouseError, create_warehouse_engine, safe_url
-from .locks import HeldLock, LockLost, sync_lock
-from .rate_budget import slot_store_for
-from .state import all_states, load_state, oldest_events_cursor, save_state
-from .transient import RECONNECT_SECONDS, GaveUp, driver_error, is_lost_connection, retry_transient, sqlstate
-from .upgrades import upgrade
+from . import errors
+from .database import Database
+from .engine import safe_url
+from .state import save_state
+from .state_store import StateStore
+from .transient import RECONNECT_SECONDS
 from .upsert import UpsertResult, mark_deleted_rows, upsert_rows
 
 T = TypeVar("T")
@@ -33,7 +29,6 @@ class EveryAccount:
 
 
 EVERY_ACCOUNT = EveryAccount()
-log = logging.getLogger(__name__)
 
 
 class Warehouse:
@@ -51,21 +46,39 @@ class Warehouse:
         *,
         reconnect_seconds: float = RECONNECT_SECONDS,
         config: settings.Settings | None = None,
+        state_url: str | None = None,
     ):
-        """`url` and `schema` override WAREHOUSE_URL and WAREHOUSE_SCHEMA, or `config` (settings
-        already loaded, a Dagster resource's). `reconnect_seconds`: how long a lost connection
-        is retried before the sync fails (see transient.py)."""
-        config = settings.load(config, warehouse_url=url, warehouse_schema=schema)
+        """`url` and `schema` override WAREHOUSE_URL and WAREHOUSE_SCHEMA, `state_url`
+        STATE_URL, or `config` (settings already loaded, a Dagster resource's).
+        `reconnect_seconds`: how long a lost connection is retried before the sync fails (see
+        transient.py)."""
+        config = settings.load(config, warehouse_url=url, warehouse_schema=schema, state_url=state_url)
         self.url = config.warehouse_url
         self.reconnect_seconds = reconnect_seconds
-        self.engine = create_warehouse_engine(self.url, config.warehouse_schema)
+        self.database = Database(self.url, config.warehouse_schema, reconnect_seconds=reconnect_seconds)
+        self.engine = self.database.engine
         self.dialect = self.engine.dialect.name
-        self._dialect = dialect_of(self.dialect)
-        self.schema = self._dialect.schema(config.warehouse_schema)
-        self._ready: set[str] = set()
-        self._slot_store: SlotStore | None = None
-        self._reached = False  # until the server has answered once, an unreachable one is misconfigured
-        self._held_locks: list[HeldLock] = []
+        self._dialect = self.database.dialect
+        self.schema = self.database.schema
+        scope = self.schema or "main"
+        if config.state_url is None or config.state_url == self.url:
+            self.state = StateStore(self.database, scope)  # today's layout: the state beside the tables
+        else:
+            # Its own database; the sync locks it holds still guard the warehouse's writes.
+            state = Database(
+                config.state_url,
+                config.warehouse_schema,
+                role="state database",
+                variable="STATE_URL",
+                reconnect_seconds=reconnect_seconds,
+                held_locks=self.database.held_locks,
+            )
+            self.state = StateStore(state, scope)
+
+    @property
+    def state_apart(self) -> bool:
+        """Whether the state lives in a database of its own (STATE_URL)."""
+        return self.state.database is not self.database
 
     @property
     def writes_in_background(self) -> bool:
@@ -79,17 +92,7 @@ class Warehouse:
         return f"{self.schema}.{table.name}" if self.schema else table.name
 
     def ensure_tables(self, tables: Iterable[Table]) -> None:
-        missing = [table for table in tables if table.name not in self._ready]
-        if not missing:
-            return
-
-        def create(connection: Connection) -> None:
-            with self._dialect.creating_tables(connection, self.schema):
-                Base.metadata.create_all(connection, tables=missing)
-                upgrade(connection, missing)  # tables an older version made
-
-        self._run("create tables", create)
-        self._ready.update(table.name for table in missing)
+        self.database.ensure_tables(tables)
 
     def upsert(self, table: Table, rows: list[dict]) -> UpsertResult:
         return self.write(table, rows)[0]
@@ -107,16 +110,23 @@ class Warehouse:
         that did not land. Returns the upsert's counts and how many rows were newly flagged."""
         if not rows and not tombstones and state is None:
             return UpsertResult(), 0
-        self.ensure_tables([table, SyncState.__table__] if state is not None else [table])
+        # In one transaction when the state shares the warehouse; else the rows commit first, so
+        # that the checkpoint still follows them (a crash between repeats some work, no more).
+        together = state is not None and not self.state_apart
+        self.ensure_tables([table, SyncState.__table__] if together else [table])
 
         def work(connection: Connection) -> tuple[UpsertResult, int]:
             written = upsert_rows(connection, table, rows)
             deleted = mark_deleted_rows(connection, table, tombstones) if tombstones else 0
-            if state is not None:
-                save_state(connection, *state)
+            if together:
+                save_state(connection, *state)  # type: ignore[misc]
             return written, deleted
 
-        return self._run(f"write {table.name}", work)
+        result = self._run(f"write {table.name}", work) if rows or tombstones or together else (UpsertResult(), 0)
+        if state is not None and not together:
+            object_type, account, values = state
+            self.state.save_state(object_type, account, **values)
+        return result
 
     def ids(
         self,
@@ -148,31 +158,48 @@ class Warehouse:
         )
         return self._run(f"read the oldest {column} = {value} row in {table.name}", lambda connection: connection.scalar(query))
 
-    # -- what one step of a run reads for the others (shared.py) ---------------------------------
+    # -- the sync's own state: kept by the state store (state_store.py) ----------------------------
 
     def shared_read(self, name: str) -> dict | None:
-        self.ensure_tables([shared.READS])
-        return self._run("read a shared read", lambda connection: shared.load_read(connection, name))
+        return self.state.shared_read(name)
 
     def save_shared_read(self, name: str, run_key: str | None, value: dict) -> None:
-        self.ensure_tables([shared.READS])
-        self._run("save a shared read", lambda connection: shared.save_read(connection, name, run_key, value))
+        self.state.save_shared_read(name, run_key, value)
 
     def stage_events(self, account: str | None, read: int, events: list[dict], first_position: int) -> None:
-        self.ensure_tables([shared.EVENTS])
-        self._run("stage events", lambda connection: shared.stage_events(connection, account, read, events, first_position))
+        self.state.stage_events(account, read, events, first_position)
 
     def last_event_read(self, account: str | None) -> int:
-        self.ensure_tables([shared.EVENTS])
-        return self._run("read the staged events", lambda connection: shared.last_read(connection, account))
+        return self.state.last_event_read(account)
 
     def staged_events(self, account: str | None, types: tuple[str, ...] | None, since: int, limit: int | None = None) -> list[dict]:
-        self.ensure_tables([shared.EVENTS])
-        return self._run("read the staged events", lambda connection: list(shared.staged_events(connection, account, types, since, limit)))
+        return self.state.staged_events(account, types, since, limit)
 
     def drop_events_before(self, account: str | None, created: int) -> int:
-        self.ensure_tables([shared.EVENTS])
-        return self._run("drop staged events", lambda connection: shared.drop_events_before(connection, account, created))
+        return self.state.drop_events_before(account, created)
+
+    def load_state(self, object_type: str, account: str | None) -> dict | None:
+        """The sync-state row of one object type and account (see models/sync_state.py)."""
+        return self.state.load_state(object_type, account)
+
+    def sync_states(self) -> list[dict]:
+        """Every sync-state row, by object type and account."""
+        return self.state.sync_states()
+
+    def oldest_events_cursor(self, account: str | None) -> int | None:
+        """The oldest events cursor (`created`) among the account's tables: what staged events are still needed from."""
+        return self.state.oldest_events_cursor(account)
+
+    def save_state(self, object_type: str, account: str | None, **values) -> None:
+        self.state.save_state(object_type, account, **values)
+
+    def sync_lock(self, object_type: str, account: str | None, on_wait: Callable[[float], None]) -> AbstractContextManager[None]:
+        """Only one sync of this object type and account at a time (see locks.py)."""
+        return self.state.sync_lock(object_type, account, on_wait)
+
+    def slot_store(self) -> SlotStore:
+        """Where the request budget's slots are kept, shared by every process using this state."""
+        return self.state.slot_store()
 
     def existing_ids(self, table: Table, ids: set[str], account: str | None) -> set[str]:
         """Which of `ids` have a row of this account (deleted or not)."""
@@ -230,54 +257,12 @@ class Warehouse:
         self.ensure_tables([SyncError.__table__])
         return self._run("read sync errors", lambda connection: errors.open_error_objects(connection, object_type, account, limit))
 
-    def load_state(self, object_type: str, account: str | None) -> dict | None:
-        """The sync-state row of one object type and account (see models/sync_state.py)."""
-        self.ensure_tables([SyncState.__table__])
-        return self._run("read the sync state", lambda connection: load_state(connection, object_type, account))
-
-    def sync_states(self) -> list[dict]:
-        """Every sync-state row, by object type and account."""
-        self.ensure_tables([SyncState.__table__])
-        return self._run("read the sync states", all_states)
-
-    def oldest_events_cursor(self, account: str | None) -> int | None:
-        """The oldest events cursor (`created`) among the account's tables: what staged events are still needed from."""
-        self.ensure_tables([SyncState.__table__])
-        return self._run("read the sync state", lambda connection: oldest_events_cursor(connection, account))
-
-    def save_state(self, object_type: str, account: str | None, **values) -> None:
-        self.ensure_tables([SyncState.__table__])
-        self._run("save the sync state", lambda connection: save_state(connection, object_type, account, values))
-
-    @contextmanager
-    def sync_lock(self, object_type: str, account: str | None, on_wait: Callable[[float], None]) -> Iterator[None]:
-        """Only one sync of this object type and account at a time (see locks.py)."""
-        name = f"{self.schema or 'main'}.{object_type}.{account or 'platform'}"
-        doing = f"take the sync lock of {object_type}"
-        with sync_lock(self.engine, name, on_wait, retrying=lambda attempt: self._retrying(doing, attempt)) as lock:
-            self._held_locks.append(lock)
-            try:
-                yield
-            finally:
-                self._held_locks.remove(lock)
-
-    def slot_store(self) -> SlotStore:
-        """Where the request budget's slots are kept, shared by every process using this warehouse."""
-        if self._slot_store is None:
-            if self._dialect.slots_in_table:
-                self.ensure_tables([RequestSlot.__table__])
-            self._slot_store = slot_store_for(self.engine, lambda attempt: self._retrying("reserve a request slot", attempt))
-        return self._slot_store
-
     def close(self) -> None:
         """Close every connection this warehouse holds: the pool's and the request budget's. A
         process that runs step after step (a Celery worker) must not wait for the garbage
         collector to hand them back."""
-        store, self._slot_store = self._slot_store, None
-        close = getattr(store, "close", None)
-        if close is not None:
-            close()
-        self.engine.dispose()
+        self.state.close(engine=self.state_apart)
+        self.database.close()
 
     def count(self, table: Table, *, deleted: bool | None = None, account: str | None | EveryAccount = EVERY_ACCOUNT) -> int:
         """Rows of every account (or of one): all, or (`deleted`) only those flagged deleted, or not."""
@@ -308,80 +293,4 @@ class Warehouse:
         self._run("connect", lambda connection: connection.execute(text("SELECT 1")))
 
     def _run(self, doing: str, work: Callable[[Connection], T]) -> T:
-        """Run `work` in a transaction, again on a fresh connection after transient errors (see
-        transient.py). Before a write, the sync locks this process holds are checked: a sync
-        that lost its lock must not go on writing as if it held it."""
-
-        def attempt() -> T:
-            for lock in self._held_locks:
-                lock.check()
-            with self.engine.begin() as connection:
-                result = work(connection)
-            self._reached = True
-            return result
-
-        return self._retrying(doing, attempt)
-
-    def _retrying(self, doing: str, work: Callable[[], T]) -> T:
-        def on_retry(error: BaseException, delay: float) -> None:
-            if is_lost_connection(error):
-                log.warning(f"Lost the connection to the warehouse {safe_url(self.url)} to {doing}; retrying in {delay:.1f} s")
-
-        try:
-            # A server never reached is a configuration error, not a blip: fail at once.
-            return retry_transient(work, reconnect_seconds=self.reconnect_seconds if self._reached else 0.0, on_retry=on_retry)
-        except LockLost as error:
-            raise _stop_without_lock(error) from error
-        except GaveUp as error:
-            if isinstance(error.last, LockLost):
-                raise _stop_without_lock(error.last) from error.last
-            if _refused_row(error.last):
-                raise self._explain(error.last, doing) from error.last  # reconnected, then a row was refused
-            raise self._explain(error.first, doing, gave_up=error) from error.last
-        except (DBAPIError, self.engine.dialect.loaded_dbapi.Error) as error:  # the slot store runs raw driver SQL
-            raise self._explain(error, doing) from error
-
-    def _explain(self, error: BaseException, doing: str, gave_up: GaveUp | None = None) -> WarehouseError:
-        reason = _first_line(error)
-        if gave_up is not None:
-            return WarehouseError(
-                f"The warehouse {safe_url(self.url)} failed to {doing}: {reason}. Retrying on fresh connections did "
-                f"not help ({gave_up.attempts - 1} retries over {gave_up.seconds:.0f} s; the last error: {_first_line(gave_up.last)})."
-            )
-        if _refused_row(error):
-            # A value the database refuses: that row's fault, not the warehouse's.
-            return WarehouseError(f"The warehouse {safe_url(self.url)} refused a row to {doing}: {reason}", refused_row=True)
-        if _is_unreachable(error):
-            return WarehouseError(
-                f"Cannot reach the warehouse {safe_url(self.url)} to {doing}: {reason}. "
-                "Check WAREHOUSE_URL and that the database is running."
-            )
-        return WarehouseError(f"The warehouse {safe_url(self.url)} failed to {doing}: {reason}")
-
-
-def _first_line(error: BaseException) -> str:
-    """What the driver said, without the SQL and parameters SQLAlchemy appends (they hold data)."""
-    text = str(driver_error(error)).strip()
-    return text.splitlines()[0] if text else type(driver_error(error)).__name__
-
-
-def _refused_row(error: BaseException) -> bool:
-    # SQLSTATE classes 22 (data exception) and 23 (integrity constraint): MySQL's drivers raise
-    # some of those, a JSON check that fails say, as OperationalError.
-    return isinstance(error, (DataError, IntegrityError)) or (sqlstate(error) or "").startswith(("22", "23"))
-
-
-def _stop_without_lock(error: LockLost) -> WarehouseError:
-    return WarehouseError(
-        f"{error}. This run stops so as not to write over that run; what it wrote so far is kept, "
-        "and the next run goes on from the last checkpoint."
-    )
-
-
-def _is_unreachable(error: BaseException) -> bool:
-    if not isinstance(error, OperationalError):
-        return False
-    state = sqlstate(error)
-    # No SQLSTATE: the connection never got that far. 08: connection exceptions, 28: bad login,
-    # 3D000: no such database, 57P: the server is shutting down.
-    return state is None or state.startswith(("08", "28", "3D000", "57P"))
+        return self.database.run(doing, work)
