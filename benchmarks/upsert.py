@@ -43,7 +43,7 @@ def _round(warehouse: Warehouse, table: sa.Table, rows: list[dict], write) -> di
         server_before, cpu_before, started = _server_cpu(connection), time.process_time(), time.perf_counter()
         for start in range(0, len(rows), FLUSH_EVERY):
             with connection.begin():
-                write(connection, table, rows[start : start + FLUSH_EVERY])
+                write(warehouse.database.dialect, connection, table, rows[start : start + FLUSH_EVERY])
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_before
         server = _server_cpu(connection) - server_before
     return {"rows/s": len(rows) / wall, "client µs/row": cpu / len(rows) * 1e6, "server µs/row": server / len(rows) * 1e6}

@@ -176,15 +176,10 @@ def warehouse_url(override: str | None = None) -> str:
     return _one("warehouse_url", override)
 
 
-def warehouse_schema(dialect: str, override: str | None = None) -> str | None:
-    """`stripe` on dialects with schemas, none on SQLite (it has no schemas to speak of)."""
-    return schema_for(dialect, _one("warehouse_schema", override))
-
-
-def schema_for(dialect: str, configured: str | None) -> str | None:
-    from .warehouse.dialects import dialect_of  # late: the warehouse layer reads these settings
-
-    return dialect_of(dialect).schema(configured)
+def warehouse_schema(override: str | None = None) -> str | None:
+    """WAREHOUSE_SCHEMA as configured; None: the dialect's default (Dialect.schema: `stripe`
+    where it has schemas, none on SQLite)."""
+    return _one("warehouse_schema", override)
 
 
 def events_poll_seconds(override: int | None = None) -> int:

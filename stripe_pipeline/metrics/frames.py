@@ -19,7 +19,6 @@ from sqlalchemy import Table, and_, func, inspect, select, text
 
 from ..models import MODELS
 from ..warehouse import Warehouse
-from ..warehouse.dialects import dialect_of
 
 CHUNK_ROWS = 50_000
 # Invoices whose lines are revenue that recurs: paid, awaiting payment (past_due counts until
@@ -79,7 +78,7 @@ def _frame(warehouse: Warehouse, name: str, columns: list[Any], *where: Any, nam
 
 def _json(warehouse: Warehouse) -> Callable[..., Any]:
     """The warehouse's way to read a value at a path in a JSON column (Dialect.json_value)."""
-    return dialect_of(warehouse.dialect).json_value
+    return warehouse.database.dialect.json_value
 
 
 def _epoch_seconds(values: pd.Series) -> pd.Series:

@@ -9,8 +9,9 @@ the global budget. Slots are spaced 1/rate apart, so no one-second window holds 
 requests, whichever process or thread sends them. The order matters: a request waiting for its
 endpoint holds no global slot, so while one endpoint is at its cap every other endpoint's
 requests get the global slots it does not use, and a type that is done leaves its share to the
-rest at once. A slot store shared between processes lives in the warehouse
-(warehouse/rate_budget.py); this module holds the arithmetic and an in-process store.
+rest at once. A slot store shared between processes lives in the sync's state store
+(warehouse/state_store.py, rate_budget.py; any object with SlotStore's `reserve`); this module
+holds the arithmetic and an in-process store.
 
 A 429 lowers the rate of the limit it names for a while (`AdaptiveRate`): the application's own
 traffic, or a budget set higher than Stripe allows, slows the sync down instead of meeting

@@ -56,7 +56,7 @@ class Database:
         def create(connection: Connection) -> None:
             with self.dialect.creating_tables(connection, self.schema):
                 Base.metadata.create_all(connection, tables=missing)
-                upgrade(connection, missing)  # tables an older version made
+                upgrade(self.dialect, connection, missing)  # tables an older version made
 
         self.run("create tables", create)
         self._ready.update(table.name for table in missing)

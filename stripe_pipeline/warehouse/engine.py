@@ -10,8 +10,6 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchModuleError
 
-from .. import settings
-
 
 class WarehouseError(RuntimeError):
     """The warehouse cannot be used; the message names it (without its password) and why.
@@ -41,6 +39,8 @@ def _json_dumps(value) -> str:
 
 
 def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
+    """An engine for `url`, its models in `schema` (WAREHOUSE_SCHEMA as configured; None: the
+    dialect's default, `stripe` where it has schemas)."""
     from .dialects import DIALECTS  # the dialects' modules use this one's helpers
 
     parsed = make_url(url)
@@ -50,7 +50,7 @@ def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
         raise WarehouseError(f"Unsupported warehouse {safe_url(url)}: WAREHOUSE_URL must be a {names} URL (see the README).")
     if dialect.driver and "+" not in parsed.drivername:
         parsed = parsed.set(drivername=dialect.driver)
-    schema = dialect.schema(settings.load(warehouse_schema=schema).warehouse_schema)
+    schema = dialect.schema(schema)
     try:
         engine = create_engine(
             parsed, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=orjson.loads, **dialect.engine_options()

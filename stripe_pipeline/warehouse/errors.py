@@ -8,7 +8,7 @@ from sqlalchemy import Connection, func, literal_column, null, select, update
 
 from ..models.base import account_key
 from ..models.sync_state import SyncError
-from .dialects import dialect_of
+from .dialects import Dialect
 
 _TABLE = SyncError.__table__
 
@@ -18,7 +18,7 @@ def failed_objects(count: int) -> str:
     return f"{count:,} {'object' if count == 1 else 'objects'} failed, see _stripe_sync_errors"
 
 
-def record_errors(connection: Connection, object_type: str, account: str | None, failures: list[dict]) -> None:
+def record_errors(dialect: Dialect, connection: Connection, object_type: str, account: str | None, failures: list[dict]) -> None:
     """Each failure: object_id, error_class, error_message, raw. A known one counts up and opens again."""
     now = datetime.now(UTC)
     rows = [
@@ -33,7 +33,7 @@ def record_errors(connection: Connection, object_type: str, account: str | None,
         }
         for failure in {failure["object_id"]: failure for failure in failures}.values()
     ]
-    insert = dialect_of(connection.dialect.name).insert(_TABLE)
+    insert = dialect.insert(_TABLE)
     connection.execute(
         insert.on_conflict_do_update(
             index_elements=[_TABLE.c.object_type, _TABLE.c.account, _TABLE.c.object_id],

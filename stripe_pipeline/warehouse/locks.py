@@ -19,7 +19,7 @@ from filelock import FileLock, Timeout
 from sqlalchemy import Engine
 
 from .. import policies
-from .dialects import dialect_of
+from .dialects import Dialect
 from .dialects.base import HeldLock, LockLost
 from .engine import sidecar_dir
 
@@ -31,13 +31,17 @@ LOG_EVERY_SECONDS = policies.LOCK_LOG_EVERY_SECONDS
 
 @contextmanager
 def sync_lock(
-    engine: Engine, name: str, on_wait: Callable[[float], None], retrying: Callable[[Callable[[], bool]], bool] = lambda try_: try_()
+    dialect: Dialect,
+    engine: Engine,
+    name: str,
+    on_wait: Callable[[float], None],
+    retrying: Callable[[Callable[[], bool]], bool] = lambda try_: try_(),
 ) -> Iterator[HeldLock]:
     """Hold the lock called `name` while the block runs; `on_wait(seconds)` is called now and
     then while another holder keeps it. `retrying(attempt)` runs each attempt (the warehouse's
     transient-error retries). The dialect says how (Dialect.session_lock); without a lock of its
     own, a file lock beside the database."""
-    lock = dialect_of(engine.dialect.name).session_lock(engine, name)
+    lock = dialect.session_lock(engine, name)
     if lock is not None:
         wait_for(lambda: retrying(lock.try_acquire), on_wait)
         try:

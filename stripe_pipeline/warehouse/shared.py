@@ -10,7 +10,7 @@ from sqlalchemy import Connection, delete, func, select
 
 from ..models.base import account_key
 from ..models.sync_state import SharedRead, StagedEvent
-from .dialects import dialect_of
+from .dialects import Dialect
 
 EVENTS = StagedEvent.__table__
 READS = SharedRead.__table__
@@ -23,13 +23,13 @@ def load_read(connection: Connection, name: str) -> dict | None:
     return dict(row) if row else None
 
 
-def save_read(connection: Connection, name: str, run_key: str | None, value: dict) -> None:
+def save_read(dialect: Dialect, connection: Connection, name: str, run_key: str | None, value: dict) -> None:
     values = {"run_key": run_key, "value": value, "updated_at": datetime.now(UTC)}
-    insert = dialect_of(connection.dialect.name).insert(READS).values(name=name, **values)
+    insert = dialect.insert(READS).values(name=name, **values)
     connection.execute(insert.on_conflict_do_update(index_elements=[READS.c.name], set_=values))
 
 
-def stage_events(connection: Connection, account: str | None, read: int, events: list[dict], first_position: int) -> None:
+def stage_events(dialect: Dialect, connection: Connection, account: str | None, read: int, events: list[dict], first_position: int) -> None:
     """Add events not staged yet; one staged before keeps its place (it was visible earlier)."""
     key = account_key(account)
     rows = [
@@ -44,7 +44,6 @@ def stage_events(connection: Connection, account: str | None, read: int, events:
         }
         for n, e in enumerate(events)
     ]
-    dialect = dialect_of(connection.dialect.name)
     for start in range(0, len(rows), STAGE_BATCH):
         connection.execute(dialect.insert(EVENTS).values(rows[start : start + STAGE_BATCH]).on_conflict_do_nothing())
 

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, func, select
 
 from ..models.base import account_key
 from ..models.sync_state import SyncState
-from .dialects import dialect_of
+from .dialects import Dialect
 
 _TABLE = SyncState.__table__
 
@@ -32,8 +32,8 @@ def oldest_events_cursor(connection: Connection, account: str | None) -> int | N
     return connection.scalar(query)
 
 
-def save_state(connection: Connection, object_type: str, account: str | None, values: dict) -> None:
+def save_state(dialect: Dialect, connection: Connection, object_type: str, account: str | None, values: dict) -> None:
     """Set the given columns of the row, creating it if needed; other columns keep their values."""
     values = {**values, "updated_at": datetime.now(UTC)}
-    insert = dialect_of(connection.dialect.name).insert(_TABLE).values(object_type=object_type, account=account_key(account), **values)
+    insert = dialect.insert(_TABLE).values(object_type=object_type, account=account_key(account), **values)
     connection.execute(insert.on_conflict_do_update(index_elements=[_TABLE.c.object_type, _TABLE.c.account], set_=values))

@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ..models.sync_state import RequestSlot, SyncState
-from ..stripe_api.budget import SlotStore
 from . import shared
 from .database import Database
+from .dialects.base import SlotStore
 from .engine import safe_url
 from .locks import sync_lock
 from .rate_budget import slot_store_for
@@ -66,7 +66,9 @@ class StateStore:
 
     def save_state(self, object_type: str, account: str | None, **values) -> None:
         self.database.ensure_tables([STATE])
-        self.database.run("save the sync state", lambda connection: save_state(connection, object_type, account, values))
+        self.database.run(
+            "save the sync state", lambda connection: save_state(self.database.dialect, connection, object_type, account, values)
+        )
 
     # -- sync locks (locks.py) --------------------------------------------------------------------
 
@@ -77,7 +79,9 @@ class StateStore:
         database = self.database
         name = f"{self.scope}.{object_type}.{account or 'platform'}"
         doing = f"take the sync lock of {object_type}"
-        with sync_lock(database.engine, name, on_wait, retrying=lambda attempt: database.retrying(doing, attempt)) as lock:
+        with sync_lock(
+            database.dialect, database.engine, name, on_wait, retrying=lambda attempt: database.retrying(doing, attempt)
+        ) as lock:
             database.held_locks.append(lock)
             try:
                 yield
@@ -92,7 +96,7 @@ class StateStore:
             if self.database.dialect.slots_in_table:
                 self.database.ensure_tables([RequestSlot.__table__])
             self._slot_store = slot_store_for(
-                self.database.engine, lambda attempt: self.database.retrying("reserve a request slot", attempt)
+                self.database.dialect, self.database.engine, lambda attempt: self.database.retrying("reserve a request slot", attempt)
             )
         return self._slot_store
 
@@ -104,11 +108,15 @@ class StateStore:
 
     def save_shared_read(self, name: str, run_key: str | None, value: dict) -> None:
         self.database.ensure_tables([shared.READS])
-        self.database.run("save a shared read", lambda connection: shared.save_read(connection, name, run_key, value))
+        self.database.run(
+            "save a shared read", lambda connection: shared.save_read(self.database.dialect, connection, name, run_key, value)
+        )
 
     def stage_events(self, account: str | None, read: int, events: list[dict], first_position: int) -> None:
         self.database.ensure_tables([shared.EVENTS])
-        self.database.run("stage events", lambda connection: shared.stage_events(connection, account, read, events, first_position))
+        self.database.run(
+            "stage events", lambda connection: shared.stage_events(self.database.dialect, connection, account, read, events, first_position)
+        )
 
     def last_event_read(self, account: str | None) -> int:
         self.database.ensure_tables([shared.EVENTS])

@@ -21,7 +21,7 @@ from typing import TypeVar
 from sqlalchemy.exc import DBAPIError
 
 from .. import policies
-from .dialects.mysql import mysql_sqlstate
+from .dialects import DIALECTS, Dialect
 
 T = TypeVar("T")
 
@@ -37,13 +37,16 @@ def driver_error(error: BaseException) -> BaseException:
 
 def sqlstate(error: BaseException) -> str | None:
     driver = driver_error(error)
-    if _is_mysql(driver):
-        return mysql_sqlstate(driver)  # MySQL's drivers carry an error number (dialects/mysql.py)
-    return getattr(driver, "sqlstate", None)  # psycopg's
+    return _dialect_raising(driver).sqlstate(driver)
 
 
-def _is_mysql(driver: BaseException) -> bool:
-    return type(driver).__module__.startswith(("pymysql", "MySQLdb", "mysql.connector", "mariadb"))
+_ANY_DRIVER = Dialect()  # for a driver no dialect names: the defaults
+
+
+def _dialect_raising(driver: BaseException) -> Dialect:
+    """The dialect whose driver raised `driver` (Dialect.driver_modules): it reads its errors."""
+    module = type(driver).__module__
+    return next((dialect for dialect in DIALECTS.values() if module.startswith(dialect.driver_modules or ("\0",))), _ANY_DRIVER)
 
 
 def is_busy(error: BaseException) -> bool:
@@ -59,10 +62,9 @@ def is_lost_connection(error: BaseException) -> bool:
     if state is not None:
         # 08: connection exceptions; 57P01-57P03: admin shutdown, crash shutdown, cannot connect now.
         return state.startswith("08") or state in ("57P01", "57P02", "57P03")
-    # psycopg raises OperationalError without a SQLSTATE when the socket closes mid-statement.
-    # MySQL's drivers number every error, and SQLSTATES has the lost connections among them.
+    # Without a SQLSTATE, the dialect says (psycopg's closed socket: Dialect.lost_without_sqlstate).
     driver = driver_error(error)
-    return type(driver).__name__ == "OperationalError" and "sqlite" not in type(driver).__module__ and not _is_mysql(driver)
+    return _dialect_raising(driver).lost_without_sqlstate(driver)
 
 
 class GaveUp(Exception):

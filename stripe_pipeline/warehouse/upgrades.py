@@ -17,21 +17,20 @@ import logging
 from sqlalchemy import Connection, Table
 from sqlalchemy.schema import SetColumnComment
 
-from .dialects import dialect_of
+from .dialects import Dialect
 from .rules import key_columns
 
 log = logging.getLogger(__name__)
 
 
-def upgrade(connection: Connection, tables: list[Table]) -> None:
+def upgrade(dialect: Dialect, connection: Connection, tables: list[Table]) -> None:
     """Everything below, for each table (that exists: create them first)."""
-    add_missing_columns(connection, tables)
-    rekey_by_account(connection, tables)
+    add_missing_columns(dialect, connection, tables)
+    rekey_by_account(dialect, connection, tables)
 
 
-def add_missing_columns(connection: Connection, tables: list[Table]) -> list[str]:
+def add_missing_columns(dialect: Dialect, connection: Connection, tables: list[Table]) -> list[str]:
     """Add each table's columns that the database's table lacks; returns them as `table.column`."""
-    dialect = dialect_of(connection.dialect.name)
     schema = _schema(connection)
     added = []
     for table in tables:
@@ -49,9 +48,8 @@ def add_missing_columns(connection: Connection, tables: list[Table]) -> list[str
     return added
 
 
-def rekey_by_account(connection: Connection, tables: list[Table]) -> list[str]:
+def rekey_by_account(dialect: Dialect, connection: Connection, tables: list[Table]) -> list[str]:
     """Key each Stripe table made by 0.6 or earlier by (id, _account); returns the tables changed."""
-    dialect = dialect_of(connection.dialect.name)
     schema = _schema(connection)
     changed = []
     for table in tables:

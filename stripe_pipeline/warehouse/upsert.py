@@ -14,36 +14,36 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, update
 
-from .dialects import dialect_of
+from .dialects import Dialect
 from .rules import UpsertResult, key_columns, new_rows, not_older, replaces
 
 __all__ = ["UpsertResult", "mark_deleted_rows", "upsert_rows"]
 
 
-def upsert_rows(connection: Connection, table: Table, rows: list[dict]) -> UpsertResult:
+def upsert_rows(dialect: Dialect, connection: Connection, table: Table, rows: list[dict]) -> UpsertResult:
     """Upsert rows (unique by key) inside the caller's transaction."""
     if not rows:
         return UpsertResult()
     # The same lock order in every writer: overlapping upserts wait for each other instead of deadlocking.
     rows = sorted(rows, key=_by_key)
-    result = dialect_of(connection.dialect.name).fast_upsert(connection, table, rows)
-    return result if result is not None else _upsert_portable(connection, table, rows)
+    result = dialect.fast_upsert(connection, table, rows)
+    return result if result is not None else _upsert_portable(dialect, connection, table, rows)
 
 
 _by_key = operator.itemgetter("id", "_account")
 
 
-def _upsert_portable(connection: Connection, table: Table, rows: list[dict]) -> UpsertResult:
+def _upsert_portable(dialect: Dialect, connection: Connection, table: Table, rows: list[dict]) -> UpsertResult:
     """An executemany of one cached statement: SQLAlchemy's "insertmanyvalues" (or the driver)
     sends it as multi-row INSERTs, without compiling a new statement for every batch of rows."""
     new = new_rows(connection, table, rows)
-    written = dialect_of(connection.dialect.name).upsert(connection, _upsert_statement(connection.dialect.name, table), rows, new)
+    written = dialect.upsert(connection, _upsert_statement(dialect, table), rows, new)
     return UpsertResult.of(len(rows), new, written)
 
 
 @functools.cache
-def _upsert_statement(dialect: str, table: Table):
-    insert = dialect_of(dialect).insert(table)
+def _upsert_statement(dialect: Dialect, table: Table):
+    insert = dialect.insert(table)
     keys = key_columns(table)
     return insert.on_conflict_do_update(
         index_elements=keys,

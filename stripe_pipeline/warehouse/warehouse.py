@@ -12,9 +12,9 @@ from sqlalchemy import Connection, Table, exists, false, func, or_, select, text
 from .. import settings
 from ..models import account_key
 from ..models.sync_state import SyncError, SyncState
-from ..stripe_api.budget import SlotStore
 from . import errors
 from .database import Database
+from .dialects.base import SlotStore
 from .engine import safe_url
 from .state import save_state
 from .state_store import StateStore
@@ -116,10 +116,10 @@ class Warehouse:
         self.ensure_tables([table, SyncState.__table__] if together else [table])
 
         def work(connection: Connection) -> tuple[UpsertResult, int]:
-            written = upsert_rows(connection, table, rows)
+            written = upsert_rows(self._dialect, connection, table, rows)
             deleted = mark_deleted_rows(connection, table, tombstones) if tombstones else 0
             if together:
-                save_state(connection, *state)  # type: ignore[misc]
+                save_state(self._dialect, connection, *state)  # type: ignore[misc]
             return written, deleted
 
         result = self._run(f"write {table.name}", work) if rows or tombstones or together else (UpsertResult(), 0)
@@ -240,7 +240,7 @@ class Warehouse:
     def record_errors(self, object_type: str, account: str | None, failures: list[dict]) -> None:
         """Keep objects that could not be synced in `_stripe_sync_errors` (see warehouse/errors.py)."""
         self.ensure_tables([SyncError.__table__])
-        self._run("record sync errors", lambda connection: errors.record_errors(connection, object_type, account, failures))
+        self._run("record sync errors", lambda connection: errors.record_errors(self._dialect, connection, object_type, account, failures))
 
     def resolve_errors(self, object_type: str, account: str | None, object_ids: list[str]) -> None:
         self.ensure_tables([SyncError.__table__])

@@ -213,11 +213,13 @@ def test_upsert_counts_within_one_transaction(warehouse):
     warehouse.ensure_tables([table])
     now = datetime.now(UTC)
     with warehouse.engine.begin() as connection:
-        assert _counts(upsert_rows(connection, table, [_customer(n, now) for n in range(3)])) == (3, 0, 0)
+        assert _counts(upsert_rows(warehouse.database.dialect, connection, table, [_customer(n, now) for n in range(3)])) == (3, 0, 0)
         changed = [_customer(0, now), _customer(1, now, email="x@example.com"), _customer(5, now)]
-        assert _counts(upsert_rows(connection, table, changed)) == (1, 1, 1)
+        assert _counts(upsert_rows(warehouse.database.dialect, connection, table, changed)) == (1, 1, 1)
         # Rows with some columns left out: the columns missing are NULL.
-        assert _counts(upsert_rows(connection, table, [{"id": "cus_1", "_account": "", "_raw": {}, "_synced_at": now}])) == (0, 1, 0)
+        assert _counts(
+            upsert_rows(warehouse.database.dialect, connection, table, [{"id": "cus_1", "_account": "", "_raw": {}, "_synced_at": now}])
+        ) == (0, 1, 0)
     assert warehouse.count(table) == 4
     assert table_rows(warehouse, table)["cus_1"]["email"] is None
 
@@ -233,12 +235,12 @@ def test_upsert_paths_store_the_same_values(warehouse, action):
     later = [row | {"_synced_at": row["_synced_at"] + timedelta(hours=1)} for row in rows]
     half = len(rows) // 2
     with warehouse.engine.begin() as connection:
-        assert _counts(upsert_rows(connection, table, rows[:half])) == (half, 0, 0)
-        assert _counts(_upsert_portable(connection, table, rows[half:])) == (len(rows) - half, 0, 0)
+        assert _counts(upsert_rows(warehouse.database.dialect, connection, table, rows[:half])) == (half, 0, 0)
+        assert _counts(_upsert_portable(warehouse.database.dialect, connection, table, rows[half:])) == (len(rows) - half, 0, 0)
     with warehouse.engine.begin() as connection:
-        assert _counts(_upsert_portable(connection, table, later[:half])) == (0, 0, half)
-        assert _counts(upsert_rows(connection, table, later[half:])) == (0, 0, len(rows) - half)
-        assert _counts(upsert_rows(connection, table, later)) == (0, 0, len(rows))
+        assert _counts(_upsert_portable(warehouse.database.dialect, connection, table, later[:half])) == (0, 0, half)
+        assert _counts(upsert_rows(warehouse.database.dialect, connection, table, later[half:])) == (0, 0, len(rows) - half)
+        assert _counts(upsert_rows(warehouse.database.dialect, connection, table, later)) == (0, 0, len(rows))
 
 
 def test_a_sqlite_warehouse_keeps_its_lock_and_budget_files_in_one_folder(tmp_path, make_emulator, client_for):

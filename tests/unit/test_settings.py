@@ -6,6 +6,7 @@ import pytest
 
 from stripe_pipeline import settings
 from stripe_pipeline.settings import ConfigurationError
+from stripe_pipeline.warehouse.dialects import dialect_of
 
 
 def test_defaults(monkeypatch):
@@ -21,7 +22,8 @@ def test_defaults(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     assert settings.stripe_api_base() == "https://api.stripe.com"
     assert settings.warehouse_url() == "sqlite:///stripe_warehouse.db"
-    assert settings.warehouse_schema("postgresql") == "stripe" and settings.warehouse_schema("sqlite") is None
+    configured = settings.warehouse_schema()
+    assert dialect_of("postgresql").schema(configured) == "stripe" and dialect_of("sqlite").schema(configured) is None
     assert settings.events_poll_seconds() == 60 and settings.timeout_seconds() == 30.0
     assert settings.stripe_accounts() is None and settings.requests_per_second() is None
 

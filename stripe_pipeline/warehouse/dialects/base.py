@@ -18,13 +18,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import Connection, Engine, Table, inspect
 from sqlalchemy.schema import CreateSchema
 
-from ...stripe_api.budget import SlotStore
 from ..rules import UpsertResult
+
+
+class SlotStore(Protocol):
+    """What the request budget (stripe_api/budget.py) asks of a store of its slots, said here
+    by its shape so that the warehouse layer does not import the API client's."""
+
+    def reserve(self, bucket: str, not_before: float, interval: float) -> float: ...
 
 
 class HeldLock:
@@ -57,6 +63,18 @@ class Dialect:
     # (actions/sync/writer.py): a server, whose pool gives each thread a connection. An embedded
     # database's writes would only contend for its one writer.
     writes_in_background: ClassVar[bool] = False
+    # Where its drivers' exceptions are defined (their module's name starts so): how an error
+    # is traced back to the dialect that classifies it (transient.py).
+    driver_modules: ClassVar[tuple[str, ...]] = ()
+
+    def sqlstate(self, driver_error: BaseException) -> str | None:
+        """The SQLSTATE of a driver's error, if it tells one (psycopg's carry it as is)."""
+        return getattr(driver_error, "sqlstate", None)
+
+    def lost_without_sqlstate(self, driver_error: BaseException) -> bool:
+        """Whether an error without a SQLSTATE means the connection went: psycopg raises
+        OperationalError without one when the socket closes mid-statement."""
+        return type(driver_error).__name__ == "OperationalError"
 
     def schema(self, configured: str | None) -> str | None:
         return (configured or "stripe") if self.schemas else None

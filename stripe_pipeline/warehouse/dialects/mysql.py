@@ -65,6 +65,14 @@ def mysql_sqlstate(driver_error: BaseException) -> str | None:
 
 class MySQL(Dialect):
     name = "mysql"
+    driver_modules = ("pymysql", "MySQLdb", "mysql.connector", "mariadb")
+
+    def sqlstate(self, driver_error: BaseException) -> str | None:
+        return mysql_sqlstate(driver_error)  # MySQL's drivers carry an error number
+
+    def lost_without_sqlstate(self, driver_error: BaseException) -> bool:
+        return False  # its drivers number every error, and SQLSTATES has the lost connections among them
+
     kind = "mysql"
     extra = "mysql"
     driver = "mysql+pymysql"

@@ -59,6 +59,7 @@ _DDL_LOCK_KEY = zlib.crc32(b"stripe_pipeline.ddl")
 
 class PostgreSQL(Dialect):
     name = "postgresql"
+    driver_modules = ("psycopg", "psycopg2")
     kind = "postgres"
     driver = "postgresql+psycopg"  # psycopg (v3) is the driver we ship; a bare postgresql:// URL would ask for psycopg2
     writes_in_background = True

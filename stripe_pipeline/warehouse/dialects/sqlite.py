@@ -21,6 +21,10 @@ class SQLite(Dialect):
     name = "sqlite"
     kind = "sqlite"
     schemas = False
+    driver_modules = ("sqlite3", "pysqlite2")
+
+    def lost_without_sqlstate(self, driver_error: BaseException) -> bool:
+        return False  # an embedded database has no connection to lose; its OperationalError is a statement's
 
     def insert(self, table: Table) -> Any:
         return sqlite.insert(table)
