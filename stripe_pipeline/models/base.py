@@ -2,8 +2,9 @@
 
 Models declare Stripe's top-level fields with plain annotations; the type map below turns
 them into portable SQL types, with a variant where a database needs its own: JSONB on
-PostgreSQL (rows can be compared for changes), and on MySQL and MariaDB keys of bounded length,
-DATETIME(6) in UTC and case-sensitive text.
+PostgreSQL (rows can be compared for changes), timestamps written in UTC where the database
+keeps no zone. What else a dialect needs of a table (keys of bounded length, a collation) its
+module says (warehouse/dialects/).
 """
 
 from __future__ import annotations
@@ -11,17 +12,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, Double, String, Table, Text, TypeDecorator
-from sqlalchemy.dialects.mysql import DATETIME
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, Double, Table, Text, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
-_MYSQL = ("mysql", "mariadb")
+# The databases whose timestamps keep no time zone (SQLAlchemy's backend names): theirs are
+# written in UTC by UTCDateTime. The one place the models name a dialect: SQLAlchemy's variants
+# are fixed when a model is declared, before any dialect module could register one.
+ZONELESS_TIMESTAMPS = ("sqlite", "mysql", "mariadb")
+
+
+class ZonelessDateTime(DateTime):
+    """How UTCDateTime stores a timestamp: DATETIME, at the precision the dialect gives it (MySQL:
+    microseconds, warehouse/dialects/mysql.py)."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp column of a database that keeps no time zone (SQLite; MySQL's DATETIME(6)):
+    """A timestamp column of a database that keeps no time zone (SQLite, MySQL):
     written in UTC, read back as UTC. The drivers would write an aware time's wall clock as it
     is, whatever its zone."""
 
@@ -29,7 +37,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
-        return dialect.type_descriptor(DATETIME(fsp=6) if dialect.name in _MYSQL else DateTime())
+        return dialect.type_descriptor(ZonelessDateTime())
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is not None:
@@ -40,15 +48,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value is not None else None
 
 
-TimestampType = DateTime(timezone=True).with_variant(UTCDateTime(), "sqlite", *_MYSQL)
-# Keys and indexed text. MySQL indexes no TEXT without a length; 255 characters of utf8mb4 are
-# 1,020 bytes, so even the three-column key of _stripe_sync_errors fits InnoDB's 3,072.
-KeyType = Text().with_variant(String(255), *_MYSQL)
-# MySQL's and MariaDB's default collations ignore case: `cus_a` would collide with `cus_A`,
-# and a change of case alone would count as no change.
-TABLE_OPTIONS: dict[str, Any] = {
-    f"{name}_{option}": value for name in _MYSQL for option, value in (("charset", "utf8mb4"), ("collate", "utf8mb4_bin"))
-}
+TimestampType = DateTime(timezone=True).with_variant(UTCDateTime(), *ZONELESS_TIMESTAMPS)
+
+
+class KeyText(Text):
+    """Keys and indexed text: TEXT, which a dialect whose indexes need a bounded length compiles
+    its own way (MySQL: dialects/mysql.py)."""
+
+
+KeyType = KeyText()
+# Table options of every model; a dialect sets its own when it creates a table (MySQL: its charset).
+TABLE_OPTIONS: dict[str, Any] = {}
 
 
 class Base(DeclarativeBase):

@@ -31,6 +31,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateColumn
 
+from ...models.base import KeyText, ZonelessDateTime
 from ..rules import NOT_COMPARED
 from .base import Dialect
 from .server import RowSlotStore, SessionLock, qualified_name
@@ -65,6 +66,12 @@ def mysql_sqlstate(driver_error: BaseException) -> str | None:
 
 class MySQL(Dialect):
     name = "mysql"
+    kind = "mysql"
+    extra = "mysql"
+    driver = "mysql+pymysql"
+    schemas = False
+    slots_in_table = True
+    writes_in_background = True
     driver_modules = ("pymysql", "MySQLdb", "mysql.connector", "mariadb")
 
     def sqlstate(self, driver_error: BaseException) -> str | None:
@@ -72,13 +79,6 @@ class MySQL(Dialect):
 
     def lost_without_sqlstate(self, driver_error: BaseException) -> bool:
         return False  # its drivers number every error, and SQLSTATES has the lost connections among them
-
-    kind = "mysql"
-    extra = "mysql"
-    driver = "mysql+pymysql"
-    schemas = False
-    slots_in_table = True
-    writes_in_background = True
 
     def insert(self, table: Table) -> Any:
         return _DuplicateKeyInsert(mysql.insert(table))
@@ -202,6 +202,33 @@ class MySQLSlotStore(RowSlotStore):
                 pass
             raise
         return slot
+
+
+@compiles(KeyText, "mysql")
+@compiles(KeyText, "mariadb")
+def _key_text(type_: KeyText, compiler: Any, **kw: Any) -> str:
+    """Keys and indexed text (models/base.py). MySQL indexes no TEXT without a length; 255
+    characters of utf8mb4 are 1,020 bytes, so even the three-column key of _stripe_sync_errors
+    fits InnoDB's 3,072."""
+    return "VARCHAR(255)"
+
+
+@compiles(ZonelessDateTime, "mysql")
+@compiles(ZonelessDateTime, "mariadb")
+def _microseconds(type_: ZonelessDateTime, compiler: Any, **kw: Any) -> str:
+    """Timestamps to the microsecond, as Stripe's and the sync's own are compared (DATETIME alone keeps seconds)."""
+    return "DATETIME(6)"
+
+
+@event.listens_for(Table, "before_create")
+def _case_sensitive(table: Table, connection: Connection, **kw: Any) -> None:
+    """Every table in utf8mb4 with a binary collation: MySQL's and MariaDB's default collations
+    ignore case, so `cus_a` would collide with `cus_A`, and a change of case alone would count as
+    no change."""
+    if connection.dialect.name in ("mysql", "mariadb"):
+        for prefix in ("mysql", "mariadb"):
+            table.dialect_kwargs[f"{prefix}_charset"] = "utf8mb4"
+            table.dialect_kwargs[f"{prefix}_collate"] = "utf8mb4_bin"
 
 
 @compiles(CreateColumn, "mysql")
