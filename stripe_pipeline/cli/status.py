@@ -26,6 +26,7 @@ from ..dagster_defs.selection import chosen_tables, with_children
 from ..models import MODELS
 from ..models.sync_state import SyncError, SyncState
 from ..warehouse import Warehouse, WarehouseError, safe_url
+from ..warehouse.dialects import DIALECTS
 from .sync import say, show
 
 _STATE = SyncState.__table__
@@ -104,7 +105,8 @@ def _exists(url: str) -> bool:
     connection to it, so a missing one is not connected to; a server's database is checked by
     connecting (which creates nothing)."""
     parsed = make_url(url)
-    if parsed.get_backend_name() not in ("sqlite", "duckdb"):
+    dialect = DIALECTS.get(parsed.get_backend_name())
+    if dialect is None or not dialect.files:
         return True
     database = parsed.database
     if not database or database == ":memory:" or database.startswith("file:"):

@@ -11,7 +11,14 @@ budget's slots are files beside it). What a new dialect must provide:
 - JSON columns and timestamps with a time zone, through the models' types (models/base.py);
 - for a database that several machines write to, `session_lock` (a lock that dies with its
   connection) and `slot_store` (a row advanced under its row lock): server.py has both, less
-  their SQL, and `creating_tables`, so that processes creating the same tables take turns.
+  their SQL, and `creating_tables`, so that processes creating the same tables take turns;
+- its drivers' errors read (`driver_modules`, `sqlstate`, `lost_without_sqlstate`: transient.py
+  retries by them), and the column types it needs its own of, compiled in its module (mysql.py
+  compiles the models' KeyText and ZonelessDateTime).
+
+Adding a warehouse is its module, its line in DIALECTS (__init__.py), an extra for its driver
+and its tests. The Warehouse and the state store hold their Dialect (Database.dialect) and pass
+it down; nothing else looks one up by name.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ class Dialect:
     kind: ClassVar[str]  # Dagster's kind tag: the icon its assets show
     driver: ClassVar[str | None] = None  # the driver we ship, for a URL that names none
     extra: ClassVar[str | None] = None  # the package extra that installs the driver, if it is not a dependency
+    files: ClassVar[bool] = False  # an embedded database: its file is made by the first connection to it
     schemas: ClassVar[bool] = True  # tables go in WAREHOUSE_SCHEMA (default `stripe`), else where the URL points
     comments: ClassVar[bool] = False  # column comments, as the models describe each field
     slots_in_table: ClassVar[bool] = False  # slot_store() keeps the budget in the `_stripe_rate_budget` table

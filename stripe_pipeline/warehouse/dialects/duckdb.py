@@ -37,6 +37,7 @@ _LOCK = "stripe_pipeline_lock"
 
 class DuckDB(Dialect):
     name = "duckdb"
+    files = True
     driver_modules = ("duckdb", "_duckdb")
     kind = "duckdb"
     extra = "duckdb"

@@ -21,6 +21,7 @@ class SQLite(Dialect):
     name = "sqlite"
     kind = "sqlite"
     schemas = False
+    files = True
     driver_modules = ("sqlite3", "pysqlite2")
 
     def lost_without_sqlstate(self, driver_error: BaseException) -> bool:
