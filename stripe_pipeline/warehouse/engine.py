@@ -3,12 +3,12 @@ driver and sets the engine up; the models go in the configured schema."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchModuleError
+
+from .dialects import DIALECTS
 
 
 class WarehouseError(RuntimeError):
@@ -18,14 +18,6 @@ class WarehouseError(RuntimeError):
     def __init__(self, message: str, *, refused_row: bool = False):
         super().__init__(message)
         self.refused_row = refused_row
-
-
-def sidecar_dir(database: str) -> Path:
-    """Where a SQLite warehouse keeps the sync's lock files and the request budget: one folder
-    beside the database (`stripe_warehouse.db.stripe_pipeline/`), made when first needed."""
-    folder = Path(f"{database}.stripe_pipeline")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def safe_url(url: str) -> str:
@@ -41,8 +33,6 @@ def _json_dumps(value) -> str:
 def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
     """An engine for `url`, its models in `schema` (WAREHOUSE_SCHEMA as configured; None: the
     dialect's default, `stripe` where it has schemas)."""
-    from .dialects import DIALECTS  # the dialects' modules use this one's helpers
-
     parsed = make_url(url)
     dialect = DIALECTS.get(parsed.get_backend_name())
     if dialect is None:

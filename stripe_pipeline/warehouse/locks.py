@@ -20,8 +20,7 @@ from sqlalchemy import Engine
 
 from .. import policies
 from .dialects import Dialect
-from .dialects.base import HeldLock, LockLost
-from .engine import sidecar_dir
+from .dialects.base import HeldLock, LockLost, sidecar_dir
 
 __all__ = ["HeldLock", "LockLost", "sync_lock"]
 

@@ -16,8 +16,7 @@ from filelock import FileLock
 from sqlalchemy import Engine
 
 from .dialects import Dialect
-from .dialects.base import SlotStore
-from .engine import sidecar_dir
+from .dialects.base import SlotStore, sidecar_dir
 
 
 def slot_store_for(dialect: Dialect, engine: Engine, retrying: Callable[[Callable[[], float]], float] = lambda try_: try_()) -> SlotStore:

@@ -25,12 +25,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import Connection, Engine, Table, inspect
 from sqlalchemy.schema import CreateSchema
 
 from ..rules import UpsertResult
+
+
+def sidecar_dir(database: str) -> Path:
+    """Where a SQLite warehouse keeps the sync's lock files and the request budget: one folder
+    beside the database (`stripe_warehouse.db.stripe_pipeline/`), made when first needed."""
+    folder = Path(f"{database}.stripe_pipeline")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 class SlotStore(Protocol):

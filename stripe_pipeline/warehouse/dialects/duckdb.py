@@ -28,9 +28,8 @@ from sqlalchemy import table as table_clause
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import NullPool
 
-from ..engine import sidecar_dir
 from ..rules import UpsertResult, key_columns, new_rows, replaces
-from .base import Dialect
+from .base import Dialect, sidecar_dir
 
 _LOCK = "stripe_pipeline_lock"
 
