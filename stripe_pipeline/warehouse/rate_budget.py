@@ -19,33 +19,21 @@ from .dialects import Dialect
 from .dialects.base import SlotStore, sidecar_dir
 
 
-def slot_store_for(dialect: Dialect, engine: Engine, retrying: Callable[[Callable[[], float]], float] = lambda try_: try_()) -> SlotStore:
+def slot_store_for(
+    dialect: Dialect, engine: Engine, retrying: Callable[[Callable[[], float]], float] = lambda try_: try_()
+) -> SlotStore | None:
     """The store for this warehouse: the dialect's own (Dialect.slot_store; its table must
-    exist, see Warehouse.slot_store), else a file beside the database. `retrying(attempt)` runs
-    each reservation (the warehouse's transient-error retries)."""
+    exist, see Warehouse.slot_store), else a file beside the database; None for a database in
+    memory, which lives in one process: the client keeps its slots itself (stripe_api/budget.py:
+    LocalSlotStore). `retrying(attempt)` runs each reservation (the warehouse's transient-error
+    retries)."""
     store = dialect.slot_store(engine, retrying)
     if store is not None:
         return store
     database = engine.url.database
     if database in (None, "", ":memory:"):
-        return ProcessSlotStore()
+        return None
     return FileSlotStore(sidecar_dir(database) / "rate-budget.json")
-
-
-class ProcessSlotStore:
-    """Slots within one process, for an in-memory database (it lives in one process). The
-    same arithmetic as stripe_api/budget.py's LocalSlotStore, kept here so that the warehouse
-    layer does not import the API client."""
-
-    def __init__(self):
-        self._next: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def reserve(self, bucket: str, not_before: float, interval: float) -> float:
-        with self._lock:
-            slot = max(self._next.get(bucket, 0.0), not_before)
-            self._next[bucket] = slot + interval
-            return slot
 
 
 class FileSlotStore:

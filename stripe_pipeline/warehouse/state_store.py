@@ -90,8 +90,9 @@ class StateStore:
 
     # -- the request budget's slots (rate_budget.py) ----------------------------------------------
 
-    def slot_store(self) -> SlotStore:
-        """Where the request budget's slots are kept, shared by every process using this state."""
+    def slot_store(self) -> SlotStore | None:
+        """Where the request budget's slots are kept, shared by every process using this state
+        (None in memory: then each client keeps its own)."""
         if self._slot_store is None:
             if self.database.dialect.slots_in_table:
                 self.database.ensure_tables([RequestSlot.__table__])

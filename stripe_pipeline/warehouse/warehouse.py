@@ -197,8 +197,9 @@ class Warehouse:
         """Only one sync of this object type and account at a time (see locks.py)."""
         return self.state.sync_lock(object_type, account, on_wait)
 
-    def slot_store(self) -> SlotStore:
-        """Where the request budget's slots are kept, shared by every process using this state."""
+    def slot_store(self) -> SlotStore | None:
+        """Where the request budget's slots are kept, shared by every process using this state
+        (None for a database in memory: each client keeps its own)."""
         return self.state.slot_store()
 
     def existing_ids(self, table: Table, ids: set[str], account: str | None) -> set[str]:

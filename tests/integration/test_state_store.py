@@ -14,18 +14,10 @@ from stripe_pipeline.models import MODELS, StripeCustomer
 from stripe_pipeline.warehouse import Warehouse
 
 from .conftest import POSTGRES_URL, table_rows
+from .test_cli import _summary_row
 
 # The sync's own tables: none of them may appear in the warehouse when the state is apart.
 STATE_TABLES = {"_stripe_sync_state", "_stripe_rate_budget", "_stripe_events", "_stripe_shared_reads"}
-
-
-def _summary_row(output: str, table: str) -> list[str]:
-    """The cells of the summary's (or status's) row for `table`."""
-    for line in output.splitlines():
-        cells = [cell.strip() for cell in line.strip("│┃ ").split("│")]
-        if cells and cells[0] == table:
-            return cells
-    raise AssertionError(f"no row for {table} in:\n{output}")
 
 
 def _tables(url: str, schema: str | None = None) -> set[str]:
