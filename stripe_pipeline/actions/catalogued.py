@@ -17,9 +17,11 @@ def declared(object_type: ObjectType) -> dict:
     return {
         "stripe_type": object_type,
         "id_prefixes": object_type.id_prefixes,
-        "list_params": object_type.list_params,
+        "list_params": dict(object_type.list_params),  # a class's own: changing it leaves the catalogue alone
         "redacted_fields": object_type.redacted_fields,
         "list_ids_filter": object_type.list_ids_filter,
+        "event_types": object_type.events,
+        "deletion_event_types": object_type.deletion_events,
     }
 
 

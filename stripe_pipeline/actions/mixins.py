@@ -152,13 +152,25 @@ class StripeSyncActionMixin:
         """The Connect account whose data this is; None for the platform account."""
         return self._sync_run.stripe_account
 
+    @stripe_account.setter
+    def stripe_account(self, value: str | None) -> None:
+        self._sync_run.stripe_account = value
+
     @property
     def strict(self) -> bool:
         return self._sync_run.strict
 
+    @strict.setter
+    def strict(self, value: bool) -> None:
+        self._sync_run.strict = value
+
     @property
     def log(self) -> logging.Logger | Any:
         return self._sync_run.log
+
+    @log.setter
+    def log(self, value: logging.Logger | Any) -> None:
+        self._sync_run.log = value
 
     @property
     def log_name(self) -> str:

@@ -246,3 +246,11 @@ def __getattr__(name: str) -> Any:
     if name in _MADE:
         return _MADE[name]()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_MADE])
+
+
+# `from stripe_pipeline.catalog import *` and dir() list the names made on first use too.
+__all__ = ["PAGING", "ChildTable", "Field", "ObjectType", "declarations", *_MADE]

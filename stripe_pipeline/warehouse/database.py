@@ -11,6 +11,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
+from .. import settings
 from ..models import Base
 from .dialects import dialect_of
 from .engine import WarehouseError, create_warehouse_engine, safe_url
@@ -41,6 +42,7 @@ class Database:
         self.role = role
         self.variable = variable
         self.reconnect_seconds = reconnect_seconds
+        schema = schema if schema is not None else settings.warehouse_schema()  # as create_warehouse_engine reads it
         self.engine = create_warehouse_engine(url, schema)
         self.dialect = dialect_of(self.engine.dialect.name)
         self.schema = self.dialect.schema(schema)

@@ -8,6 +8,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchModuleError
 
+from .. import settings
 from .dialects import DIALECTS
 
 
@@ -31,7 +32,7 @@ def _json_dumps(value) -> str:
 
 
 def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
-    """An engine for `url`, its models in `schema` (WAREHOUSE_SCHEMA as configured; None: the
+    """An engine for `url`, its models in `schema` (None: WAREHOUSE_SCHEMA as configured, else the
     dialect's default, `stripe` where it has schemas)."""
     parsed = make_url(url)
     dialect = DIALECTS.get(parsed.get_backend_name())
@@ -40,7 +41,7 @@ def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
         raise WarehouseError(f"Unsupported warehouse {safe_url(url)}: WAREHOUSE_URL must be a {names} URL (see the README).")
     if dialect.driver and "+" not in parsed.drivername:
         parsed = parsed.set(drivername=dialect.driver)
-    schema = dialect.schema(schema)
+    schema = dialect.schema(schema if schema is not None else settings.warehouse_schema())
     try:
         engine = create_engine(
             parsed, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=orjson.loads, **dialect.engine_options()

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ..models.sync_state import RequestSlot, SyncState
+from ..settings import ConfigurationError
 from . import shared
 from .database import Database
 from .dialects.base import SlotStore
@@ -27,17 +28,42 @@ from .rate_budget import slot_store_for
 from .state import all_states, load_state, oldest_events_cursor, save_state
 
 STATE = SyncState.__table__
+# The shared read that names the warehouse whose state a state database of its own keeps.
+OWNER = "state owner"
 
 
 class StateStore:
     """The state of the syncs into one warehouse. `database`: where it is kept (the warehouse's
     own Database when it shares it); `scope`: what the sync locks are named after (the
-    warehouse's schema), so that two warehouses sharing a state database lock apart."""
+    warehouse's schema). `owner`, for a state database of its own: the warehouse it keeps the
+    state of (its URL without the password, and its schema). The state rows are keyed by type
+    and account only, so a second warehouse pointed at the same state would take the first
+    one's cursors for its own and skip its backfill: the first sync names the owner, and
+    another warehouse is refused (`check_owner`)."""
 
-    def __init__(self, database: Database, scope: str):
+    def __init__(self, database: Database, scope: str, owner: str | None = None):
         self.database = database
         self.scope = scope
+        self.owner = owner
+        self._owner_checked = owner is None
         self._slot_store: SlotStore | None = None
+
+    def check_owner(self) -> None:
+        """Fail at once, saying what to do, when this state database keeps another warehouse's
+        state; name this warehouse as its owner when it keeps none yet."""
+        if self._owner_checked:
+            return
+        known = self.shared_read(OWNER)
+        if known is None:
+            self.save_shared_read(OWNER, None, {"warehouse": self.owner})
+        elif known["value"].get("warehouse") != self.owner:
+            raise ConfigurationError(
+                f"STATE_URL ({safe_url(self.database.url)}) keeps the sync state of the warehouse "
+                f"{known['value'].get('warehouse')}, not of {self.owner}: give each warehouse a state database, "
+                "or a WAREHOUSE_SCHEMA, of its own. If it is the same warehouse at a new address, delete the row "
+                f"'{OWNER}' from _stripe_shared_reads in the state database."
+            )
+        self._owner_checked = True
 
     def __repr__(self) -> str:
         return f"StateStore({safe_url(self.database.url)!r})"
@@ -53,6 +79,7 @@ class StateStore:
     # -- sync-state rows (state.py, models/sync_state.py) ----------------------------------------
 
     def load_state(self, object_type: str, account: str | None) -> dict | None:
+        self.check_owner()
         self.database.ensure_tables([STATE])
         return self.database.run("read the sync state", lambda connection: load_state(connection, object_type, account))
 
@@ -65,6 +92,7 @@ class StateStore:
         return self.database.run("read the sync state", lambda connection: oldest_events_cursor(connection, account))
 
     def save_state(self, object_type: str, account: str | None, **values) -> None:
+        self.check_owner()
         self.database.ensure_tables([STATE])
         self.database.run(
             "save the sync state", lambda connection: save_state(self.database.dialect, connection, object_type, account, values)
@@ -76,6 +104,7 @@ class StateStore:
     def sync_lock(self, object_type: str, account: str | None, on_wait: Callable[[float], None]) -> Iterator[None]:
         """Only one sync of this object type and account at a time. While held, the lock is
         checked before every write, to the state and to the warehouse (Database.held_locks)."""
+        self.check_owner()
         database = self.database
         name = f"{self.scope}.{object_type}.{account or 'platform'}"
         doing = f"take the sync lock of {object_type}"

@@ -73,7 +73,7 @@ class Warehouse:
                 reconnect_seconds=reconnect_seconds,
                 held_locks=self.database.held_locks,
             )
-            self.state = StateStore(state, scope)
+            self.state = StateStore(state, scope, owner=f"{safe_url(self.url)} (schema {self.schema or 'none'})")
 
     @property
     def state_apart(self) -> bool:

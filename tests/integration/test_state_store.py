@@ -7,10 +7,12 @@ the next run reads events (few requests) and picks up a change and a delete; `st
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from stripe_pipeline.actions import StripeCustomerAction
 from stripe_pipeline.models import MODELS, StripeCustomer
+from stripe_pipeline.settings import ConfigurationError
 from stripe_pipeline.warehouse import Warehouse
 
 from .conftest import POSTGRES_URL, table_rows
@@ -115,6 +117,24 @@ def test_tables_in_a_sqlite_file_and_state_in_postgresql(emulator, client_for, p
         assert state is not None and state["events_cursor_created"] and state["backfill_completed_at"]
     finally:
         warehouse.close()
+
+
+def test_a_second_warehouse_is_refused_the_state_of_the_first(emulator, client_for, tmp_path):
+    # The state rows are keyed by type and account: a second warehouse sharing the state would
+    # take the first one's cursor and never backfill its own tables.
+    state_url = f"sqlite:///{tmp_path / 'state.db'}"
+    first = Warehouse(f"sqlite:///{tmp_path / 'first.db'}", state_url=state_url)
+    second = Warehouse(f"sqlite:///{tmp_path / 'second.db'}", state_url=state_url)
+    try:
+        client = client_for(emulator, slot_store=first.slot_store())
+        assert StripeCustomerAction(client=client, warehouse=first).sync_incremental().modes == ["backfill"]
+        with pytest.raises(ConfigurationError, match=r"keeps the sync state of the warehouse sqlite:///.*first\.db"):
+            StripeCustomerAction(client=client, warehouse=second).sync_incremental()
+        assert second.count(StripeCustomer.__table__) == 0
+        assert StripeCustomerAction(client=client, warehouse=first).sync_incremental().modes == ["incremental"]
+    finally:
+        first.close()
+        second.close()
 
 
 def test_without_state_url_the_state_stays_beside_the_tables(tmp_path, monkeypatch):

@@ -359,10 +359,16 @@ def test_the_named_actions_declare_nothing_the_catalogue_says():
     # Each fact about a type is written once, in catalog/declarations.py: a named action (the
     # seed's StripeCustomerAction and friends) that declared its own ID prefixes or events would
     # drift from the catalogue's, as the invoices' and subscriptions' event lists once did.
-    facts = {"id_prefixes", "list_params", "redacted_fields", "list_ids_filter", "event_types", "deletion_event_types"}
+    # The action's name of each fact, and the catalogue's.
+    facts = {
+        "id_prefixes": "id_prefixes",
+        "list_params": "list_params",
+        "redacted_fields": "redacted_fields",
+        "list_ids_filter": "list_ids_filter",
+        "event_types": "events",
+        "deletion_event_types": "deletion_events",
+    }
     for action in actions.HAND_WRITTEN:
-        declared_here = {
-            name for name in facts if name in vars(action) and getattr(action, name) != getattr(action.stripe_type, name, None)
-        }
+        declared_here = {name for name, fact in facts.items() if getattr(action, name) != getattr(action.stripe_type, fact)}
         assert not declared_here, (action.__name__, declared_here)
         assert action.watched_events()[: len(action.stripe_type.events)] == action.stripe_type.events

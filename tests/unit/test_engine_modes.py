@@ -204,3 +204,34 @@ def test_a_sync_state_of_another_account_stops_the_run(stripe_account, warehouse
     # A full refresh adopts the new account.
     assert sync(stripe_account, warehouse, full_refresh=True).modes == ["backfill"]
     assert state(warehouse, StripeCustomerAction)["stripe_account_id"] == "acct_other"
+
+
+def test_the_engine_calls_the_public_methods_a_subclass_overrides(stripe_account, warehouse):
+    # The engine's state is the run's, but `flush`, `save_state` and `flag_deleted` are still the
+    # action's: a subclass that overrides one to tell something else is heard, as before 0.9.
+    heard: list[str] = []
+
+    class Told(StripeCustomerAction):
+        def flush(self):
+            heard.append("flush")
+            return super().flush()
+
+        def save_state(self, **values):
+            heard.append("save_state")
+            super().save_state(**values)
+
+        def flag_deleted(self, ids):
+            ids = list(ids)
+            heard.extend(f"deleted {object_id}" for object_id in ids)
+            super().flag_deleted(ids)
+
+    customer(stripe_account, "cus_a")
+    customer(stripe_account, "cus_b")
+    stripe_account.tick()
+    assert sync(stripe_account, warehouse, Told).modes == ["backfill"]
+    assert "flush" in heard and "save_state" in heard
+    stripe_account.delete(CUSTOMERS, "cus_b", "customer.deleted")
+    stripe_account.tick()
+    heard.clear()
+    assert sync(stripe_account, warehouse, Told).modes == ["incremental"]
+    assert "deleted cus_b" in heard and live(warehouse, Told) == {"cus_a"}

@@ -71,7 +71,7 @@ def _backfill_by_windows(run: SyncRun, resume: dict | None) -> None:
     )
     if resume and unlisted:
         run.log.info(f"{run.log_name}: deletions among the objects listed before the restart are left to the next reconcile")
-    run.save_state(backfill=checkpoint)
+    run.action.save_state(backfill=checkpoint)
 
     def checkpoint_state(outstanding: list[Window]) -> dict:
         checkpoint["windows"] = [[window.gte, window.lte] for window in outstanding]
@@ -101,9 +101,9 @@ def _newest_event(run: SyncRun) -> EventCursor | None:
 
 def _finish(run: SyncRun, unlisted: set[str], cursor: EventCursor, started_at: int) -> None:
     """Flag what the listing did not return, write it all, and hand over to the events."""
-    run.flag_deleted(unlisted)
-    run.flush()
-    run.save_state(
+    run.action.flag_deleted(unlisted)
+    run.action.flush()
+    run.action.save_state(
         backfill=None,
         backfill_completed_at=datetime.now(UTC),
         events_cursor_created=cursor.created,

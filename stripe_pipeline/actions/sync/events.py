@@ -50,8 +50,8 @@ def apply_events(run: SyncRun, state: dict, trust_event_payloads: bool, run_key:
         cursor = EventCursor.of(newest)
         read = _apply_newest_per_object(run, itertools.chain((newest,), events), applied, trust_event_payloads)
         recent = [event_id for event_id, created in read if created >= cursor.created - EVENT_OVERLAP_SECONDS]
-    run.flush()  # the rows before the cursor that says they are there
-    run.save_state(
+    run.action.flush()  # the rows before the cursor that says they are there
+    run.action.save_state(
         events_cursor_created=cursor.created,
         events_cursor_id=cursor.id,
         events_recent_ids=recent[:MAX_RECENT_EVENT_IDS],
@@ -93,7 +93,7 @@ def _apply_newest_per_object(run: SyncRun, events: Iterable[dict], applied: set[
             continue  # this object's newest state is in the table already
         if event["type"] in deletions and not from_child:
             run.observed_at = end_of_second(event["created"])  # of its second: see stripe_api/clock.py
-            run.flag_deleted([obj["id"]])
+            run.action.flag_deleted([obj["id"]])
         elif trust_event_payloads and not from_child:
             run.observed_at = end_of_second(event["created"])  # the payload is the object as of the event
             run.action.sync(obj)
@@ -129,6 +129,6 @@ def sync_current(run: SyncRun, ids: dict[str, int]) -> None:
         if run.observed_at is None or run.observed_at < floor:
             run.observed_at = floor
         if stripe_data is None:
-            run.flag_deleted([object_id])
+            run.action.flag_deleted([object_id])
         else:
             run.action.sync(stripe_data)

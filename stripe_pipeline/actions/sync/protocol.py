@@ -8,6 +8,7 @@ only for what a user declares or overrides.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -69,6 +70,20 @@ class ActionType(Protocol):
 
     def redacted(self, stripe_data: dict) -> dict: ...
 
+    # The public methods the engine calls through the action, as it always did: a subclass that
+    # overrides one (a `flush` that tells something else, say) is heard. Each hands on to the run.
+    def batched(self) -> AbstractContextManager[None]: ...
+
+    def exclusive(self) -> AbstractContextManager[None]: ...
+
+    def flush(self) -> UpsertResult: ...
+
+    def flag_deleted(self, ids: Iterable[str]) -> None: ...
+
+    def load_state(self) -> dict | None: ...
+
+    def save_state(self, **values: Any) -> None: ...
+
     @property
     def sync_run(self) -> RunState:
         """The action's run state (a child table's run is made by its parent's, children.py)."""
@@ -119,5 +134,3 @@ class RunState(Protocol):
     def warehouse(self) -> Warehouse: ...
 
     def observed_time(self, now: datetime) -> datetime: ...
-
-    def batched(self) -> AbstractContextManager[None]: ...

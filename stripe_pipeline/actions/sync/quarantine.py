@@ -36,10 +36,10 @@ def retry_open_errors(run: SyncRun, limit: int = SYNC_ERRORS_RETRIED_PER_RUN) ->
     for object_id, stripe_data in retrieve_each(run, ids):
         if stripe_data is None or stripe_data.get("deleted") is True:
             gone.append(object_id)
-            run.flag_deleted([object_id])
+            run.action.flag_deleted([object_id])
         else:
             run.action.sync(stripe_data)
-    run.flush()  # resolves the errors of the objects that synced or are gone
+    run.action.flush()  # resolves the errors of the objects that synced or are gone
     if gone:  # nothing left to sync: their children's errors are moot too
         for child, failed in children.items():
             warehouse.resolve_errors(child.table_name(), account, [object_id for object_id, raw in failed if _parent(child, raw) in gone])

@@ -63,9 +63,9 @@ def list_recent(run: SyncRun, state: dict, run_key: str | None = None) -> None:
     run.log.info(f"{run.log_name}: listing what was created from {utc(since):%Y-%m-%d %H:%M:%S} on (Stripe sends no events about these)")
     for _ in list_windows_and_sync(run, [Window(since, until)]):
         pass
-    run.flush()  # the rows before the cursor that says they are there
+    run.action.flush()  # the rows before the cursor that says they are there
     # Stripe's time when the listing began: what was created later may not be in it.
-    run.save_state(listed_through=run.client.server_now() - math.ceil(time.monotonic() - started))
+    run.action.save_state(listed_through=run.client.server_now() - math.ceil(time.monotonic() - started))
 
 
 def account_was_quiet(run: SyncRun, state: dict, run_key: str | None) -> bool:

@@ -38,7 +38,7 @@ def reconcile(run: SyncRun) -> None:
         listed += len(ids)
     if unlisted is None:  # Stripe lists nothing: every row created before now is gone
         unlisted = live_rows_created_before_now()
-    run.flag_deleted(unlisted)
+    run.action.flag_deleted(unlisted)
     run.stats.restored += restored
     run.stats.listed += listed
     run.log.info(

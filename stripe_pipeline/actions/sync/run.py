@@ -105,7 +105,7 @@ class SyncRun:
         if isinstance(stripe_data, StripeObject):
             stripe_data = stripe_data.to_dict()
         if self.chosen_children and not self.batch_is_open:
-            with self.batched():  # children are fetched and written with their parent
+            with self.action.batched():  # children are fetched and written with their parent
                 return self.action.sync(stripe_data)
         if stripe_data.get("deleted") is True:
             return self.stage_deletion(stripe_data)
@@ -178,14 +178,14 @@ class SyncRun:
                     self.children = ChildSync(self, self.chosen_children)
                     stack.callback(self.children.close)  # after the last flush below
                     for child in self.children.runs:
-                        stack.enter_context(child.batched())
+                        stack.enter_context(child.action.batched())
             self._batch_depth += 1
             try:
                 yield
             finally:
                 self._batch_depth -= 1
                 if self._batch_depth == 0:
-                    self.flush()  # what was fetched before a failure is kept, not lost
+                    self.action.flush()  # what was fetched before a failure is kept, not lost
                     self._report_problems()
 
     def _close_writer(self) -> None:
@@ -245,7 +245,7 @@ class SyncRun:
 
     def _flush_if_due(self) -> None:
         if not self.batch_is_open:
-            self.flush()
+            self.action.flush()
         elif len(self.rows) >= self.action.flush_every:
             # A flush waits for the child lists still being fetched (a long invoice's lines, page
             # after page): put it off while they are, up to a bound (policies.FLUSH_PUT_OFF).

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 def sync_incremental(
     run: SyncRun, *, reconcile_after: bool, trust_event_payloads: bool, full_refresh: bool, run_key: str | None = None
 ) -> None:
-    with run.exclusive(), run.batched():
-        state = run.load_state()
+    with run.action.exclusive(), run.action.batched():
+        state = run.action.load_state()
         _check_account(run, state, adopt=full_refresh)
         reason = "a full refresh was asked for" if full_refresh else _why_backfill(run, state)
         if reason is None and not run.action.watched_events():  # _why_backfill found it lists recent objects
@@ -94,7 +94,7 @@ def _check_account(run: SyncRun, state: dict | None, *, adopt: bool) -> None:
     current = (account_id or known_id, livemode)  # a key that may not read its account keeps the known ID
     verified = client.key_fingerprint if account_id else None  # unread (a restricted key): asked again next time
     if (known_id, known_livemode, (state or {}).get("verified_key")) != (*current, verified):
-        run.save_state(stripe_account_id=current[0], livemode=current[1], verified_key=verified)
+        run.action.save_state(stripe_account_id=current[0], livemode=current[1], verified_key=verified)
 
 
 def _mode(livemode: bool | None) -> str:
