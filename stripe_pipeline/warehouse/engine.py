@@ -41,11 +41,11 @@ def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
         raise WarehouseError(f"Unsupported warehouse {safe_url(url)}: WAREHOUSE_URL must be a {names} URL (see the README).")
     if dialect.driver and "+" not in parsed.drivername:
         parsed = parsed.set(drivername=dialect.driver)
+    parsed = dialect.engine_url(parsed)
     schema = dialect.schema(schema if schema is not None else settings.warehouse_schema())
     try:
-        engine = create_engine(
-            parsed, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=orjson.loads, **dialect.engine_options()
-        )
+        json = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads} if dialect.json_codec else {}
+        engine = create_engine(parsed, pool_pre_ping=True, **json, **dialect.engine_options(parsed))
     except (ImportError, NoSuchModuleError) as error:
         install = f" (`pip install 'stripe_pipeline[{dialect.extra}]'` installs the one for {dialect.driver or dialect.name}://)"
         raise WarehouseError(

@@ -8,12 +8,14 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Connection, Table, exists, false, func, or_, select, text
+from sqlalchemy.engine import make_url
 
 from .. import settings
 from ..models import account_key
 from ..models.sync_state import SyncError, SyncState
 from . import errors
 from .database import Database
+from .dialects import DIALECTS
 from .dialects.base import SlotStore
 from .engine import safe_url
 from .state import save_state
@@ -55,6 +57,7 @@ class Warehouse:
         config = settings.load(config, warehouse_url=url, warehouse_schema=schema, state_url=state_url)
         self.url = config.warehouse_url
         self.reconnect_seconds = reconnect_seconds
+        _require_state_url(self.url, config.state_url)  # before the engine: its driver may look for credentials
         self.database = Database(self.url, config.warehouse_schema, reconnect_seconds=reconnect_seconds)
         self.engine = self.database.engine
         self.dialect = self.engine.dialect.name
@@ -295,3 +298,13 @@ class Warehouse:
 
     def _run(self, doing: str, work: Callable[[Connection], T]) -> T:
         return self.database.run(doing, work)
+
+
+def _require_state_url(url: str, state_url: str | None) -> None:
+    """A warehouse whose dialect keeps no state (Dialect.keeps_state: BigQuery) needs STATE_URL."""
+    dialect = DIALECTS.get(make_url(url).get_backend_name())
+    if dialect is not None and not dialect.keeps_state and (state_url is None or state_url == url):
+        raise settings.ConfigurationError(
+            f"A {dialect.kind} warehouse cannot keep the sync's own state: set STATE_URL to a database for it "
+            "(a SQLite file, PostgreSQL, MySQL; see docs/settings.md)."
+        )

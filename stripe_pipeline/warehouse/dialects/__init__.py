@@ -4,12 +4,13 @@ make the same everywhere (base.py says what, and how to add one)."""
 from __future__ import annotations
 
 from .base import Dialect
+from .bigquery import BigQuery
 from .duckdb import DuckDB
 from .mysql import MariaDB, MySQL
 from .postgresql import PostgreSQL
 from .sqlite import SQLite
 
-DIALECTS: dict[str, Dialect] = {dialect.name: dialect for dialect in (SQLite(), PostgreSQL(), DuckDB(), MySQL(), MariaDB())}
+DIALECTS: dict[str, Dialect] = {dialect.name: dialect for dialect in (SQLite(), PostgreSQL(), DuckDB(), MySQL(), MariaDB(), BigQuery())}
 
 
 def dialect_of(name: str) -> Dialect:

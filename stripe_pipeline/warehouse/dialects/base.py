@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from sqlalchemy import Connection, Engine, Table, inspect
+from sqlalchemy import URL, Connection, Engine, MetaData, Table, inspect
 from sqlalchemy.schema import CreateSchema
 
 from ..rules import UpsertResult
@@ -75,6 +75,10 @@ class Dialect:
     files: ClassVar[bool] = False  # an embedded database: its file is made by the first connection to it
     schemas: ClassVar[bool] = True  # tables go in WAREHOUSE_SCHEMA (default `stripe`), else where the URL points
     comments: ClassVar[bool] = False  # column comments, as the models describe each field
+    # Whether the sync's own state (checkpoints, locks, the budget) may live beside the tables;
+    # False for a warehouse where a statement costs seconds and money: it requires STATE_URL.
+    keeps_state: ClassVar[bool] = True
+    json_codec: ClassVar[bool] = True  # its SQLAlchemy dialect takes json_serializer (orjson: engine.py)
     slots_in_table: ClassVar[bool] = False  # slot_store() keeps the budget in the `_stripe_rate_budget` table
     # A due flush writes on a thread of its own while the listing reads and stages the next rows
     # (actions/sync/writer.py): a server, whose pool gives each thread a connection. An embedded
@@ -96,7 +100,11 @@ class Dialect:
     def schema(self, configured: str | None) -> str | None:
         return (configured or "stripe") if self.schemas else None
 
-    def engine_options(self) -> dict[str, Any]:
+    def engine_url(self, url: URL) -> URL:
+        """The URL the engine is made with (a driver's option this database needs)."""
+        return url
+
+    def engine_options(self, url: URL) -> dict[str, Any]:
         """create_engine options this database needs (a pool class, say)."""
         return {}
 
@@ -111,6 +119,10 @@ class Dialect:
         if schema:
             connection.execute(CreateSchema(schema, if_not_exists=True))
         yield
+
+    def create_tables(self, connection: Connection, metadata: MetaData, tables: list[Table]) -> None:
+        """Create those of `tables` that are missing (inside `creating_tables`)."""
+        metadata.create_all(connection, tables=tables)
 
     def existing_columns(self, connection: Connection, table: str, schema: str | None) -> set[str]:
         """The columns the database's table has (to add those a newer catalogue brings)."""

@@ -1,0 +1,244 @@
+"""BigQuery (`bigquery://project/dataset`, through sqlalchemy-bigquery and google-cloud-bigquery):
+tables go in the dataset the URL names, made if missing. Credentials are found the way Google's
+libraries find them (GOOGLE_APPLICATION_CREDENTIALS, gcloud's, the metadata server); with
+BIGQUERY_EMULATOR_HOST set, Google's convention for an emulator, the client talks to it
+anonymously.
+
+- Tables are made through the client's table API, not DDL: JSON columns are JSON, timestamps
+  TIMESTAMP (sqlalchemy-bigquery would make them zoneless DATETIME, compiled below), column
+  descriptions are the models' comments, tables with `created` are partitioned by its month
+  (daily partitions would pass BigQuery's 4,000 per table for accounts older than 11 years) and
+  clustered by their key, which every MERGE and ID lookup filters on.
+- A flush is one load job into a staging table, then ONE `MERGE` under the rule every warehouse
+  applies (rules.py: unchanged rows are not rewritten, an older `_observed_at` never replaces a
+  newer one). A statement per row would cost a DML job each and hit BigQuery's DML quotas.
+- The sync's own state cannot live here (a row update per API request, locks): a BigQuery
+  warehouse requires STATE_URL (Dialect.keeps_state, checked in warehouse.py).
+
+Gaps of the emulator the tests run against (bqemulator 1.4), and what the code does about them:
+- `CREATE TABLE` DDL loses JSON (made STRING), descriptions, partitioning and clustering: the
+  table API, which real BigQuery also takes, keeps them all.
+- A load job's multipart upload is refused (its data part's `*/*` content type): the load goes
+  as a resumable upload (`size=None`), which real BigQuery takes as well.
+- Queries by `jobs.query` (the client's query_and_wait, which the DB-API cursor uses) come back
+  without rows or schema when they read a table: the emulator's client sends each as a job and
+  fetches its results (EmulatorClient), as the client does for a job ID; the rows a DML
+  statement changed, which the emulator's query results omit, are taken from the job's statistics.
+- A job's `dml_stats` (inserted and updated rows) is empty: the new keys are counted with a
+  SELECT on the staging table first; real BigQuery could spare that query.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, URL, BigInteger, Boolean, Connection, DateTime, Engine, MetaData, Table, and_, cast, func
+from sqlalchemy.ext.compiler import compiles
+
+from ..rules import UpsertResult, key_columns, replaces
+from .base import Dialect
+
+EMULATOR_HOST = "BIGQUERY_EMULATOR_HOST"
+MAX_DESCRIPTION = 1024  # BigQuery's limit on a column description, in characters
+STAGING_HOURS = 1  # a staging table a crash left behind expires by itself
+
+
+class BigQuery(Dialect):
+    name = "bigquery"
+    kind = "bigquery"
+    extra = "bigquery"
+    schemas = False  # the dataset is the URL's: bigquery://project/dataset
+    comments = True
+    keeps_state = False
+    json_codec = False  # sqlalchemy-bigquery takes no json_serializer: the client encodes JSON itself
+    driver_modules = ("google.cloud.bigquery", "google.api_core", "sqlalchemy_bigquery")
+
+    def lost_without_sqlstate(self, driver_error: BaseException) -> bool:
+        return False  # the client retries its own HTTP calls; what reaches us is not a lost session
+
+    def engine_url(self, url: URL) -> URL:
+        if os.environ.get(EMULATOR_HOST):
+            # sqlalchemy-bigquery would build its client from google.auth.default(), which finds
+            # no credentials for an emulator: the client comes from engine_options instead.
+            return url.update_query_dict({"user_supplied_client": "true"})
+        return url
+
+    def engine_options(self, url: URL) -> dict[str, Any]:
+        host = os.environ.get(EMULATOR_HOST)
+        if not host:
+            return {}
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import bigquery
+
+        client = _emulator_client()(
+            project=url.host,
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": host if "://" in host else f"http://{host}"},
+            # What sqlalchemy-bigquery sets on the client it builds, so that unqualified tables are the dataset's.
+            default_query_job_config=bigquery.QueryJobConfig(default_dataset=f"{url.host}.{url.database}"),
+        )
+        return {"connect_args": {"client": client}}
+
+    def configure(self, engine: Engine) -> None:
+        # The client hands JSON columns back decoded; SQLAlchemy's JSON type would decode them again.
+        engine.dialect._json_deserializer = lambda value: orjson.loads(value) if isinstance(value, (str, bytes)) else value  # type: ignore[attr-defined]
+
+    @contextmanager
+    def creating_tables(self, connection: Connection, schema: str | None) -> Iterator[None]:
+        _client(connection).create_dataset(_dataset(connection), exists_ok=True)
+        yield  # exists_ok makes each creation idempotent: no lock needed for processes racing
+
+    def create_tables(self, connection: Connection, metadata: MetaData, tables: list[Table]) -> None:
+        from google.cloud import bigquery
+
+        client = _client(connection)
+        for table in tables:
+            made = bigquery.Table(f"{_dataset(connection)}.{table.name}", schema=_schema(connection, table))
+            if "created" in table.c and isinstance(table.c.created.type, DateTime):
+                made.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.MONTH, field="created")
+            made.clustering_fields = [column.name for column in key_columns(table)][:4] or None
+            client.create_table(made, exists_ok=True)
+
+    def column_types(self, connection: Connection, table: str, schema: str | None) -> dict[str, str]:
+        # From the table's schema: sqlalchemy-bigquery's reflection does not know JSON.
+        return {field.name: field.field_type for field in _client(connection).get_table(f"{_dataset(connection)}.{table}").schema}
+
+    def primary_key(self, connection: Connection, table: str, schema: str | None) -> list[str]:
+        return []  # no BigQuery table predates 0.10's key (id, _account): nothing to rekey
+
+    def json_value(self, column: Any, *path: str, kind: str = "string") -> Any:
+        where = "$." + ".".join(path)
+        if kind == "json":
+            return func.json_query(column, where)
+        value = func.json_value(column, where)
+        return value if kind == "string" else cast(value, {"integer": BigInteger, "boolean": Boolean}[kind])
+
+    def insert(self, table: Table) -> Any:
+        # Used only for `_stripe_sync_errors` (errors.py) now that the state is elsewhere; a MERGE
+        # of its own is still to write.
+        raise NotImplementedError("BigQuery does not yet record objects that failed to sync (_stripe_sync_errors)")
+
+    def fast_upsert(self, connection: Connection, table: Table, rows: list[dict]) -> UpsertResult | None:
+        from google.cloud import bigquery
+
+        client = _client(connection)
+        staging = f"{_dataset(connection)}._stripe_staging_{table.name}_{uuid.uuid4().hex[:12]}"
+        made = bigquery.Table(staging, schema=_schema(connection, table))
+        made.expires = datetime.now(UTC) + timedelta(hours=STAGING_HOURS)
+        client.create_table(made)
+        try:
+            data = b"".join(orjson.dumps({str(c.name): row.get(c.name) for c in table.columns}) + b"\n" for row in rows)
+            config = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON, write_disposition="WRITE_APPEND")
+            # size=None: a resumable upload (the emulator refuses the multipart one; see above).
+            client.load_table_from_file(io.BytesIO(data), staging, job_config=config, size=None).result()
+            new = connection.exec_driver_sql(_new_keys_sql(connection, table, staging)).scalar() or 0
+            written = connection.exec_driver_sql(_merge_sql(connection, table, staging)).rowcount
+        finally:
+            client.delete_table(staging, not_found_ok=True)
+        return UpsertResult.of(len(rows), new, max(written, 0))
+
+
+def _emulator_client() -> type:
+    from google.cloud import bigquery
+
+    class EmulatorClient(bigquery.Client):
+        """The DB-API cursor's queries as jobs whose results are fetched: bqemulator answers the
+        short path (`jobs.query`, the client's query_and_wait) without rows or schema when the
+        query reads a table."""
+
+        def query_and_wait(self, query: str, *, job_config: Any = None, page_size: int | None = None, **kw: Any) -> Any:
+            job = self.query(query, job_config=job_config)
+            rows = job.result(page_size=page_size)
+            if rows.num_dml_affected_rows is None:  # the emulator's query results omit it; its job's statistics have it
+                rows._num_dml_affected_rows = job.num_dml_affected_rows
+            return rows
+
+    return EmulatorClient
+
+
+def _client(connection: Connection) -> Any:
+    """The google.cloud.bigquery Client behind the connection (sqlalchemy-bigquery's DB-API one)."""
+    return connection.connection.driver_connection._client  # type: ignore[union-attr]
+
+
+def _dataset(connection: Connection) -> str:
+    url = connection.engine.url
+    return f"{url.host}.{url.database}"
+
+
+def _schema(connection: Connection, table: Table) -> list[Any]:
+    from google.cloud import bigquery
+
+    return [
+        bigquery.SchemaField(
+            column.name,
+            column.type.compile(dialect=connection.dialect),
+            mode="NULLABLE" if column.nullable else "REQUIRED",
+            description=(column.comment[: MAX_DESCRIPTION - 1] + "…" if len(column.comment) > MAX_DESCRIPTION else column.comment)
+            if column.comment
+            else None,
+        )
+        for column in table.columns
+    ]
+
+
+def _new_keys_sql(connection: Connection, table: Table, staging: str) -> str:
+    quote = connection.dialect.identifier_preparer.quote
+    on = " AND ".join(f"T.{quote(c.name)} = S.{quote(c.name)}" for c in key_columns(table))
+    return f"SELECT COUNT(*) FROM `{staging}` AS S WHERE NOT EXISTS (SELECT 1 FROM {quote(table.name)} AS T WHERE {on})"
+
+
+def _merge_sql(connection: Connection, table: Table, staging: str) -> str:
+    """ONE MERGE of the staging table into the table, under rules.py's `replaces`."""
+    quote = connection.dialect.identifier_preparer.quote
+    keys = key_columns(table)
+    target, source = _Comparable(table.alias("T")), _Comparable(table.alias("S"))
+    rule = and_(replaces(target, source.c)).compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+    on = " AND ".join(f"T.{quote(c.name)} = S.{quote(c.name)}" for c in keys)
+    updates = ", ".join(f"{quote(c.name)} = S.{quote(c.name)}" for c in table.columns if c not in keys)
+    columns = ", ".join(quote(c.name) for c in table.columns)
+    values = ", ".join(f"S.{quote(c.name)}" for c in table.columns)
+    return (
+        f"MERGE {quote(table.name)} AS T USING `{staging}` AS S ON {on} "
+        f"WHEN MATCHED AND {rule} THEN UPDATE SET {updates} "
+        f"WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})"
+    )
+
+
+class _Comparable:
+    """A table's alias whose JSON columns compare as their text: BigQuery's JSON type has no
+    equality, and the rule asks whether each column IS DISTINCT FROM the incoming one."""
+
+    def __init__(self, alias: Any):
+        self.columns = [_as_text(column) for column in alias.columns]
+        self.c = _Columns({column.name: column for column in self.columns})
+
+
+class _Columns(dict):
+    """Columns by name, as `table.c` gives them: `c["name"]`, `c.name` and `"name" in c`."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _as_text(column: Any) -> Any:
+    # A label keeps the column's name, by which rules.py leaves out its NOT_COMPARED columns;
+    # in a condition it renders as the expression alone.
+    return func.to_json_string(column).label(column.name) if isinstance(column.type, JSON) else column
+
+
+@compiles(DateTime, "bigquery")
+def _timestamp(type_: DateTime, compiler: Any, **kw: Any) -> str:
+    """A timestamp that keeps its instant: TIMESTAMP (sqlalchemy-bigquery makes every DateTime a
+    zoneless DATETIME)."""
+    return "TIMESTAMP" if type_.timezone else "DATETIME"

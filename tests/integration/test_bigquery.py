@@ -1,0 +1,164 @@
+"""A BigQuery warehouse, through the real google-cloud-bigquery and sqlalchemy-bigquery clients,
+against a local BigQuery emulator (bqemulator, from PyPI) in a process of its own; the sync's
+state in a SQLite file (STATE_URL). Each test has a dataset of its own, dropped at its end.
+
+Skipped where the `bigquery` extra and bqemulator are not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+pytest.importorskip("sqlalchemy_bigquery")
+pytest.importorskip("bqemulator")
+spatial = pytest.importorskip("duckdb_extension_spatial")
+
+from google.api_core.client_options import ClientOptions  # noqa: E402
+from google.auth.credentials import AnonymousCredentials  # noqa: E402
+from google.cloud import bigquery  # noqa: E402
+
+from stripe_pipeline.actions import StripeCustomerAction  # noqa: E402
+from stripe_pipeline.models import StripeCustomer  # noqa: E402
+from stripe_pipeline.settings import ConfigurationError  # noqa: E402
+from stripe_pipeline.warehouse import Warehouse  # noqa: E402
+
+from .conftest import table_rows  # noqa: E402
+from .test_state_store import _change_customers  # noqa: E402
+
+PROJECT = "stripe-pipeline-test"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def bigquery_emulator(tmp_path_factory) -> str:
+    """bqemulator on free ports; its address (host:port). It loads DuckDB's spatial extension at
+    start, which it would download: the copy the duckdb-extension-spatial package ships is
+    installed beforehand into a home of the emulator's own."""
+    import duckdb
+
+    home = tmp_path_factory.mktemp("bqemulator-home")
+    extension = next(Path(spatial.__file__).parent.glob("extensions/*/spatial.duckdb_extension"))
+    with duckdb.connect(config={"extension_directory": str(home / ".duckdb" / "extensions")}) as connection:
+        connection.execute(f"INSTALL '{extension}'")
+    port = _free_port()
+    command = [sys.executable, "-m", "bqemulator", "start", "--rest-port", str(port), "--grpc-port", str(_free_port())]
+    command += ["--project", PROJECT, "--log-level", "warning"]
+    log = open(home / "server.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HOME": str(home)})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, (home / "server.log").read_text()[-2000:]
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "bqemulator did not start in 60 s"
+                time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture
+def dataset(bigquery_emulator, monkeypatch) -> str:
+    """A dataset of this test's own, and BIGQUERY_EMULATOR_HOST pointing the clients at the emulator."""
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", bigquery_emulator)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield name
+    _client(bigquery_emulator).delete_dataset(f"{PROJECT}.{name}", delete_contents=True, not_found_ok=True)
+
+
+def _client(host: str) -> bigquery.Client:
+    return bigquery.Client(project=PROJECT, credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=f"http://{host}"))
+
+
+def test_backfill_incremental_and_rerun_into_bigquery(bigquery_emulator, dataset, emulator, client_for, tmp_path):
+    url = f"bigquery://{PROJECT}/{dataset}"
+    warehouse = Warehouse(url, state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    statements: list[str] = []
+    sa.event.listen(warehouse.engine, "before_cursor_execute", lambda conn, cursor, sql, *rest: statements.append(sql))
+    try:
+        client = client_for(emulator, slot_store=warehouse.slot_store())
+        sync = lambda: StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental()  # noqa: E731
+        first = sync()
+        store = emulator.store
+        assert first.modes == ["backfill"] and first.written.inserted == store.table_count("customers")
+        assert warehouse.count(StripeCustomer.__table__) == store.table_count("customers") > 0
+        # Writes are one MERGE per flush, never a row at a time.
+        assert sum(sql.startswith("MERGE") for sql in statements) >= 1
+        assert not [sql for sql in statements if sql.lstrip().upper().startswith("INSERT")], statements
+
+        table = _client(bigquery_emulator).get_table(f"{PROJECT}.{dataset}.customers")
+        types = {field.name: field.field_type for field in table.schema}
+        assert types["_raw"] == "JSON" and types["metadata"] == "JSON" and types["created"] == "TIMESTAMP", types
+        assert table.time_partitioning.field == "created" and table.clustering_fields == ["id", "_account"]
+        # The state is in the SQLite file; the dataset holds the tables, the sync's errors beside
+        # them (users query them together), and no staging table is left behind.
+        tables = {t.table_id for t in _client(bigquery_emulator).list_tables(f"{PROJECT}.{dataset}")}
+        assert tables == {"customers", "_stripe_sync_errors"}, tables
+        assert warehouse.load_state("customers", None)["backfill_completed_at"] is not None
+
+        before = table_rows(warehouse, StripeCustomer.__table__)
+        renamed, gone, created = _change_customers(emulator)
+        stats = sync()
+        assert stats.modes == ["incremental"]
+        customers = table_rows(warehouse, StripeCustomer.__table__)
+        assert customers[renamed]["name"] == "Renamed Elsewhere"
+        assert customers[gone]["_deleted_at"] is not None
+        assert customers[created["id"]]["name"] == "Zoë Ünicode" and customers[created["id"]]["_deleted_at"] is None
+        assert customers[created["id"]]["_raw"]["name"] == "Zoë Ünicode"  # JSON read back as JSON
+        unchanged = set(before) - {renamed, gone}
+        assert all(customers[i]["_synced_at"] == before[i]["_synced_at"] for i in unchanged)
+
+        again = sync()
+        assert again.modes == ["incremental"]
+        assert (again.written.inserted, again.written.updated) == (0, 0)
+        assert table_rows(warehouse, StripeCustomer.__table__) == customers  # nothing rewritten
+    finally:
+        warehouse.close()
+
+
+def test_an_older_observation_and_an_unchanged_row_are_not_written(dataset, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    warehouse = Warehouse(f"bigquery://{PROJECT}/{dataset}", state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        table = StripeCustomer.__table__
+        now = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+        row = {c.name: None for c in table.columns} | {
+            "id": "cus_1", "_account": "", "_raw": {"id": "cus_1", "name": "A"}, "name": "A", "metadata": {"k": "v"},
+            "_synced_at": now, "_observed_at": now, "created": now,
+        }  # fmt: skip
+        assert warehouse.upsert(table, [row]).inserted == 1
+        assert warehouse.upsert(table, [row | {"_synced_at": now + timedelta(hours=1)}]).unchanged == 1
+        older = row | {"name": "Older", "_observed_at": now - timedelta(seconds=1)}
+        assert warehouse.upsert(table, [older]).unchanged == 1
+        newer = row | {"name": "Newer", "_observed_at": now + timedelta(seconds=1)}
+        assert warehouse.upsert(table, [newer]).updated == 1
+        stored = table_rows(warehouse, table)["cus_1"]
+        assert stored["name"] == "Newer" and stored["created"] == now and stored["metadata"] == {"k": "v"}
+    finally:
+        warehouse.close()
+
+
+def test_a_bigquery_warehouse_requires_state_url(dataset, monkeypatch):
+    monkeypatch.delenv("STATE_URL", raising=False)
+    with pytest.raises(ConfigurationError, match=r"^A bigquery warehouse cannot keep the sync's own state: set STATE_URL"):
+        Warehouse(f"bigquery://{PROJECT}/{dataset}")
