@@ -88,6 +88,11 @@ class Warehouse:
         """Whether a batch's due flushes write on a thread of their own (Dialect.writes_in_background)."""
         return self._dialect.writes_in_background
 
+    @property
+    def least_flush(self) -> int:
+        """The fewest rows a flush writes (Dialect.least_flush): more than `flush_every` where each statement is a job."""
+        return self._dialect.least_flush
+
     def __repr__(self) -> str:
         return f"Warehouse({safe_url(self.url)!r})"
 

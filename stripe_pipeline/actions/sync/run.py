@@ -246,9 +246,9 @@ class SyncRun:
     def _flush_if_due(self) -> None:
         if not self.batch_is_open:
             self.action.flush()
-        elif len(self.rows) >= self.action.flush_every:
+        elif len(self.rows) >= (every := max(self.action.flush_every, self.warehouse.least_flush)):
             # A flush waits for the child lists still being fetched (a long invoice's lines, page
             # after page): put it off while they are, up to a bound (policies.FLUSH_PUT_OFF).
             waiting = self.children is not None and self.children.fetching
-            if not waiting or len(self.rows) >= self.action.flush_every * policies.FLUSH_PUT_OFF:
+            if not waiting or len(self.rows) >= every * policies.FLUSH_PUT_OFF:
                 self.writer.submit(self._take_writes())  # written while the listing goes on

@@ -78,6 +78,9 @@ class Dialect:
     # Whether the sync's own state (checkpoints, locks, the budget) may live beside the tables;
     # False for a warehouse where a statement costs seconds and money: it requires STATE_URL.
     keeps_state: ClassVar[bool] = True
+    # The fewest rows a flush writes, whatever the action's flush_every: a warehouse whose every
+    # statement is a job (BigQuery) wants few large ones.
+    least_flush: ClassVar[int] = 0
     json_codec: ClassVar[bool] = True  # its SQLAlchemy dialect takes json_serializer (orjson: engine.py)
     slots_in_table: ClassVar[bool] = False  # slot_store() keeps the budget in the `_stripe_rate_budget` table
     # A due flush writes on a thread of its own while the listing reads and stages the next rows

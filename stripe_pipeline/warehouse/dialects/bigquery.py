@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, URL, BigInteger, Boolean, Connection, DateTime, Engine, MetaData, Table, and_, cast, func
+from sqlalchemy import JSON, URL, BigInteger, Boolean, Connection, DateTime, Engine, MetaData, Table, cast, func
 from sqlalchemy.ext.compiler import compiles
 
 from ..rules import UpsertResult, key_columns, replaces
@@ -57,6 +57,9 @@ class BigQuery(Dialect):
     schemas = False  # the dataset is the URL's: bigquery://project/dataset
     comments = True
     keeps_state = False
+    # A flush of 20,000 rows: each costs a load job and two queries (seconds, and against the DML
+    # quotas) whatever its size. The rows wait in memory until then: a few kB each.
+    least_flush = 20_000
     json_codec = False  # sqlalchemy-bigquery takes no json_serializer: the client encodes JSON itself
     driver_modules = ("google.cloud.bigquery", "google.api_core", "sqlalchemy_bigquery")
 
@@ -88,7 +91,7 @@ class BigQuery(Dialect):
 
     def configure(self, engine: Engine) -> None:
         # The client hands JSON columns back decoded; SQLAlchemy's JSON type would decode them again.
-        engine.dialect._json_deserializer = lambda value: orjson.loads(value) if isinstance(value, (str, bytes)) else value  # type: ignore[attr-defined]
+        engine.dialect._json_deserializer = lambda value: orjson.loads(value) if isinstance(value, (str, bytes)) else value
 
     @contextmanager
     def creating_tables(self, connection: Connection, schema: str | None) -> Iterator[None]:
@@ -181,12 +184,17 @@ def _schema(connection: Connection, table: Table) -> list[Any]:
             column.name,
             column.type.compile(dialect=connection.dialect),
             mode="NULLABLE" if column.nullable else "REQUIRED",
-            description=(column.comment[: MAX_DESCRIPTION - 1] + "…" if len(column.comment) > MAX_DESCRIPTION else column.comment)
-            if column.comment
-            else None,
+            description=_description(column.comment),
         )
         for column in table.columns
     ]
+
+
+def _description(comment: str | None) -> Any:
+    """The column's description, cut to BigQuery's limit (Dagster's column schema keeps it whole)."""
+    if not comment:
+        return None
+    return comment if len(comment) <= MAX_DESCRIPTION else comment[: MAX_DESCRIPTION - 1] + "…"
 
 
 def _new_keys_sql(connection: Connection, table: Table, staging: str) -> str:
@@ -200,7 +208,7 @@ def _merge_sql(connection: Connection, table: Table, staging: str) -> str:
     quote = connection.dialect.identifier_preparer.quote
     keys = key_columns(table)
     target, source = _Comparable(table.alias("T")), _Comparable(table.alias("S"))
-    rule = and_(replaces(target, source.c)).compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+    rule = replaces(target, source.c).compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})  # type: ignore[arg-type]  # a Table by its shape
     on = " AND ".join(f"T.{quote(c.name)} = S.{quote(c.name)}" for c in keys)
     updates = ", ".join(f"{quote(c.name)} = S.{quote(c.name)}" for c in table.columns if c not in keys)
     columns = ", ".join(quote(c.name) for c in table.columns)
