@@ -32,6 +32,7 @@ from stripe_pipeline.settings import ConfigurationError  # noqa: E402
 from stripe_pipeline.warehouse import Warehouse  # noqa: E402
 
 from .conftest import table_rows  # noqa: E402
+from .test_cli import _summary_row  # noqa: E402
 from .test_state_store import _change_customers  # noqa: E402
 
 PROJECT = "stripe-pipeline-test"
@@ -162,3 +163,18 @@ def test_a_bigquery_warehouse_requires_state_url(dataset, monkeypatch):
     monkeypatch.delenv("STATE_URL", raising=False)
     with pytest.raises(ConfigurationError, match=r"^A bigquery warehouse cannot keep the sync's own state: set STATE_URL"):
         Warehouse(f"bigquery://{PROJECT}/{dataset}")
+
+
+def test_the_cli_syncs_into_bigquery_with_the_state_in_a_sqlite_file(bigquery_emulator, dataset, shell, emulator, tmp_path):
+    # What a user sets, and nothing else: the URL, STATE_URL and Google's variable for an emulator.
+    env = {"WAREHOUSE_URL": f"bigquery://{PROJECT}/{dataset}", "BIGQUERY_EMULATOR_HOST": bigquery_emulator}
+    refused = shell("sync", "customers", **env)
+    assert refused.returncode != 0
+    assert "A bigquery warehouse cannot keep the sync's own state: set STATE_URL" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    first = shell("sync", "customers", **env, STATE_URL=f"sqlite:///{tmp_path / 'state.db'}")
+    assert first.returncode == 0, first.stderr
+    assert _summary_row(first.stderr, "customers")[1] == "backfill"
+    rows = _client(bigquery_emulator).query(f"SELECT COUNT(*) AS n FROM `{PROJECT}.{dataset}.customers`").result()
+    assert next(iter(rows)).n == emulator.store.table_count("customers") > 0
