@@ -178,3 +178,20 @@ def test_the_cli_syncs_into_bigquery_with_the_state_in_a_sqlite_file(bigquery_em
     assert _summary_row(first.stderr, "customers")[1] == "backfill"
     rows = _client(bigquery_emulator).query(f"SELECT COUNT(*) AS n FROM `{PROJECT}.{dataset}.customers`").result()
     assert next(iter(rows)).n == emulator.store.table_count("customers") > 0
+
+
+def test_objects_that_failed_are_kept_and_resolved(dataset, tmp_path):
+    warehouse = Warehouse(f"bigquery://{PROJECT}/{dataset}", state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        failure = {"object_id": "cus_1", "error_class": "ValueError", "error_message": "no", "raw": {"id": "cus_1", "n": [1]}}
+        warehouse.record_errors("customers", None, [failure, failure | {"object_id": "cus_2"}])
+        warehouse.record_errors("customers", None, [failure | {"error_message": "again"}])
+        assert warehouse.open_errors("customers") == 2
+        assert dict(warehouse.open_error_objects("customers", None, 10))["cus_1"] == {"id": "cus_1", "n": [1]}
+        with warehouse.engine.connect() as connection:
+            counts = dict(connection.execute(sa.text("SELECT object_id, `count` FROM _stripe_sync_errors")).all())
+        assert counts == {"cus_1": 2, "cus_2": 1}
+        warehouse.resolve_errors("customers", None, ["cus_1"])
+        assert warehouse.open_errors("customers") == 1
+    finally:
+        warehouse.close()

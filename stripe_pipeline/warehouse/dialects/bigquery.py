@@ -12,6 +12,8 @@ anonymously.
 - A flush is one load job into a staging table, then ONE `MERGE` under the rule every warehouse
   applies (rules.py: unchanged rows are not rewritten, an older `_observed_at` never replaces a
   newer one). A statement per row would cost a DML job each and hit BigQuery's DML quotas.
+- Not yet batched: a flush's deletions (upsert.py's UPDATE, one job per deleted object) and
+  `_stripe_sync_errors` (a MERGE per failed object, `_MergeInsert`); both are few per run.
 - The sync's own state cannot live here (a row update per API request, locks): a BigQuery
   warehouse requires STATE_URL (Dialect.keeps_state, checked in warehouse.py).
 
@@ -39,7 +41,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, URL, BigInteger, Boolean, Connection, DateTime, Engine, MetaData, Table, cast, func
+from sqlalchemy import (
+    JSON,
+    URL,
+    BigInteger,
+    Boolean,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    bindparam,
+    cast,
+    func,
+    text,
+)
 from sqlalchemy.ext.compiler import compiles
 
 from ..rules import UpsertResult, key_columns, replaces
@@ -124,9 +142,9 @@ class BigQuery(Dialect):
         return value if kind == "string" else cast(value, {"integer": BigInteger, "boolean": Boolean}[kind])
 
     def insert(self, table: Table) -> Any:
-        # Used only for `_stripe_sync_errors` (errors.py) now that the state is elsewhere; a MERGE
-        # of its own is still to write.
-        raise NotImplementedError("BigQuery does not yet record objects that failed to sync (_stripe_sync_errors)")
+        # Taken by `_stripe_sync_errors` (errors.py), the one table still written this way: a
+        # MERGE a row, fine for the few objects a run fails on. Stripe's tables take fast_upsert.
+        return _MergeInsert(table)
 
     def fast_upsert(self, connection: Connection, table: Table, rows: list[dict]) -> UpsertResult | None:
         from google.cloud import bigquery
@@ -164,6 +182,51 @@ def _emulator_client() -> type:
             return rows
 
     return EmulatorClient
+
+
+class _MergeInsert:
+    """`INSERT … ON CONFLICT DO UPDATE` as BigQuery's MERGE, behind the call the rest of the
+    package makes (as mysql.py does for ON DUPLICATE KEY): the incoming row is the source `S`
+    (`excluded`), the table is the target, named as itself so that `set_` may read its columns."""
+
+    def __init__(self, table: Table):
+        self.table = table
+        self.excluded = table.alias("S").c
+
+    def on_conflict_do_update(self, index_elements: list, set_: dict[str, Any], where: Any = None) -> Any:
+        table = self.table
+        row = ", ".join(f"{_parameter(c)} AS `{c.name}`" for c in table.columns)
+        compiled = lambda expression: str(expression.compile(dialect=_DIALECT(), compile_kwargs={"literal_binds": True}))  # noqa: E731
+        on = " AND ".join(f"`{table.name}`.`{c.name}` = S.`{c.name}`" for c in index_elements)
+        # An incoming column alone compiles without its table's name: name it, or MERGE finds it ambiguous.
+        value_sql = lambda value: f"S.`{value.name}`" if any(value is c for c in self.excluded) else compiled(value)  # noqa: E731
+        updates = ", ".join(f"`{name}` = {value_sql(value)}" for name, value in set_.items())
+        matched = f"WHEN MATCHED AND {compiled(where)} " if where is not None else "WHEN MATCHED "
+        columns = ", ".join(f"`{c.name}`" for c in table.columns)
+        return text(
+            f"MERGE `{table.name}` USING (SELECT {row}) AS S ON {on} {matched}THEN UPDATE SET {updates} "
+            f"WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({', '.join(f'S.`{c.name}`' for c in table.columns)})"
+        ).bindparams(*(bindparam(c.name, type_=_JSONText() if isinstance(c.type, JSON) else c.type) for c in table.columns))
+
+
+def _parameter(column: Any) -> str:
+    # A JSON value goes as its text, parsed in the statement: a JSON query parameter is newer than
+    # some clients and emulators.
+    return f"PARSE_JSON(:{column.name})" if isinstance(column.type, JSON) else f":{column.name}"
+
+
+def _DIALECT() -> Any:
+    from sqlalchemy.dialects import registry
+
+    return registry.load("bigquery")()  # sqlalchemy-bigquery's, by its entry point
+
+
+class _JSONText(TypeDecorator[Any]):
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else orjson.dumps(value).decode()
 
 
 def _client(connection: Connection) -> Any:
