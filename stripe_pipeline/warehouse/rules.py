@@ -15,6 +15,8 @@ from sqlalchemy.sql import ColumnElement
 # Not compared: the key itself, the write time that the comparison decides on, and when the
 # data was observed (the same data observed again is no change).
 NOT_COMPARED = {"id", "_account", "_synced_at", "_observed_at"}
+# What a tombstone carries (upsert.py's mark_deleted_rows, or a dialect's mark_deleted).
+TOMBSTONE_VALUES = ("id", "_account", "_deleted_at", "_synced_at", "_observed_at")
 
 
 def not_older(table: Table, excluded) -> ColumnElement[bool]:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, update
 
 from .dialects import Dialect
-from .rules import UpsertResult, key_columns, new_rows, not_older, replaces
+from .rules import TOMBSTONE_VALUES, UpsertResult, key_columns, new_rows, not_older, replaces
 
 __all__ = ["UpsertResult", "mark_deleted_rows", "upsert_rows"]
 
@@ -52,7 +52,7 @@ def _upsert_statement(dialect: Dialect, table: Table):
     )
 
 
-def mark_deleted_rows(connection: Connection, table: Table, tombstones: list[dict]) -> int:
+def mark_deleted_rows(dialect: Dialect, connection: Connection, table: Table, tombstones: list[dict]) -> int:
     """Set `_deleted_at` where it is still NULL, leaving the last known data in place. Returns
     how many rows were newly marked.
 
@@ -60,11 +60,11 @@ def mark_deleted_rows(connection: Connection, table: Table, tombstones: list[dic
     (a row of NULLs would count as a deleted object the warehouse never had).
     """
     tombstones = sorted(tombstones, key=_by_key)
-    parameters = [{f"t_{name}": tombstone[name] for name in _TOMBSTONE_VALUES} for tombstone in tombstones]
+    marked = dialect.mark_deleted(connection, table, tombstones)
+    if marked is not None:
+        return marked
+    parameters = [{f"t_{name}": tombstone[name] for name in TOMBSTONE_VALUES} for tombstone in tombstones]
     return connection.execute(_tombstone_statement(table), parameters).rowcount
-
-
-_TOMBSTONE_VALUES = ("id", "_account", "_deleted_at", "_synced_at", "_observed_at")
 
 
 @functools.cache

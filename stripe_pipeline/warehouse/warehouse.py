@@ -125,7 +125,7 @@ class Warehouse:
 
         def work(connection: Connection) -> tuple[UpsertResult, int]:
             written = upsert_rows(self._dialect, connection, table, rows)
-            deleted = mark_deleted_rows(connection, table, tombstones) if tombstones else 0
+            deleted = mark_deleted_rows(self._dialect, connection, table, tombstones) if tombstones else 0
             if together:
                 save_state(self._dialect, connection, *state)  # type: ignore[misc]
             return written, deleted

@@ -118,7 +118,10 @@ def test_backfill_incremental_and_rerun_into_bigquery(bigquery_emulator, dataset
 
         before = table_rows(warehouse, StripeCustomer.__table__)
         renamed, gone, created = _change_customers(emulator)
+        statements.clear()
         stats = sync()
+        # The deletion too is a MERGE from a staging table, not an UPDATE per object.
+        assert not [sql for sql in statements if sql.lstrip().upper().startswith(("UPDATE", "INSERT"))], statements
         assert stats.modes == ["incremental"]
         customers = table_rows(warehouse, StripeCustomer.__table__)
         assert customers[renamed]["name"] == "Renamed Elsewhere"
@@ -155,6 +158,16 @@ def test_an_older_observation_and_an_unchanged_row_are_not_written(dataset, tmp_
         assert warehouse.upsert(table, [newer]).updated == 1
         stored = table_rows(warehouse, table)["cus_1"]
         assert stored["name"] == "Newer" and stored["created"] == now and stored["metadata"] == {"k": "v"}
+
+        tombstone = {"id": "cus_1", "_account": "", "_deleted_at": now, "_synced_at": now}
+        # A deletion observed before the row's data is old news; a later one flags it, once.
+        assert warehouse.write(table, [], [tombstone | {"_observed_at": now}])[1] == 0
+        assert warehouse.write(table, [], [tombstone | {"id": "cus_never_held", "_observed_at": now}])[1] == 0
+        later = tombstone | {"_observed_at": now + timedelta(seconds=2)}
+        assert warehouse.write(table, [], [later])[1] == 1
+        assert warehouse.write(table, [], [later])[1] == 0
+        assert table_rows(warehouse, table)["cus_1"]["_deleted_at"] == now
+        assert warehouse.count(table) == 1  # the unknown ID made no row
     finally:
         warehouse.close()
 

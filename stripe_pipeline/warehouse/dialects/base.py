@@ -181,6 +181,11 @@ class Dialect:
         """Write a flush (rows sorted by key) faster than the portable statement; None: take that."""
         return None
 
+    def mark_deleted(self, connection: Connection, table: Table, tombstones: list[dict]) -> int | None:
+        """Flag the tombstones' rows deleted its own faster way (upsert.py's rules), returning how
+        many it flagged; None: upsert.py's UPDATE for each."""
+        return None
+
     def session_lock(self, engine: Engine, name: str) -> Any | None:
         """A lock held on a connection of its own (try_acquire, check, release: see locks.py);
         None: a file lock beside the database."""

@@ -12,8 +12,8 @@ anonymously.
 - A flush is one load job into a staging table, then ONE `MERGE` under the rule every warehouse
   applies (rules.py: unchanged rows are not rewritten, an older `_observed_at` never replaces a
   newer one). A statement per row would cost a DML job each and hit BigQuery's DML quotas.
-- Not yet batched: a flush's deletions (upsert.py's UPDATE, one job per deleted object) and
-  `_stripe_sync_errors` (a MERGE per failed object, `_MergeInsert`); both are few per run.
+- A flush's deletions are one load job and one MERGE too (`mark_deleted`); objects that failed
+  to sync are a MERGE each in `_stripe_sync_errors` (`_MergeInsert`): few per run.
 - The sync's own state cannot live here (a row update per API request, locks): a BigQuery
   warehouse requires STATE_URL (Dialect.keeps_state, checked in warehouse.py).
 
@@ -60,7 +60,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.compiler import compiles
 
-from ..rules import UpsertResult, key_columns, replaces
+from ..rules import TOMBSTONE_VALUES, UpsertResult, key_columns, not_older, replaces
 from .base import Dialect
 
 EMULATOR_HOST = "BIGQUERY_EMULATOR_HOST"
@@ -121,7 +121,7 @@ class BigQuery(Dialect):
 
         client = _client(connection)
         for table in tables:
-            made = bigquery.Table(f"{_dataset(connection)}.{table.name}", schema=_schema(connection, table))
+            made = bigquery.Table(f"{_dataset(connection)}.{table.name}", schema=_schema(connection, table.columns))
             if "created" in table.c and isinstance(table.c.created.type, DateTime):
                 made.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.MONTH, field="created")
             made.clustering_fields = [column.name for column in key_columns(table)][:4] or None
@@ -147,23 +147,48 @@ class BigQuery(Dialect):
         return _MergeInsert(table)
 
     def fast_upsert(self, connection: Connection, table: Table, rows: list[dict]) -> UpsertResult | None:
-        from google.cloud import bigquery
-
-        client = _client(connection)
-        staging = f"{_dataset(connection)}._stripe_staging_{table.name}_{uuid.uuid4().hex[:12]}"
-        made = bigquery.Table(staging, schema=_schema(connection, table))
-        made.expires = datetime.now(UTC) + timedelta(hours=STAGING_HOURS)
-        client.create_table(made)
-        try:
-            data = b"".join(orjson.dumps({str(c.name): row.get(c.name) for c in table.columns}) + b"\n" for row in rows)
-            config = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON, write_disposition="WRITE_APPEND")
-            # size=None: a resumable upload (the emulator refuses the multipart one; see above).
-            client.load_table_from_file(io.BytesIO(data), staging, job_config=config, size=None).result()
+        with _staged(connection, table, list(table.columns), rows) as staging:
             new = connection.exec_driver_sql(_new_keys_sql(connection, table, staging)).scalar() or 0
             written = connection.exec_driver_sql(_merge_sql(connection, table, staging)).rowcount
-        finally:
-            client.delete_table(staging, not_found_ok=True)
         return UpsertResult.of(len(rows), new, max(written, 0))
+
+    def mark_deleted(self, connection: Connection, table: Table, tombstones: list[dict]) -> int | None:
+        # A flush's deletions as one load job and one MERGE, under upsert.py's conditions.
+        columns = [table.c[name] for name in TOMBSTONE_VALUES]
+        with _staged(connection, table, columns, tombstones) as staging:
+            return max(connection.exec_driver_sql(_tombstone_sql(connection, table, staging)).rowcount, 0)
+
+
+@contextmanager
+def _staged(connection: Connection, table: Table, columns: list[Any], rows: list[dict]) -> Iterator[str]:
+    """A staging table of `columns` holding `rows`, loaded by one load job; dropped after."""
+    from google.cloud import bigquery
+
+    client = _client(connection)
+    staging = f"{_dataset(connection)}._stripe_staging_{table.name}_{uuid.uuid4().hex[:12]}"
+    made = bigquery.Table(staging, schema=_schema(connection, columns))
+    made.expires = datetime.now(UTC) + timedelta(hours=STAGING_HOURS)
+    client.create_table(made)
+    try:
+        data = b"".join(orjson.dumps({str(c.name): row.get(c.name) for c in columns}) + b"\n" for row in rows)
+        config = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON, write_disposition="WRITE_APPEND")
+        # size=None: a resumable upload (the emulator refuses the multipart one; see above).
+        client.load_table_from_file(io.BytesIO(data), staging, job_config=config, size=None).result()
+        yield staging
+    finally:
+        client.delete_table(staging, not_found_ok=True)
+
+
+def _tombstone_sql(connection: Connection, table: Table, staging: str) -> str:
+    quote = connection.dialect.identifier_preparer.quote
+    target, source = table.alias("T"), table.alias("S")
+    rule = not_older(target, source.c).compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})  # type: ignore[arg-type]
+    on = " AND ".join(f"T.{quote(c.name)} = S.{quote(c.name)}" for c in key_columns(table))
+    updates = ", ".join(f"{quote(name)} = S.{quote(name)}" for name in ("_deleted_at", "_synced_at", "_observed_at"))
+    return (
+        f"MERGE {quote(table.name)} AS T USING `{staging}` AS S ON {on} "
+        f"WHEN MATCHED AND T.`_deleted_at` IS NULL AND ({rule}) THEN UPDATE SET {updates}"
+    )
 
 
 def _emulator_client() -> type:
@@ -201,7 +226,7 @@ class _MergeInsert:
         # An incoming column alone compiles without its table's name: name it, or MERGE finds it ambiguous.
         value_sql = lambda value: f"S.`{value.name}`" if any(value is c for c in self.excluded) else compiled(value)  # noqa: E731
         updates = ", ".join(f"`{name}` = {value_sql(value)}" for name, value in set_.items())
-        matched = f"WHEN MATCHED AND {compiled(where)} " if where is not None else "WHEN MATCHED "
+        matched = f"WHEN MATCHED AND ({compiled(where)}) " if where is not None else "WHEN MATCHED "
         columns = ", ".join(f"`{c.name}`" for c in table.columns)
         return text(
             f"MERGE `{table.name}` USING (SELECT {row}) AS S ON {on} {matched}THEN UPDATE SET {updates} "
@@ -239,7 +264,7 @@ def _dataset(connection: Connection) -> str:
     return f"{url.host}.{url.database}"
 
 
-def _schema(connection: Connection, table: Table) -> list[Any]:
+def _schema(connection: Connection, columns: Any) -> list[Any]:
     from google.cloud import bigquery
 
     return [
@@ -249,7 +274,7 @@ def _schema(connection: Connection, table: Table) -> list[Any]:
             mode="NULLABLE" if column.nullable else "REQUIRED",
             description=_description(column.comment),
         )
-        for column in table.columns
+        for column in columns
     ]
 
 
@@ -278,7 +303,7 @@ def _merge_sql(connection: Connection, table: Table, staging: str) -> str:
     values = ", ".join(f"S.{quote(c.name)}" for c in table.columns)
     return (
         f"MERGE {quote(table.name)} AS T USING `{staging}` AS S ON {on} "
-        f"WHEN MATCHED AND {rule} THEN UPDATE SET {updates} "
+        f"WHEN MATCHED AND ({rule}) THEN UPDATE SET {updates} "
         f"WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})"
     )
 
