@@ -57,7 +57,7 @@ class Database:
 
         def create(connection: Connection) -> None:
             with self.dialect.creating_tables(connection, self.schema):
-                Base.metadata.create_all(connection, tables=missing)
+                self.dialect.create_tables(connection, Base.metadata, missing)
                 upgrade(self.dialect, connection, missing)  # tables an older version made
 
         self.run("create tables", create)

@@ -42,10 +42,12 @@ def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
     if dialect.driver and "+" not in parsed.drivername:
         parsed = parsed.set(drivername=dialect.driver)
     schema = dialect.schema(schema if schema is not None else settings.warehouse_schema())
+    parsed, connect_args = dialect.connection_url(parsed)
+    options = dialect.engine_options()
+    if connect_args:
+        options["connect_args"] = {**options.get("connect_args", {}), **connect_args}
     try:
-        engine = create_engine(
-            parsed, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=orjson.loads, **dialect.engine_options()
-        )
+        engine = create_engine(parsed, pool_pre_ping=True, json_serializer=_json_dumps, json_deserializer=orjson.loads, **options)
     except (ImportError, NoSuchModuleError) as error:
         install = f" (`pip install 'stripe_pipeline[{dialect.extra}]'` installs the one for {dialect.driver or dialect.name}://)"
         raise WarehouseError(

@@ -61,6 +61,11 @@ class Warehouse:
         self._dialect = self.database.dialect
         self.schema = self.database.schema
         scope = self.schema or "main"
+        if self._dialect.requires_state_url and config.state_url in (None, self.url):
+            raise settings.ConfigurationError(
+                f"A {self._dialect.name} warehouse cannot keep the sync's own state (sync state, locks, request budget): "
+                "set STATE_URL to a PostgreSQL database (postgresql://…) or a SQLite file (sqlite:///stripe_state.db)."
+            )
         if config.state_url is None or config.state_url == self.url:
             self.state = StateStore(self.database, scope)  # today's layout: the state beside the tables
         else:
@@ -84,6 +89,11 @@ class Warehouse:
     def writes_in_background(self) -> bool:
         """Whether a batch's due flushes write on a thread of their own (Dialect.writes_in_background)."""
         return self._dialect.writes_in_background
+
+    @property
+    def flush_rows(self) -> int | None:
+        """Rows per flush this warehouse wants where an action keeps the default (Dialect.flush_rows)."""
+        return self._dialect.flush_rows
 
     def __repr__(self) -> str:
         return f"Warehouse({safe_url(self.url)!r})"

@@ -94,6 +94,13 @@ class SyncRun:
         return self._warehouse
 
     @property
+    def flush_every(self) -> int:
+        """Rows per flush: the action's, or the warehouse's own where the action keeps the
+        default (Dialect.flush_rows: Snowflake writes a flush as one MERGE, and wants large ones)."""
+        every = self.action.flush_every
+        return max(every, self.warehouse.flush_rows or 0) if every == policies.FLUSH_EVERY else every
+
+    @property
     def child_stats(self) -> dict[str, SyncStats]:
         return self.children.stats if self.children else {}
 
@@ -246,9 +253,10 @@ class SyncRun:
     def _flush_if_due(self) -> None:
         if not self.batch_is_open:
             self.action.flush()
-        elif len(self.rows) >= self.action.flush_every:
+        elif len(self.rows) >= (every := self.flush_every):
             # A flush waits for the child lists still being fetched (a long invoice's lines, page
             # after page): put it off while they are, up to a bound (policies.FLUSH_PUT_OFF).
             waiting = self.children is not None and self.children.fetching
-            if not waiting or len(self.rows) >= self.action.flush_every * policies.FLUSH_PUT_OFF:
+            # The bound is the default flush's: a warehouse's larger flush is put off no further.
+            if not waiting or len(self.rows) >= max(every, self.action.flush_every * policies.FLUSH_PUT_OFF):
                 self.writer.submit(self._take_writes())  # written while the listing goes on

@@ -7,9 +7,10 @@ from .base import Dialect
 from .duckdb import DuckDB
 from .mysql import MariaDB, MySQL
 from .postgresql import PostgreSQL
+from .snowflake import Snowflake
 from .sqlite import SQLite
 
-DIALECTS: dict[str, Dialect] = {dialect.name: dialect for dialect in (SQLite(), PostgreSQL(), DuckDB(), MySQL(), MariaDB())}
+DIALECTS: dict[str, Dialect] = {dialect.name: dialect for dialect in (SQLite(), PostgreSQL(), DuckDB(), MySQL(), MariaDB(), Snowflake())}
 
 
 def dialect_of(name: str) -> Dialect:

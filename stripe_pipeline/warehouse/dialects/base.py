@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from sqlalchemy import Connection, Engine, Table, inspect
+from sqlalchemy import URL, Connection, Engine, MetaData, Table, inspect
 from sqlalchemy.schema import CreateSchema
 
 from ..rules import UpsertResult
@@ -75,7 +75,12 @@ class Dialect:
     files: ClassVar[bool] = False  # an embedded database: its file is made by the first connection to it
     schemas: ClassVar[bool] = True  # tables go in WAREHOUSE_SCHEMA (default `stripe`), else where the URL points
     comments: ClassVar[bool] = False  # column comments, as the models describe each field
-    slots_in_table: ClassVar[bool] = False  # slot_store() keeps the budget in the `_stripe_rate_budget` table
+    slots_in_table: ClassVar[bool] = False
+    # The sync's own state (sync state, locks, the request budget) cannot live in this database:
+    # a warehouse where each statement costs seconds and money (Snowflake). STATE_URL is required.
+    requires_state_url: ClassVar[bool] = False  # slot_store() keeps the budget in the `_stripe_rate_budget` table
+    # Rows per flush where an action keeps the default (policies.FLUSH_EVERY); None: that default.
+    flush_rows: ClassVar[int | None] = None
     # A due flush writes on a thread of its own while the listing reads and stages the next rows
     # (actions/sync/writer.py): a server, whose pool gives each thread a connection. An embedded
     # database's writes would only contend for its one writer.
@@ -100,6 +105,11 @@ class Dialect:
         """create_engine options this database needs (a pool class, say)."""
         return {}
 
+    def connection_url(self, url: URL) -> tuple[URL, dict[str, Any]]:
+        """The URL to give SQLAlchemy, and connect_args taken out of it (a driver that refuses
+        some parameters in the URL)."""
+        return url, {}
+
     def configure(self, engine: Engine) -> None:
         """Engine setup this database needs (connection pragmas, transaction modes)."""
 
@@ -111,6 +121,10 @@ class Dialect:
         if schema:
             connection.execute(CreateSchema(schema, if_not_exists=True))
         yield
+
+    def create_tables(self, connection: Connection, metadata: MetaData, tables: list[Table]) -> None:
+        """Create those of `tables` the database lacks (inside `creating_tables`)."""
+        metadata.create_all(connection, tables=tables)
 
     def existing_columns(self, connection: Connection, table: str, schema: str | None) -> set[str]:
         """The columns the database's table has (to add those a newer catalogue brings)."""
