@@ -22,6 +22,17 @@ TIMESTAMP_TZ, keys VARCHAR.
 - The staging table is temporary, so it needs the session's current database and schema: the
   URL names them (`/database/schema`). It is created unqualified because fakesnow, the emulator
   the tests run against, refuses a temporary table in a named schema (Snowflake takes both).
+
+What fakesnow 0.12.1 (tests/integration/test_snowflake.py) lacks, and how this module and the
+tests live with it: no temporary table in a named schema (unqualified, above); no COMMENT ON
+COLUMN (comments inline, `configure`); no TO_TIMESTAMP_TZ (CAST, the same in Snowflake); a NULL
+TIMESTAMP_TZ reads back as 1970-01-01 and every offset as UTC (the tests ask `IS NULL` in SQL);
+no DROP DATABASE (the tests drop the schema); connector 5 cannot log in (the tests run connector
+4.8). And it runs an array binding row by row, inline (its CLIENT_STAGE_ARRAY_BINDING_THRESHOLD
+is 0, where Snowflake's connector stages anything past 65,280 values): a flush of 1,000
+customers takes it 10 s, one of 10,000 outlasts the connector's request timeout, whose retry of
+the same request then collides with the first. So the tests write flushes of tens of rows, and
+a 10,000-row flush, one statement in Snowflake, has not run here.
 """
 
 from __future__ import annotations
