@@ -43,9 +43,13 @@ def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
         parsed = parsed.set(drivername=dialect.driver)
     parsed = dialect.engine_url(parsed)
     schema = dialect.schema(schema if schema is not None else settings.warehouse_schema())
+    parsed, connect_args = dialect.connection_url(parsed)
+    options = dialect.engine_options(parsed)
+    if connect_args:
+        options["connect_args"] = {**options.get("connect_args", {}), **connect_args}
     try:
         json = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads} if dialect.json_codec else {}
-        engine = create_engine(parsed, pool_pre_ping=True, **json, **dialect.engine_options(parsed))
+        engine = create_engine(parsed, pool_pre_ping=True, **json, **options)
     except (ImportError, NoSuchModuleError) as error:
         install = f" (`pip install 'stripe_pipeline[{dialect.extra}]'` installs the one for {dialect.driver or dialect.name}://)"
         raise WarehouseError(

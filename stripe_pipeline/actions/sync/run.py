@@ -250,5 +250,6 @@ class SyncRun:
             # A flush waits for the child lists still being fetched (a long invoice's lines, page
             # after page): put it off while they are, up to a bound (policies.FLUSH_PUT_OFF).
             waiting = self.children is not None and self.children.fetching
-            if not waiting or len(self.rows) >= every * policies.FLUSH_PUT_OFF:
+            # The bound is the default flush's: a warehouse's larger flush is put off no further.
+            if not waiting or len(self.rows) >= max(every, self.action.flush_every * policies.FLUSH_PUT_OFF):
                 self.writer.submit(self._take_writes())  # written while the listing goes on

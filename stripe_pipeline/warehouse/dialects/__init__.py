@@ -8,9 +8,12 @@ from .bigquery import BigQuery
 from .duckdb import DuckDB
 from .mysql import MariaDB, MySQL
 from .postgresql import PostgreSQL
+from .snowflake import Snowflake
 from .sqlite import SQLite
 
-DIALECTS: dict[str, Dialect] = {dialect.name: dialect for dialect in (SQLite(), PostgreSQL(), DuckDB(), MySQL(), MariaDB(), BigQuery())}
+DIALECTS: dict[str, Dialect] = {
+    dialect.name: dialect for dialect in (SQLite(), PostgreSQL(), DuckDB(), MySQL(), MariaDB(), BigQuery(), Snowflake())
+}
 
 
 def dialect_of(name: str) -> Dialect:

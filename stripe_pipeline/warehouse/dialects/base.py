@@ -111,6 +111,11 @@ class Dialect:
         """create_engine options this database needs (a pool class, say)."""
         return {}
 
+    def connection_url(self, url: URL) -> tuple[URL, dict[str, Any]]:
+        """The URL to give SQLAlchemy, and connect_args taken out of it (a driver that refuses
+        some parameters in the URL)."""
+        return url, {}
+
     def configure(self, engine: Engine) -> None:
         """Engine setup this database needs (connection pragmas, transaction modes)."""
 

@@ -1,0 +1,211 @@
+"""Snowflake through the real connector (snowflake-connector-python, snowflake-sqlalchemy) against
+fakesnow's HTTP server, a subprocess on a free port: a database and schema per test, the sync's
+state in a SQLite file (a Snowflake warehouse requires STATE_URL).
+
+fakesnow emulates Snowflake on DuckDB; where it lacks something Snowflake has, the dialect's
+module says so (dialects/snowflake.py). Skipped when fakesnow is not installed: it is not in the
+`test` extra, because fakesnow 0.12 works only with snowflake-connector-python before 5 (it
+imports `snowflake.connector.converter`, and connector 5 refuses its login for want of a master
+token), while snowflake-sqlalchemy 2.1, the first for SQLAlchemy 2.1, asks for connector 5.1.
+To run these: `pip install 'fakesnow[server]==0.12.1' 'snowflake-connector-python<5'` and
+`pip install --no-deps 'snowflake-sqlalchemy==2.1.0'` (it runs on connector 4.8 as far as the
+sync uses it)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from stripe_pipeline.actions import StripeCustomerAction, StripeInvoiceAction
+from stripe_pipeline.models import MODELS, StripeCustomer
+from stripe_pipeline.settings import ConfigurationError
+from stripe_pipeline.warehouse import Warehouse
+
+from .conftest import table_rows
+
+pytest.importorskip("fakesnow")
+snowflake_connector = pytest.importorskip("snowflake.connector")
+pytest.importorskip("snowflake.sqlalchemy")
+
+
+@pytest.fixture(scope="module")
+def fakesnow_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fakesnow", "-s", "--host", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("fakesnow's server did not start") from None
+                time.sleep(0.2)
+        yield port
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # still busy with a statement in its thread pool
+            server.kill()
+            server.wait()
+
+
+def _raw(port: int, **options):
+    return snowflake_connector.connect(
+        user="fake", password="snow", account="fakesnow", host="127.0.0.1", port=port, protocol="http", **options
+    )
+
+
+@pytest.fixture
+def snowflake_url(fakesnow_port):
+    """A database of its own, its schema dropped at the end (fakesnow cannot DROP DATABASE; the
+    server, and its in-memory databases, end with the module); the tables go in schema `stripe`."""
+    database = f"test_{uuid.uuid4().hex[:12]}"
+    with _raw(fakesnow_port) as connection:
+        connection.cursor().execute(f"CREATE DATABASE {database}")
+        connection.cursor().execute(f"CREATE SCHEMA {database}.stripe")
+    yield f"snowflake://fake:snow@fakesnow/{database}/stripe?warehouse=test&role=test&host=127.0.0.1&port={fakesnow_port}&protocol=http"
+    with _raw(fakesnow_port) as connection:
+        connection.cursor().execute(f"DROP SCHEMA IF EXISTS {database}.stripe CASCADE")
+
+
+@pytest.fixture
+def warehouse(snowflake_url, tmp_path):
+    warehouse = Warehouse(snowflake_url, "stripe", state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    yield warehouse
+    warehouse.close()
+
+
+class Statements:
+    """The statements the warehouse's engine sends, by their first word."""
+
+    def __init__(self, engine: sa.Engine):
+        self.sent: list[str] = []
+        self.rows: list[int] = []
+        sa.event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        self.sent.append(statement.split(None, 1)[0].upper())
+
+    def count(self, word: str) -> int:
+        return self.sent.count(word)
+
+
+def test_a_snowflake_warehouse_needs_state_url(snowflake_url, monkeypatch):
+    monkeypatch.delenv("STATE_URL", raising=False)
+    with pytest.raises(ConfigurationError, match="STATE_URL") as raised:
+        Warehouse(snowflake_url, "stripe")
+    message = str(raised.value)
+    assert "\n" not in message and "PostgreSQL" in message and "SQLite" in message
+
+
+def test_backfill_incremental_rerun_with_variant_and_timestamp_tz(warehouse, emulator, client_for, snowflake_url):
+    table = StripeCustomer.__table__
+    client = client_for(emulator, slot_store=warehouse.slot_store())
+    statements = Statements(warehouse.engine)
+    sync = lambda: StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental()  # noqa: E731
+
+    assert sync().modes == ["backfill"]
+    customers = emulator.store.table_count("customers")
+    assert warehouse.count(table) == customers > 0
+    # One flush (Snowflake's is 10,000 rows), so one MERGE; the rows were staged, not inserted.
+    assert statements.count("MERGE") == 1 and statements.count("INSERT") == 0, statements.sent
+
+    with warehouse.engine.connect() as connection:
+        types = dict(
+            connection.execute(
+                sa.text(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_schema = 'STRIPE' AND table_name = 'CUSTOMERS'"
+                )
+            ).all()
+        )
+        # The state is in the SQLite file, not here.
+        tables = set(sa.inspect(connection).get_table_names(schema="stripe"))
+    assert types["_RAW"] == "VARIANT" and types["_SYNCED_AT"] == "TIMESTAMP_TZ" and types["_OBSERVED_AT"] == "TIMESTAMP_TZ", types
+    assert "customers" in tables and not tables & {"_stripe_sync_state", "_stripe_rate_budget", "_stripe_events"}, tables
+
+    store = emulator.store
+    renamed, gone = list(store.collections["customers"].objects)[:2]
+    store.update(renamed, name="Renamed In Snowflake")
+    store.delete(gone)
+    created = store.create("customer", name="Zoë Ünicode")
+    stats = sync()
+    assert stats.modes == ["incremental"]
+    rows = table_rows(warehouse, table)
+    assert rows[renamed]["name"] == "Renamed In Snowflake" and rows[renamed]["_raw"]["name"] == "Renamed In Snowflake"
+    assert _flagged_deleted(warehouse, table) == {gone}
+    assert rows[created["id"]]["name"] == "Zoë Ünicode"
+    assert rows[renamed]["_synced_at"].tzinfo is not None
+
+    # Listing everything again finds every row unchanged: the MERGE rewrites nothing.
+    before = {id_: row["_synced_at"] for id_, row in table_rows(warehouse, table).items()}
+    merges = statements.count("MERGE")
+    relisted = StripeCustomerAction(client=client, warehouse=warehouse).sync_all(created={"gte": 0})
+    assert relisted.fetched == customers and statements.count("MERGE") > merges
+    assert (relisted.written.inserted, relisted.written.updated, relisted.written.unchanged) == (0, 0, customers)
+    assert sync().written.inserted == sync().written.updated == 0
+    assert {id_: row["_synced_at"] for id_, row in table_rows(warehouse, table).items()} == before
+
+
+def _flagged_deleted(warehouse: Warehouse, table: sa.Table) -> set[str]:
+    """By SQL, not by reading `_deleted_at`: fakesnow 0.12 returns a NULL TIMESTAMP_TZ to the
+    connector as 1970-01-01 (its Arrow struct drops the nulls); the value it stores is NULL."""
+    with warehouse.engine.connect() as connection:
+        return set(connection.scalars(sa.select(table.c.id).where(table.c._deleted_at.is_not(None))))
+
+
+def test_an_older_observation_never_replaces_a_newer_one(warehouse):
+    from datetime import UTC, datetime, timedelta
+
+    table = StripeCustomer.__table__
+    now = datetime.now(UTC)
+    base = {c.name: None for c in table.columns} | {"id": "cus_x", "_account": "", "_synced_at": now}
+    newer = base | {"name": "new", "_raw": {"name": "new"}, "_observed_at": now}
+    older = base | {"name": "old", "_raw": {"name": "old"}, "_observed_at": now - timedelta(minutes=5)}
+    assert warehouse.upsert(table, [newer]).inserted == 1
+    assert warehouse.upsert(table, [older]).updated == 0
+    assert table_rows(warehouse, table)["cus_x"]["name"] == "new"
+    newest = newer | {"name": "newest", "_observed_at": now + timedelta(minutes=1)}
+    assert warehouse.upsert(table, [newest]).updated == 1
+    assert table_rows(warehouse, table)["cus_x"]["name"] == "newest"
+
+
+def test_invoices_with_their_lines(warehouse, emulator, client_for):
+    client = client_for(emulator, slot_store=warehouse.slot_store())
+    StripeInvoiceAction(client=client, warehouse=warehouse).sync_incremental()
+    invoices, lines = MODELS["invoices"].__table__, MODELS["invoice_line_items"].__table__
+    assert warehouse.count(invoices) == emulator.store.table_count("invoices") > 0
+    rows = table_rows(warehouse, lines)
+    assert rows and {row["_raw"]["object"] for row in rows.values()} == {"line_item"}
+    parents = set(table_rows(warehouse, invoices))
+    assert {row["invoice"] for row in rows.values()} <= parents
+
+
+def test_sync_errors_are_merged_and_counted_again(warehouse):
+    """`_stripe_sync_errors` stays with the tables; its upsert is the generic MERGE (one row of
+    bound values per row), whose update counts a known error up."""
+    failure = {"object_id": "cus_bad", "error_class": "ValueError", "error_message": "no", "raw": {"id": "cus_bad"}}
+    warehouse.record_errors("customers", None, [failure])
+    warehouse.record_errors("customers", None, [failure | {"error_message": "still no"}])
+    assert warehouse.open_errors("customers") == 1
+    assert warehouse.open_error_objects("customers", None, 10) == [("cus_bad", {"id": "cus_bad"})]
+    with warehouse.engine.connect() as connection:
+        count, message = connection.execute(sa.text("SELECT count, error_message FROM stripe._stripe_sync_errors")).one()
+    assert (count, message) == (2, "still no")
+    warehouse.resolve_errors("customers", None, ["cus_bad"])
+    assert warehouse.open_errors("customers") == 0
