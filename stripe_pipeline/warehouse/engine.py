@@ -41,13 +41,12 @@ def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
         raise WarehouseError(f"Unsupported warehouse {safe_url(url)}: WAREHOUSE_URL must be a {names} URL (see the README).")
     if dialect.driver and "+" not in parsed.drivername:
         parsed = parsed.set(drivername=dialect.driver)
-    parsed = dialect.engine_url(parsed)
     schema = dialect.schema(schema if schema is not None else settings.warehouse_schema())
-    parsed, connect_args = dialect.connection_url(parsed)
-    options = dialect.engine_options(parsed)
-    if connect_args:
-        options["connect_args"] = {**options.get("connect_args", {}), **connect_args}
-    try:
+    try:  # a dialect's connect_args may need its driver's package already (BigQuery's client)
+        parsed, connect_args = dialect.connection_url(parsed)
+        options = dialect.engine_options()
+        if connect_args:
+            options["connect_args"] = {**options.get("connect_args", {}), **connect_args}
         json = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads} if dialect.json_codec else {}
         engine = create_engine(parsed, pool_pre_ping=True, **json, **options)
     except (ImportError, NoSuchModuleError) as error:

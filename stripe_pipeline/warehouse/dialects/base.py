@@ -103,17 +103,14 @@ class Dialect:
     def schema(self, configured: str | None) -> str | None:
         return (configured or "stripe") if self.schemas else None
 
-    def engine_url(self, url: URL) -> URL:
-        """The URL the engine is made with (a driver's option this database needs)."""
-        return url
-
-    def engine_options(self, url: URL) -> dict[str, Any]:
+    def engine_options(self) -> dict[str, Any]:
         """create_engine options this database needs (a pool class, say)."""
         return {}
 
     def connection_url(self, url: URL) -> tuple[URL, dict[str, Any]]:
-        """The URL to give SQLAlchemy, and connect_args taken out of it (a driver that refuses
-        some parameters in the URL)."""
+        """The URL to give SQLAlchemy, and connect_args for its driver: parameters taken out of a
+        URL whose driver refuses them there (Snowflake's host), or a client made here (BigQuery's,
+        for an emulator)."""
         return url, {}
 
     def configure(self, engine: Engine) -> None:

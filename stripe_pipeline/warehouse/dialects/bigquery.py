@@ -84,17 +84,12 @@ class BigQuery(Dialect):
     def lost_without_sqlstate(self, driver_error: BaseException) -> bool:
         return False  # the client retries its own HTTP calls; what reaches us is not a lost session
 
-    def engine_url(self, url: URL) -> URL:
-        if os.environ.get(EMULATOR_HOST):
-            # sqlalchemy-bigquery would build its client from google.auth.default(), which finds
-            # no credentials for an emulator: the client comes from engine_options instead.
-            return url.update_query_dict({"user_supplied_client": "true"})
-        return url
-
-    def engine_options(self, url: URL) -> dict[str, Any]:
+    def connection_url(self, url: URL) -> tuple[URL, dict[str, Any]]:
         host = os.environ.get(EMULATOR_HOST)
         if not host:
-            return {}
+            return url, {}
+        # sqlalchemy-bigquery would build its client from google.auth.default(), which finds no
+        # credentials for an emulator: an anonymous client of the emulator is handed to it instead.
         from google.auth.credentials import AnonymousCredentials
         from google.cloud import bigquery
 
@@ -105,7 +100,7 @@ class BigQuery(Dialect):
             # What sqlalchemy-bigquery sets on the client it builds, so that unqualified tables are the dataset's.
             default_query_job_config=bigquery.QueryJobConfig(default_dataset=f"{url.host}.{url.database}"),
         )
-        return {"connect_args": {"client": client}}
+        return url.update_query_dict({"user_supplied_client": "true"}), {"client": client}
 
     def configure(self, engine: Engine) -> None:
         # The client hands JSON columns back decoded; SQLAlchemy's JSON type would decode them again.

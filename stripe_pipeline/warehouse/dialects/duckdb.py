@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 from filelock import FileLock
-from sqlalchemy import JSON, URL, BigInteger, Boolean, Connection, DateTime, Engine, Table, cast, column, event, func, select, text
+from sqlalchemy import JSON, BigInteger, Boolean, Connection, DateTime, Engine, Table, cast, column, event, func, select, text
 from sqlalchemy import table as table_clause
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import NullPool
@@ -41,7 +41,7 @@ class DuckDB(Dialect):
     kind = "duckdb"
     extra = "duckdb"
 
-    def engine_options(self, url: URL) -> dict[str, Any]:
+    def engine_options(self) -> dict[str, Any]:
         return {"poolclass": _ClosingPool}  # a pooled connection would keep the file from every other process
 
     def insert(self, table: Table) -> Any:
