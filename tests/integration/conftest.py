@@ -1,6 +1,7 @@
 """Real parts only: the emulator over HTTP through the `stripe` package, real SQLite and DuckDB
-files, a real PostgreSQL (TEST_POSTGRES_URL, by default the local server on 127.0.0.1:5432) and
-a real MariaDB or MySQL (TEST_MYSQL_URL, by default the local MariaDB on 127.0.0.1:3306)."""
+files, a real PostgreSQL (TEST_POSTGRES_URL, by default the local server on 127.0.0.1:5432), a
+real MariaDB or MySQL (TEST_MYSQL_URL, by default the local MariaDB on 127.0.0.1:3306), and
+Snowflake and BigQuery through their own clients against local emulators (warehouse_emulators.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import sqlalchemy as sa
 from stripe_emulator import Emulator
 from stripe_pipeline.stripe_api import BackoffPolicy, StripeApiClient
 from stripe_pipeline.warehouse import Warehouse
+
+from . import warehouse_emulators
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # The server only: each test makes a database of its own there, and drops it.
@@ -113,19 +116,88 @@ def mysql_database(mysql_engine) -> str:
         connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "duckdb", "mariadb"])
-def warehouse_config(request, tmp_path) -> dict[str, str]:
+@pytest.fixture(scope="session")
+def fakesnow_port(tmp_path_factory) -> int:
+    """fakesnow's server, one per test process: the port of a local Snowflake."""
+    with warehouse_emulators.fakesnow(tmp_path_factory.mktemp("fakesnow")) as port:
+        yield port
+
+
+def _snowflake_connection(port: int):
+    import snowflake.connector
+
+    return snowflake.connector.connect(user="fake", password="snow", account="fakesnow", host="127.0.0.1", port=port, protocol="http")
+
+
+@pytest.fixture
+def snowflake_url(fakesnow_port) -> str:
+    """A Snowflake database of the test's own, with the tables' schema `stripe` in it; the schema
+    is dropped afterwards (fakesnow cannot DROP DATABASE; its in-memory databases end with it)."""
+    database = f"test_{uuid.uuid4().hex[:12]}"
+    with _snowflake_connection(fakesnow_port) as connection:
+        connection.cursor().execute(f"CREATE DATABASE {database}")
+        connection.cursor().execute(f"CREATE SCHEMA {database}.stripe")
+    yield f"snowflake://fake:snow@fakesnow/{database}/stripe?warehouse=test&role=test&host=127.0.0.1&port={fakesnow_port}&protocol=http"
+    with _snowflake_connection(fakesnow_port) as connection:
+        connection.cursor().execute(f"DROP SCHEMA IF EXISTS {database}.stripe CASCADE")
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator(tmp_path_factory) -> str:
+    """bqemulator, one per test process: its address, as BIGQUERY_EMULATOR_HOST takes it."""
+    with warehouse_emulators.bqemulator(tmp_path_factory.mktemp("bqemulator")) as address:
+        yield address
+
+
+def bigquery_client(address: str):
+    """google-cloud-bigquery's client at the emulator, to see what a BigQuery user would."""
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    options = ClientOptions(api_endpoint=f"http://{address}")
+    return bigquery.Client(project=warehouse_emulators.BIGQUERY_PROJECT, credentials=AnonymousCredentials(), client_options=options)
+
+
+@pytest.fixture
+def bigquery_dataset(bigquery_emulator, monkeypatch) -> str:
+    """A dataset of the test's own, dropped afterwards; BIGQUERY_EMULATOR_HOST points Google's
+    clients (and the sync's, through them) at the emulator."""
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", bigquery_emulator)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield name
+    bigquery_client(bigquery_emulator).delete_dataset(
+        f"{warehouse_emulators.BIGQUERY_PROJECT}.{name}", delete_contents=True, not_found_ok=True
+    )
+
+
+# Warehouses that run only the contract modules, unless ALL_DIALECTS is set; the cloud ones keep
+# the sync's state in a SQLite file of the test's (STATE_URL, which they require).
+CONTRACT_ONLY = ("duckdb", "mariadb", "snowflake", "bigquery")
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "duckdb", "mariadb", "snowflake", "bigquery"])
+def warehouse_config(request, tmp_path, monkeypatch) -> dict[str, str]:
     """URL and schema of an empty warehouse: a new SQLite or DuckDB file, a new PostgreSQL
-    schema or a new MariaDB database."""
+    schema, a new MariaDB database, a new Snowflake database or a new BigQuery dataset."""
     if request.param == "sqlite":
         yield {"url": f"sqlite:///{tmp_path / 'warehouse.db'}", "schema": ""}
         return
     if (
         os.environ.get("ALL_DIALECTS") is None
-        and request.param in ("duckdb", "mariadb")
+        and request.param in CONTRACT_ONLY
         and request.module.__name__.rsplit(".", 1)[-1] not in WAREHOUSE_CONTRACT
     ):
         pytest.skip(f"{request.param} runs the warehouse contract modules (WAREHOUSE_CONTRACT), to keep the suite under 10 minutes")
+    if request.param in ("snowflake", "bigquery"):
+        monkeypatch.setenv("STATE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+    if request.param == "snowflake":
+        yield {"url": request.getfixturevalue("snowflake_url"), "schema": "stripe"}
+        return
+    if request.param == "bigquery":
+        dataset = request.getfixturevalue("bigquery_dataset")
+        yield {"url": f"bigquery://{warehouse_emulators.BIGQUERY_PROJECT}/{dataset}", "schema": ""}
+        return
     if request.param == "duckdb":
         yield {"url": f"duckdb:///{tmp_path / 'warehouse.duckdb'}", "schema": ""}
         return

@@ -1,97 +1,26 @@
 """A BigQuery warehouse, through the real google-cloud-bigquery and sqlalchemy-bigquery clients,
-against a local BigQuery emulator (bqemulator, from PyPI) in a process of its own; the sync's
-state in a SQLite file (STATE_URL). Each test has a dataset of its own, dropped at its end.
-
-Skipped where the `bigquery` extra and bqemulator are not installed.
-"""
+against bqemulator (warehouse_emulators.py); the sync's state in a SQLite file (STATE_URL). Each
+test has a dataset of its own, dropped at its end. The warehouse contract modules run on BigQuery
+too (conftest.py); these are what is BigQuery's own."""
 
 from __future__ import annotations
-
-import os
-import socket
-import subprocess
-import sys
-import time
-import uuid
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-pytest.importorskip("sqlalchemy_bigquery")
-pytest.importorskip("bqemulator")
-spatial = pytest.importorskip("duckdb_extension_spatial")
+from stripe_pipeline.actions import StripeCustomerAction
+from stripe_pipeline.models import StripeCustomer
+from stripe_pipeline.settings import ConfigurationError
+from stripe_pipeline.warehouse import Warehouse
 
-from google.api_core.client_options import ClientOptions  # noqa: E402
-from google.auth.credentials import AnonymousCredentials  # noqa: E402
-from google.cloud import bigquery  # noqa: E402
-
-from stripe_pipeline.actions import StripeCustomerAction  # noqa: E402
-from stripe_pipeline.models import StripeCustomer  # noqa: E402
-from stripe_pipeline.settings import ConfigurationError  # noqa: E402
-from stripe_pipeline.warehouse import Warehouse  # noqa: E402
-
-from .conftest import table_rows  # noqa: E402
-from .test_cli import _summary_row  # noqa: E402
-from .test_state_store import _change_customers  # noqa: E402
-
-PROJECT = "stripe-pipeline-test"
+from .conftest import bigquery_client, table_rows
+from .test_cli import _summary_row
+from .test_state_store import _change_customers
+from .warehouse_emulators import BIGQUERY_PROJECT as PROJECT
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def bigquery_emulator(tmp_path_factory) -> str:
-    """bqemulator on free ports; its address (host:port). It loads DuckDB's spatial extension at
-    start, which it would download: the copy the duckdb-extension-spatial package ships is
-    installed beforehand into a home of the emulator's own."""
-    import duckdb
-
-    home = tmp_path_factory.mktemp("bqemulator-home")
-    extension = next(Path(spatial.__file__).parent.glob("extensions/*/spatial.duckdb_extension"))
-    with duckdb.connect(config={"extension_directory": str(home / ".duckdb" / "extensions")}) as connection:
-        connection.execute(f"INSTALL '{extension}'")
-    port = _free_port()
-    command = [sys.executable, "-m", "bqemulator", "start", "--rest-port", str(port), "--grpc-port", str(_free_port())]
-    command += ["--project", PROJECT, "--log-level", "warning"]
-    log = open(home / "server.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HOME": str(home)})
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, (home / "server.log").read_text()[-2000:]
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "bqemulator did not start in 60 s"
-                time.sleep(0.2)
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
-
-
-@pytest.fixture
-def dataset(bigquery_emulator, monkeypatch) -> str:
-    """A dataset of this test's own, and BIGQUERY_EMULATOR_HOST pointing the clients at the emulator."""
-    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", bigquery_emulator)
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    yield name
-    _client(bigquery_emulator).delete_dataset(f"{PROJECT}.{name}", delete_contents=True, not_found_ok=True)
-
-
-def _client(host: str) -> bigquery.Client:
-    return bigquery.Client(project=PROJECT, credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=f"http://{host}"))
-
-
-def test_backfill_incremental_and_rerun_into_bigquery(bigquery_emulator, dataset, emulator, client_for, tmp_path):
-    url = f"bigquery://{PROJECT}/{dataset}"
+def test_backfill_incremental_and_rerun_into_bigquery(bigquery_emulator, bigquery_dataset, emulator, client_for, tmp_path):
+    url = f"bigquery://{PROJECT}/{bigquery_dataset}"
     warehouse = Warehouse(url, state_url=f"sqlite:///{tmp_path / 'state.db'}")
     statements: list[str] = []
     sa.event.listen(warehouse.engine, "before_cursor_execute", lambda conn, cursor, sql, *rest: statements.append(sql))
@@ -106,13 +35,13 @@ def test_backfill_incremental_and_rerun_into_bigquery(bigquery_emulator, dataset
         assert sum(sql.startswith("MERGE") for sql in statements) >= 1
         assert not [sql for sql in statements if sql.lstrip().upper().startswith("INSERT")], statements
 
-        table = _client(bigquery_emulator).get_table(f"{PROJECT}.{dataset}.customers")
+        table = bigquery_client(bigquery_emulator).get_table(f"{PROJECT}.{bigquery_dataset}.customers")
         types = {field.name: field.field_type for field in table.schema}
         assert types["_raw"] == "JSON" and types["metadata"] == "JSON" and types["created"] == "TIMESTAMP", types
         assert table.time_partitioning.field == "created" and table.clustering_fields == ["id", "_account"]
         # The state is in the SQLite file; the dataset holds the tables, the sync's errors beside
         # them (users query them together), and no staging table is left behind.
-        tables = {t.table_id for t in _client(bigquery_emulator).list_tables(f"{PROJECT}.{dataset}")}
+        tables = {t.table_id for t in bigquery_client(bigquery_emulator).list_tables(f"{PROJECT}.{bigquery_dataset}")}
         assert tables == {"customers", "_stripe_sync_errors"}, tables
         assert warehouse.load_state("customers", None)["backfill_completed_at"] is not None
 
@@ -139,10 +68,10 @@ def test_backfill_incremental_and_rerun_into_bigquery(bigquery_emulator, dataset
         warehouse.close()
 
 
-def test_an_older_observation_and_an_unchanged_row_are_not_written(dataset, tmp_path):
+def test_an_older_observation_and_an_unchanged_row_are_not_written(bigquery_dataset, tmp_path):
     from datetime import UTC, datetime, timedelta
 
-    warehouse = Warehouse(f"bigquery://{PROJECT}/{dataset}", state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    warehouse = Warehouse(f"bigquery://{PROJECT}/{bigquery_dataset}", state_url=f"sqlite:///{tmp_path / 'state.db'}")
     try:
         table = StripeCustomer.__table__
         now = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
@@ -172,15 +101,15 @@ def test_an_older_observation_and_an_unchanged_row_are_not_written(dataset, tmp_
         warehouse.close()
 
 
-def test_a_bigquery_warehouse_requires_state_url(dataset, monkeypatch):
+def test_a_bigquery_warehouse_requires_state_url(bigquery_dataset, monkeypatch):
     monkeypatch.delenv("STATE_URL", raising=False)
     with pytest.raises(ConfigurationError, match=r"^A bigquery warehouse cannot keep the sync's own state: set STATE_URL"):
-        Warehouse(f"bigquery://{PROJECT}/{dataset}")
+        Warehouse(f"bigquery://{PROJECT}/{bigquery_dataset}")
 
 
-def test_the_cli_syncs_into_bigquery_with_the_state_in_a_sqlite_file(bigquery_emulator, dataset, shell, emulator, tmp_path):
+def test_the_cli_syncs_into_bigquery_with_the_state_in_a_sqlite_file(bigquery_emulator, bigquery_dataset, shell, emulator, tmp_path):
     # What a user sets, and nothing else: the URL, STATE_URL and Google's variable for an emulator.
-    env = {"WAREHOUSE_URL": f"bigquery://{PROJECT}/{dataset}", "BIGQUERY_EMULATOR_HOST": bigquery_emulator}
+    env = {"WAREHOUSE_URL": f"bigquery://{PROJECT}/{bigquery_dataset}", "BIGQUERY_EMULATOR_HOST": bigquery_emulator}
     refused = shell("sync", "customers", **env)
     assert refused.returncode != 0
     assert "A bigquery warehouse cannot keep the sync's own state: set STATE_URL" in refused.stderr, refused.stderr
@@ -189,12 +118,12 @@ def test_the_cli_syncs_into_bigquery_with_the_state_in_a_sqlite_file(bigquery_em
     first = shell("sync", "customers", **env, STATE_URL=f"sqlite:///{tmp_path / 'state.db'}")
     assert first.returncode == 0, first.stderr
     assert _summary_row(first.stderr, "customers")[1] == "backfill"
-    rows = _client(bigquery_emulator).query(f"SELECT COUNT(*) AS n FROM `{PROJECT}.{dataset}.customers`").result()
+    rows = bigquery_client(bigquery_emulator).query(f"SELECT COUNT(*) AS n FROM `{PROJECT}.{bigquery_dataset}.customers`").result()
     assert next(iter(rows)).n == emulator.store.table_count("customers") > 0
 
 
-def test_objects_that_failed_are_kept_and_resolved(dataset, tmp_path):
-    warehouse = Warehouse(f"bigquery://{PROJECT}/{dataset}", state_url=f"sqlite:///{tmp_path / 'state.db'}")
+def test_objects_that_failed_are_kept_and_resolved(bigquery_dataset, tmp_path):
+    warehouse = Warehouse(f"bigquery://{PROJECT}/{bigquery_dataset}", state_url=f"sqlite:///{tmp_path / 'state.db'}")
     try:
         failure = {"object_id": "cus_1", "error_class": "ValueError", "error_message": "no", "raw": {"id": "cus_1", "n": [1]}}
         warehouse.record_errors("customers", None, [failure, failure | {"object_id": "cus_2"}])

@@ -1,23 +1,12 @@
-"""Snowflake through the real connector (snowflake-connector-python, snowflake-sqlalchemy) against
-fakesnow's HTTP server, a subprocess on a free port: a database and schema per test, the sync's
-state in a SQLite file (a Snowflake warehouse requires STATE_URL).
+"""Snowflake through the real connector (snowflake-connector-python 5, snowflake-sqlalchemy)
+against fakesnow's HTTP server (warehouse_emulators.py): a database per test, the sync's state in
+a SQLite file (a Snowflake warehouse requires STATE_URL). The warehouse contract modules run on
+Snowflake too (conftest.py); these are what is Snowflake's own.
 
 fakesnow emulates Snowflake on DuckDB; where it lacks something Snowflake has, the dialect's
-module says so (dialects/snowflake.py). Skipped when fakesnow is not installed: it is not in the
-`test` extra, because fakesnow 0.12 works only with snowflake-connector-python before 5 (it
-imports `snowflake.connector.converter`, and connector 5 refuses its login for want of a master
-token), while snowflake-sqlalchemy 2.1, the first for SQLAlchemy 2.1, asks for connector 5.1.
-To run these: `pip install 'fakesnow[server]==0.12.1' 'snowflake-connector-python<5'` and
-`pip install --no-deps 'snowflake-sqlalchemy==2.1.0'` (it runs on connector 4.8 as far as the
-sync uses it)."""
+module says so (dialects/snowflake.py)."""
 
 from __future__ import annotations
-
-import socket
-import subprocess
-import sys
-import time
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -28,59 +17,6 @@ from stripe_pipeline.settings import ConfigurationError
 from stripe_pipeline.warehouse import Warehouse
 
 from .conftest import table_rows
-
-pytest.importorskip("fakesnow")
-snowflake_connector = pytest.importorskip("snowflake.connector")
-pytest.importorskip("snowflake.sqlalchemy")
-
-
-@pytest.fixture(scope="module")
-def fakesnow_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "fakesnow", "-s", "--host", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("fakesnow's server did not start") from None
-                time.sleep(0.2)
-        yield port
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # still busy with a statement in its thread pool
-            server.kill()
-            server.wait()
-
-
-def _raw(port: int, **options):
-    return snowflake_connector.connect(
-        user="fake", password="snow", account="fakesnow", host="127.0.0.1", port=port, protocol="http", **options
-    )
-
-
-@pytest.fixture
-def snowflake_url(fakesnow_port):
-    """A database of its own, its schema dropped at the end (fakesnow cannot DROP DATABASE; the
-    server, and its in-memory databases, end with the module); the tables go in schema `stripe`."""
-    database = f"test_{uuid.uuid4().hex[:12]}"
-    with _raw(fakesnow_port) as connection:
-        connection.cursor().execute(f"CREATE DATABASE {database}")
-        connection.cursor().execute(f"CREATE SCHEMA {database}.stripe")
-    yield f"snowflake://fake:snow@fakesnow/{database}/stripe?warehouse=test&role=test&host=127.0.0.1&port={fakesnow_port}&protocol=http"
-    with _raw(fakesnow_port) as connection:
-        connection.cursor().execute(f"DROP SCHEMA IF EXISTS {database}.stripe CASCADE")
 
 
 @pytest.fixture

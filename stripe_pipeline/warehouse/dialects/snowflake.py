@@ -26,9 +26,9 @@ TIMESTAMP_TZ, keys VARCHAR.
 What fakesnow 0.12.1 (tests/integration/test_snowflake.py) lacks, and how this module and the
 tests live with it: no temporary table in a named schema (unqualified, above); no COMMENT ON
 COLUMN (comments inline, `configure`); no TO_TIMESTAMP_TZ (CAST, the same in Snowflake); a NULL
-TIMESTAMP_TZ reads back as 1970-01-01 and every offset as UTC (the tests ask `IS NULL` in SQL);
-no DROP DATABASE (the tests drop the schema); connector 5 cannot log in (the tests run connector
-4.8). And it runs an array binding row by row, inline (its CLIENT_STAGE_ARRAY_BINDING_THRESHOLD
+TIMESTAMP_TZ is sent without its null mask, and its login answer lacks fields connector 5 needs
+(tests/emulators/fakesnow_server.py corrects both answers); every offset reads back as UTC; no
+DROP DATABASE (the tests drop the schema). And it runs an array binding row by row, inline (its CLIENT_STAGE_ARRAY_BINDING_THRESHOLD
 is 0, where Snowflake's connector stages anything past 65,280 values): a flush of 1,000
 customers takes it 10 s, one of 10,000 outlasts the connector's request timeout, whose retry of
 the same request then collides with the first. So the tests write flushes of tens of rows, and
@@ -38,7 +38,6 @@ a 10,000-row flush, one statement in Snowflake, has not run here.
 from __future__ import annotations
 
 import functools
-from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -113,14 +112,16 @@ class Snowflake(Dialect):
         # commits nothing of it.
         connection.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ({_stage_columns(connection, table)})")
         connection.exec_driver_sql(f"DELETE FROM {stage}")
-        driver = connection.connection.driver_connection
-        with _qmark(driver):
-            cursor = driver.cursor()  # type: ignore[union-attr]
-            try:
-                marks = ", ".join("?" for _ in table.columns)
-                cursor.executemany(f"INSERT INTO {stage} VALUES ({marks})", staged, _force_qmark_paramstyle=True)
-            finally:
-                cursor.close()
+        # Array binding: the connector binds an INSERT's rows apart from its text only with the
+        # qmark paramstyle, while snowflake-sqlalchemy sets pyformat for the connection, which
+        # would write every value into the SQL text; `_force_qmark_paramstyle` is the
+        # connector's switch for one call.
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            marks = ", ".join("?" for _ in table.columns)
+            cursor.executemany(f"INSERT INTO {stage} VALUES ({marks})", staged, _force_qmark_paramstyle=True)
+        finally:
+            cursor.close()
         inserted, updated = connection.execute(_merge_from_stage(table)).one()[:2]
         return UpsertResult(inserted=inserted, updated=updated, unchanged=len(rows) - inserted - updated)
 
@@ -151,25 +152,6 @@ def _staged_value(column: Any, value: Any) -> Any:
     if isinstance(column.type, DateTime):
         return value.isoformat()
     return value
-
-
-@contextmanager
-def _qmark(driver: Any):
-    """Array binding for one executemany: the connector binds an INSERT's rows server-side only
-    with the qmark paramstyle, while snowflake-sqlalchemy sets pyformat for the connection,
-    which would interpolate every value into the SQL text. Connector 5 takes
-    `_force_qmark_paramstyle` for this; 3.x and 4.x (which fakesnow needs) ignore it for an
-    INSERT and read the connection's `_paramstyle`, switched here for the one call (the
-    connection is this transaction's)."""
-    if not hasattr(driver, "_paramstyle"):
-        yield  # connector 5: the flag does it
-        return
-    before = driver._paramstyle
-    driver._paramstyle = "qmark"
-    try:
-        yield
-    finally:
-        driver._paramstyle = before
 
 
 def _converted(column: Any, value: Any) -> Any:
