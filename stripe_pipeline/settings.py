@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     # Where the sync keeps its own state (sync state, locks, the request budget, staged events);
     # None: in the warehouse, beside the tables (warehouse/state_store.py).
     state_url: str | None = None
+    # Snowflake's key-pair and OAuth (or programmatic access token) sign-in: secrets, so not in
+    # WAREHOUSE_URL (dialects/snowflake.py passes them to the connector).
+    snowflake_private_key: SecretStr | None = None  # the PEM text
+    snowflake_private_key_file: str | None = None
+    snowflake_private_key_passphrase: SecretStr | None = None
+    snowflake_token: SecretStr | None = None
     stripe_events_poll_seconds: int = policies.EVENTS_POLL_SECONDS
     stripe_timeout_seconds: float = policies.HTTP_READ_TIMEOUT_SECONDS
     stripe_requests_per_second: float | None = None

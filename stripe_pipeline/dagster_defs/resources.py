@@ -81,10 +81,24 @@ class WarehouseResource(dg.ConfigurableResource):
         "budget, staged events); defaults to STATE_URL, then the warehouse's own database.",
     )
 
+    # Snowflake's key pair or token: give them as dg.EnvVar("…"), which Dagster never shows.
+    snowflake_private_key: Optional[str] = Field(default=None, description="PEM text; defaults to SNOWFLAKE_PRIVATE_KEY.")
+    snowflake_private_key_file: Optional[str] = Field(default=None, description="Defaults to SNOWFLAKE_PRIVATE_KEY_FILE.")
+    snowflake_private_key_passphrase: Optional[str] = Field(default=None, description="Defaults to SNOWFLAKE_PRIVATE_KEY_PASSPHRASE.")
+    snowflake_token: Optional[str] = Field(default=None, description="OAuth or programmatic access token; defaults to SNOWFLAKE_TOKEN.")
+
     _opened: list[Warehouse] = PrivateAttr(default_factory=list)
 
     def settings(self) -> Settings:
-        return load(warehouse_url=self.url, warehouse_schema=self.schema_name, state_url=self.state_url)
+        return load(
+            warehouse_url=self.url,
+            warehouse_schema=self.schema_name,
+            state_url=self.state_url,
+            snowflake_private_key=self.snowflake_private_key,
+            snowflake_private_key_file=self.snowflake_private_key_file,
+            snowflake_private_key_passphrase=self.snowflake_private_key_passphrase,
+            snowflake_token=self.snowflake_token,
+        )
 
     def warehouse(self) -> Warehouse:
         warehouse = Warehouse(config=self.settings())

@@ -37,13 +37,14 @@ class Database:
         variable: str = "WAREHOUSE_URL",
         reconnect_seconds: float = RECONNECT_SECONDS,
         held_locks: list[HeldLock] | None = None,
+        config: settings.Settings | None = None,
     ):
         self.url = url
         self.role = role
         self.variable = variable
         self.reconnect_seconds = reconnect_seconds
         schema = schema if schema is not None else settings.warehouse_schema()  # as create_warehouse_engine reads it
-        self.engine = create_warehouse_engine(url, schema)
+        self.engine = create_warehouse_engine(url, schema, config)
         self.dialect = dialect_of(self.engine.dialect.name)
         self.schema = self.dialect.schema(schema)
         self.held_locks: list[HeldLock] = held_locks if held_locks is not None else []

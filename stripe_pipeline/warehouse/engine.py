@@ -3,6 +3,8 @@ driver and sets the engine up; the models go in the configured schema."""
 
 from __future__ import annotations
 
+import re
+
 import orjson
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
@@ -21,9 +23,19 @@ class WarehouseError(RuntimeError):
         self.refused_row = refused_row
 
 
+# Query parameters a driver may take a secret in (Snowflake's `token`, say): masked like the password.
+SECRET_QUERY_WORDS = ("token", "password", "pwd", "secret", "passphrase", "private_key", "credentials")
+
+
 def safe_url(url: str) -> str:
-    """The URL as it may appear in logs and errors: the password masked."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL as it may appear in logs and errors: the password, and any query parameter that
+    may hold a secret, masked."""
+    parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    for name in parsed.query:
+        if any(word in name.lower() for word in SECRET_QUERY_WORDS):
+            shown = re.sub(rf"([?&]{re.escape(name)}=)[^&]*", r"\1***", shown)
+    return shown
 
 
 def _json_dumps(value) -> str:
@@ -31,9 +43,10 @@ def _json_dumps(value) -> str:
     return orjson.dumps(value).decode()
 
 
-def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
+def create_warehouse_engine(url: str, schema: str | None = None, config: settings.Settings | None = None) -> Engine:
     """An engine for `url`, its models in `schema` (None: WAREHOUSE_SCHEMA as configured, else the
-    dialect's default, `stripe` where it has schemas)."""
+    dialect's default, `stripe` where it has schemas); the driver's secrets from `config` (None:
+    the environment's)."""
     parsed = make_url(url)
     dialect = DIALECTS.get(parsed.get_backend_name())
     if dialect is None:
@@ -44,6 +57,7 @@ def create_warehouse_engine(url: str, schema: str | None = None) -> Engine:
     schema = dialect.schema(schema if schema is not None else settings.warehouse_schema())
     try:  # a dialect's connect_args may need its driver's package already (BigQuery's client)
         parsed, connect_args = dialect.connection_url(parsed)
+        connect_args = {**connect_args, **dialect.credentials(config or settings.load())}
         options = dialect.engine_options()
         if connect_args:
             options["connect_args"] = {**options.get("connect_args", {}), **connect_args}

@@ -58,7 +58,7 @@ class Warehouse:
         self.url = config.warehouse_url
         self.reconnect_seconds = reconnect_seconds
         _require_state_url(self.url, config.state_url)  # before the engine: its driver may look for credentials
-        self.database = Database(self.url, config.warehouse_schema, reconnect_seconds=reconnect_seconds)
+        self.database = Database(self.url, config.warehouse_schema, reconnect_seconds=reconnect_seconds, config=config)
         self.engine = self.database.engine
         self.dialect = self.engine.dialect.name
         self._dialect = self.database.dialect

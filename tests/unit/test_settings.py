@@ -61,3 +61,12 @@ def test_accounts_are_a_comma_list_or_all(monkeypatch):
     assert settings.stripe_accounts() == ["acct_1A", "acct_1B"]
     monkeypatch.setenv("STRIPE_ACCOUNTS", "ALL")
     assert settings.stripe_accounts() == "all"
+
+
+def test_a_warehouse_url_in_logs_masks_its_password_and_secret_query_parameters():
+    from stripe_pipeline.warehouse import safe_url
+
+    url = "snowflake://me:hunter2@account/db/stripe?warehouse=w&token=t0k3n&private_key_file_pwd=p4ss&role=r"
+    shown = safe_url(url)
+    assert shown == "snowflake://me:***@account/db/stripe?private_key_file_pwd=***&role=r&token=***&warehouse=w"
+    assert safe_url("postgresql://u@h/analytics?sslmode=require") == "postgresql://u@h/analytics?sslmode=require"

@@ -68,8 +68,6 @@ def test_no_automation_condition_unless_given():
 def test_each_warehouse_shows_its_own_kind_icon():
     from stripe_pipeline.dagster_defs.factory import warehouse_kind
 
-    assert [warehouse_kind(url) for url in ("sqlite:///w.db", "postgresql://u@h/d", "duckdb:///w.duckdb")] == [
-        "sqlite",
-        "postgres",
-        "duckdb",
-    ]
+    urls = ("sqlite:///w.db", "postgresql://u@h/d", "duckdb:///w.duckdb", "mariadb+pymysql://u@h/d")
+    urls += ("snowflake://u@account/analytics/stripe?warehouse=w", "bigquery://project/dataset")
+    assert [warehouse_kind(url) for url in urls] == ["sqlite", "postgres", "duckdb", "mariadb", "snowflake", "bigquery"]

@@ -26,12 +26,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from sqlalchemy import URL, Connection, Engine, MetaData, Table, inspect
 from sqlalchemy.schema import CreateSchema
 
 from ..rules import UpsertResult
+
+if TYPE_CHECKING:
+    from ...settings import Settings
 
 
 def sidecar_dir(database: str) -> Path:
@@ -112,6 +115,11 @@ class Dialect:
         URL whose driver refuses them there (Snowflake's host), or a client made here (BigQuery's,
         for an emulator)."""
         return url, {}
+
+    def credentials(self, config: Settings) -> dict[str, Any]:
+        """connect_args for the driver from the settings' secrets (Snowflake's key pair or token):
+        kept out of WAREHOUSE_URL, which appears in logs with only its password masked."""
+        return {}
 
     def configure(self, engine: Engine) -> None:
         """Engine setup this database needs (connection pragmas, transaction modes)."""

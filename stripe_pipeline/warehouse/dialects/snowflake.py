@@ -48,6 +48,7 @@ from sqlalchemy.schema import CreateColumn
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from ...models.base import KeyText
+from ...settings import Settings
 from ..rules import UpsertResult, key_columns, replaces
 from .base import Dialect
 
@@ -75,6 +76,19 @@ class Snowflake(Dialect):
         if "port" in taken:
             taken["port"] = int(taken["port"])
         return url.difference_update_query(taken), taken
+
+    def credentials(self, config: Settings) -> dict[str, Any]:
+        # Key pair (`?authenticator=SNOWFLAKE_JWT` in the URL) or a token (`?authenticator=oauth`,
+        # or PROGRAMMATIC_ACCESS_TOKEN): the connector's own parameters, from settings that never
+        # reach a log. snowflake-sqlalchemy refuses `private_key_file` in a URL's query anyway.
+        secret = lambda value: value.get_secret_value() if value is not None else None  # noqa: E731
+        given = {
+            "private_key": secret(config.snowflake_private_key),
+            "private_key_file": config.snowflake_private_key_file,
+            "private_key_file_pwd": secret(config.snowflake_private_key_passphrase),
+            "token": secret(config.snowflake_token),
+        }
+        return {name: value for name, value in given.items() if value}
 
     def configure(self, engine: Engine) -> None:
         # Column comments inside CREATE TABLE (`_create_column` below), not as a COMMENT ON COLUMN
