@@ -3,7 +3,8 @@
 For each shape of `created` (--distribution, see stripe_emulator/timelines.py), starts
 the emulator with N customers created that way, a latency per request and Stripe's rate limit
 and per endpoint (429s beyond them), then backfills into PostgreSQL (and, for the first shape,
-SQLite, DuckDB and MariaDB):
+SQLite, DuckDB and MariaDB; Snowflake and BigQuery with `--targets`, against their local
+emulators: tests/emulators/install):
 - the parallel path (`StripeCustomerAction().sync_all()`: created windows, shared budget);
 - the sequential path the seed used (`stripe.Customer.list(limit=100).auto_paging_iter()`),
   through the same hooks and upserts.
@@ -21,6 +22,13 @@ see benchmarks/account.py, and `python -m benchmarks.backfill --account --help` 
     python -m benchmarks.backfill --objects 250000 --distribution even --skip-sequential --skip-multi-asset --targets postgresql
     python -m benchmarks.backfill --endpoint-rate-limit 0        # no limit per endpoint: the bound is the global 100/s
     python -m benchmarks.backfill --account --objects 30000     # the account benchmark (benchmarks/account.py)
+    python -m benchmarks.backfill --objects 20000 --distribution even --skip-sequential --skip-multi-asset \
+        --latency-ms 0 --targets postgresql,snowflake,bigquery   # what each warehouse is sent
+
+For Snowflake and BigQuery, the emulators' speed says nothing about the services': the figures
+to read are those counted on the wire (benchmarks/wire.py): statements (and load jobs) per
+100,000 rows, rows per writing statement, and the bytes sent. PostgreSQL's statements are
+counted by SQLAlchemy in the backfill's process.
 """
 
 from __future__ import annotations
@@ -33,7 +41,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -62,6 +73,10 @@ def run_one(path: str, api_base: str, url: str, schema: str | None, concurrency:
     from stripe_pipeline.warehouse import Warehouse
 
     warehouse = Warehouse(url, schema)
+    statements: Counter[str] = Counter()  # what SQLAlchemy sends (a cloud warehouse's bulk paths bypass it: see wire.py)
+    sa.event.listen(
+        warehouse.engine, "before_cursor_execute", lambda conn, cursor, sql, *rest: statements.update([sql.split(None, 1)[0].upper()])
+    )
     action = StripeCustomerAction(api_key="sk_test_emulator", api_base=api_base, warehouse=warehouse, concurrency=concurrency)
     started, cpu_started = time.perf_counter(), time.process_time()
     if path == "parallel":
@@ -81,6 +96,7 @@ def run_one(path: str, api_base: str, url: str, schema: str | None, concurrency:
         "cpu_us_per_object": cpu / max(fetched, 1) * 1e6,
         "peak_rss_mb": _peak_rss_mb(),
         "rows": warehouse.count(action.table()),
+        "statements": dict(statements),
     }
 
 
@@ -99,6 +115,7 @@ def _backfill(emulator: Emulator, path: str, target: str, concurrency: int, endp
     if endpoint_budget:
         env["STRIPE_ENDPOINT_REQUESTS_PER_SECOND"] = str(endpoint_budget)
     with _warehouse(target) as (url, schema):
+        env.update(_warehouse.env)
         emulator.requests.reset()
         child = subprocess.run(
             [sys.executable, "-m", "benchmarks.backfill", "--run-one", path, emulator.base_url, url, schema or "", str(concurrency)],
@@ -110,6 +127,8 @@ def _backfill(emulator: Emulator, path: str, target: str, concurrency: int, endp
         if child.returncode != 0:
             raise SystemExit(f"The {path} backfill into {target} failed:\n{child.stderr[-3000:]}")
         result = json.loads(child.stdout.strip().splitlines()[-1])
+        if _warehouse.wire is not None:  # counted on the wire: the bulk paths too
+            result.update(statements=dict(_warehouse.wire.statements), bytes_sent=_warehouse.wire.bytes_sent)
     log = emulator.requests
     result.update(
         requests=log.total,
@@ -121,13 +140,21 @@ def _backfill(emulator: Emulator, path: str, target: str, concurrency: int, endp
 
 
 class _warehouse:
-    """A fresh warehouse: a new PostgreSQL schema or MariaDB database (dropped afterwards), or a
-    new SQLite or DuckDB file."""
+    """A fresh warehouse: a new PostgreSQL schema or MariaDB database (dropped afterwards), a new
+    SQLite or DuckDB file, or Snowflake or BigQuery emulated (fakesnow, bqemulator) behind a
+    wire counter, with the sync's state in a SQLite file. `_warehouse.env`: what the backfill's
+    process needs besides; `_warehouse.wire`: the counter, for an emulated cloud warehouse."""
+
+    env: dict[str, str] = {}
+    wire: Any = None
 
     def __init__(self, target: str):
         self.target = target
 
     def __enter__(self) -> tuple[str, str | None]:
+        type(self).env, type(self).wire = {}, None
+        if self.target in ("snowflake", "bigquery"):
+            return self._cloud()
         if self.target == "postgresql":
             self.schema = f"bench_{uuid.uuid4().hex[:10]}"
             return POSTGRES_URL, self.schema
@@ -141,8 +168,34 @@ class _warehouse:
             return f"duckdb:///{Path(self.folder.name) / 'bench.duckdb'}", None
         return f"sqlite:///{Path(self.folder.name) / 'bench.db'}", None
 
+    def _cloud(self) -> tuple[str, str | None]:
+        from tests.integration import warehouse_emulators
+
+        from .wire import WireCounter, bigquery_statement, snowflake_statement
+
+        self.stack = ExitStack()
+        self.folder = tempfile.TemporaryDirectory()
+        folder = Path(self.folder.name)
+        type(self).env = {"STATE_URL": f"sqlite:///{folder / 'state.db'}"}
+        if self.target == "snowflake":
+            port = self.stack.enter_context(warehouse_emulators.fakesnow(folder))
+            import snowflake.connector
+
+            with snowflake.connector.connect(user="b", password="b", account="fakesnow", host="127.0.0.1", port=port, protocol="http") as c:
+                c.cursor().execute("CREATE DATABASE bench")
+                c.cursor().execute("CREATE SCHEMA bench.stripe")
+            wire = type(self).wire = self.stack.enter_context(WireCounter(port, snowflake_statement))
+            return f"snowflake://b:b@fakesnow/bench/stripe?warehouse=w&role=r&host=127.0.0.1&port={wire.port}&protocol=http", "stripe"
+        address = self.stack.enter_context(warehouse_emulators.bqemulator(folder))
+        wire = type(self).wire = self.stack.enter_context(WireCounter(int(address.rsplit(":", 1)[1]), bigquery_statement))
+        type(self).env["BIGQUERY_EMULATOR_HOST"] = f"127.0.0.1:{wire.port}"
+        return f"bigquery://{warehouse_emulators.BIGQUERY_PROJECT}/bench", None
+
     def __exit__(self, *exc) -> None:
-        if self.target == "postgresql":
+        if self.target in ("snowflake", "bigquery"):
+            self.stack.close()
+            self.folder.cleanup()
+        elif self.target == "postgresql":
             engine = sa.create_engine(POSTGRES_URL)
             with engine.begin() as connection:
                 connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
@@ -285,6 +338,7 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
                 assert result["rows"] == args.objects, f"{result['rows']:,} rows for {args.objects:,} objects"
+                print(f"{'':>10} {_writes(result)}", flush=True)
             table.append(_row(shape, results[(targets[0], "parallel")], results.get((targets[0], "sequential")), bound))
     print(
         f"\n{args.objects:,} customers into {targets[0]}, {args.latency_ms:.0f} ms per request, {args.rate_limit} requests/s, "
@@ -303,6 +357,23 @@ def main(argv: list[str] | None = None) -> None:
             f"max {multi['max_requests_in_a_second']} in any second against a budget of {args.rate_limit}, {multi['rate_limited']} 429s",
             flush=True,
         )
+
+
+# The statements that write rows: staged or merged, by whatever name each warehouse gives them.
+WRITING = ("INSERT", "MERGE", "UPDATE", "LOAD", "COPY")
+
+
+def _writes(result: dict) -> str:
+    """What a backfill sent its warehouse, per 100,000 objects."""
+    statements = result["statements"]
+    total, writing = sum(statements.values()), sum(statements.get(word, 0) for word in WRITING)
+    per = 100_000 / max(result["objects"], 1)
+    sent = f", {result['bytes_sent'] / max(result['objects'], 1):,.0f} bytes sent per object" if "bytes_sent" in result else ""
+    listed = ", ".join(f"{word} {n:,}" for word, n in sorted(statements.items(), key=lambda item: -item[1]))
+    return (
+        f"{total * per:,.0f} statements per 100,000 objects ({listed}); {result['objects'] / max(writing, 1):,.0f} objects per "
+        f"writing statement{sent}"
+    )
 
 
 def _memory_gib() -> float:
