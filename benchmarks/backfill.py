@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -73,10 +74,8 @@ def run_one(path: str, api_base: str, url: str, schema: str | None, concurrency:
     from stripe_pipeline.warehouse import Warehouse
 
     warehouse = Warehouse(url, schema)
-    statements: Counter[str] = Counter()  # what SQLAlchemy sends (a cloud warehouse's bulk paths bypass it: see wire.py)
-    sa.event.listen(
-        warehouse.engine, "before_cursor_execute", lambda conn, cursor, sql, *rest: statements.update([sql.split(None, 1)[0].upper()])
-    )
+    statements: list[str] = []  # what SQLAlchemy sends (a cloud warehouse's bulk paths bypass it: see wire.py)
+    sa.event.listen(warehouse.engine, "before_cursor_execute", lambda conn, cursor, sql, *rest: statements.append(sql))
     action = StripeCustomerAction(api_key="sk_test_emulator", api_base=api_base, warehouse=warehouse, concurrency=concurrency)
     started, cpu_started = time.perf_counter(), time.process_time()
     if path == "parallel":
@@ -96,7 +95,7 @@ def run_one(path: str, api_base: str, url: str, schema: str | None, concurrency:
         "cpu_us_per_object": cpu / max(fetched, 1) * 1e6,
         "peak_rss_mb": _peak_rss_mb(),
         "rows": warehouse.count(action.table()),
-        "statements": dict(statements),
+        "statements": statements,
     }
 
 
@@ -128,7 +127,7 @@ def _backfill(emulator: Emulator, path: str, target: str, concurrency: int, endp
             raise SystemExit(f"The {path} backfill into {target} failed:\n{child.stderr[-3000:]}")
         result = json.loads(child.stdout.strip().splitlines()[-1])
         if _warehouse.wire is not None:  # counted on the wire: the bulk paths too
-            result.update(statements=dict(_warehouse.wire.statements), bytes_sent=_warehouse.wire.bytes_sent)
+            result.update(statements=_warehouse.wire.statements, bytes_sent=_warehouse.wire.bytes_sent)
     log = emulator.requests
     result.update(
         requests=log.total,
@@ -359,21 +358,26 @@ def main(argv: list[str] | None = None) -> None:
         )
 
 
-# The statements that write rows: staged or merged, by whatever name each warehouse gives them.
-WRITING = ("INSERT", "MERGE", "UPDATE", "LOAD", "COPY")
-
-
 def _writes(result: dict) -> str:
-    """What a backfill sent its warehouse, per 100,000 objects."""
+    """What a backfill sent its warehouse, per 100,000 objects: its statements by first word, and
+    how many objects each statement that upserts the table's rows carried."""
     statements = result["statements"]
-    total, writing = sum(statements.values()), sum(statements.get(word, 0) for word in WRITING)
+    words = Counter((sql.split(None, 1) or ["?"])[0].upper() for sql in statements)
+    upserts = sum(1 for sql in statements if _upserts_customers(sql))
     per = 100_000 / max(result["objects"], 1)
     sent = f", {result['bytes_sent'] / max(result['objects'], 1):,.0f} bytes sent per object" if "bytes_sent" in result else ""
-    listed = ", ".join(f"{word} {n:,}" for word, n in sorted(statements.items(), key=lambda item: -item[1]))
+    listed = ", ".join(f"{word} {n:,}" for word, n in words.most_common())
     return (
-        f"{total * per:,.0f} statements per 100,000 objects ({listed}); {result['objects'] / max(writing, 1):,.0f} objects per "
-        f"writing statement{sent}"
+        f"{len(statements) * per:,.0f} statements per 100,000 objects ({listed}); {upserts * per:,.0f} upserts of the table "
+        f"per 100,000, {result['objects'] / max(upserts, 1):,.0f} objects each{sent}"
     )
+
+
+def _upserts_customers(sql: str) -> bool:
+    """A statement that writes rows into the customers table itself (not a staging table): a
+    MERGE INTO it, or an INSERT into it (PostgreSQL's JSON batch starts WITH …)."""
+    text = " ".join(sql.split()).lower()
+    return bool(re.search(r"(merge( into)?|insert into) [`\"\w.]*?\bcustomers\b[`\"]?( |\()", text))
 
 
 def _memory_gib() -> float:

@@ -15,40 +15,40 @@ import gzip
 import http.client
 import json
 import threading
-from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate"}
 
 
-def snowflake_statement(path: str, body: bytes, headers) -> str | None:
-    if not path.startswith("/queries/v1/query-request"):
+def snowflake_statement(method: str, path: str, body: bytes, headers) -> str | None:
+    """The SQL of a statement request, or None."""
+    if method != "POST" or not path.startswith("/queries/v1/query-request"):
         return None
     if headers.get("Content-Encoding") == "gzip":
         body = gzip.decompress(body)
-    sql = json.loads(body).get("sqlText", "")
-    return (sql.split(None, 1) or ["?"])[0].upper()
+    return json.loads(body).get("sqlText", "")
 
 
-def bigquery_statement(path: str, body: bytes, headers) -> str | None:
-    if path.startswith("/upload/") and path.split("?")[0].endswith("/jobs"):
-        return "LOAD"
+def bigquery_statement(method: str, path: str, body: bytes, headers) -> str | None:
+    """The SQL of a query job, `LOAD` for the start of a load job's upload, or None (a job's
+    polling, its results, the table API, an upload's data)."""
     route = path.split("?")[0]
-    if route.endswith("/jobs") or route.endswith("/queries"):
-        query = json.loads(body or b"{}")
-        sql = query.get("query") or query.get("configuration", {}).get("query", {}).get("query", "")
-        return (sql.split(None, 1) or ["?"])[0].upper() if sql else "JOB"
-    return None
+    if method != "POST" or not route.endswith(("/jobs", "/queries")):
+        return None
+    if route.startswith("/upload/"):
+        return "LOAD"
+    query = json.loads(body or b"{}")
+    return query.get("query") or query.get("configuration", {}).get("query", {}).get("query", "") or "JOB"
 
 
 class WireCounter:
     """`with WireCounter(upstream_port, snowflake_statement) as wire:` … `wire.port` to connect to;
-    `wire.statements` (a Counter by first SQL word, LOAD for a load job) and `wire.bytes_sent`."""
+    `wire.statements` (each statement's SQL, LOAD for a load job) and `wire.bytes_sent`."""
 
     def __init__(self, upstream_port: int, classify):
         self.upstream_port = upstream_port
         self.classify = classify
-        self.statements: Counter[str] = Counter()
+        self.statements: list[str] = []
         self.bytes_sent = 0
         self._lock = threading.Lock()
         counter = self
@@ -61,11 +61,11 @@ class WireCounter:
 
             def _forward(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                word = counter.classify(self.path, body, self.headers)
+                sql = counter.classify(self.command, self.path, body, self.headers)
                 with counter._lock:
                     counter.bytes_sent += len(body)
-                    if word:
-                        counter.statements[word] += 1
+                    if sql:
+                        counter.statements.append(sql)
                 upstream = http.client.HTTPConnection("127.0.0.1", counter.upstream_port, timeout=600)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
                 upstream.request(self.command, self.path, body=body, headers=headers)
