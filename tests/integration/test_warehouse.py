@@ -230,7 +230,9 @@ def test_upsert_paths_store_the_same_values(warehouse, action):
     table = action.table()
     warehouse.ensure_tables([table])
     mapper = action(warehouse=warehouse, api_key="sk_test_x")
-    objects = [obj for obj in generate({action.object_name(): 60}, seed=3, now=1767225600) if obj["object"] == action.object_name()]
+    # BigQuery's portable statement is a MERGE job a row (the emulator takes ~0.4 s each): fewer rows there.
+    count = 12 if warehouse.dialect == "bigquery" else 60
+    objects = [obj for obj in generate({action.object_name(): count}, seed=3, now=1767225600) if obj["object"] == action.object_name()]
     rows = [dict.fromkeys(c.name for c in table.columns) | mapper.set_default(obj) for obj in objects]
     later = [row | {"_synced_at": row["_synced_at"] + timedelta(hours=1)} for row in rows]
     half = len(rows) // 2
@@ -266,6 +268,8 @@ def _as_made_by_0_6(table: sa.Table, metadata: sa.MetaData) -> sa.Table:
 def test_a_warehouse_made_by_0_6_is_keyed_by_account_on_its_first_run(warehouse, make_emulator, client_for):
     """0.6 keyed rows by `id` alone, with NULL `_account` for the platform. The first run keys
     them by (id, _account), '' for the platform, keeping every row and column, a user's too."""
+    if warehouse.dialect == "bigquery":
+        pytest.skip("no BigQuery table predates the key (id, _account): BigQuery came after 0.6 (test_bigquery.py adds columns)")
     emulator = make_emulator({"customer": 5, "invoice": 4})
     old = sa.MetaData()
     customers, lines = (_as_made_by_0_6(model.__table__, old) for model in (StripeCustomer, StripeInvoiceLineItem))
