@@ -188,6 +188,10 @@ class Dialect:
         many it flagged; None: upsert.py's UPDATE for each."""
         return None
 
+    def replace_table(self, connection: Connection, name: str, schema: str | None, frame: Any) -> None:
+        """Replace the table `name` with a pandas frame's rows (the metric tables, rebuilt whole)."""
+        frame.to_sql(name, connection, schema=schema, if_exists="replace", index=False, chunksize=10_000)
+
     def session_lock(self, engine: Engine, name: str) -> Any | None:
         """A lock held on a connection of its own (try_acquire, check, release: see locks.py);
         None: a file lock beside the database."""
