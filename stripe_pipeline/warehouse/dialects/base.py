@@ -28,8 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from sqlalchemy import URL, Connection, Engine, MetaData, Table, inspect
-from sqlalchemy.schema import CreateSchema
+from sqlalchemy import URL, Column, Connection, Engine, MetaData, Table, inspect
+from sqlalchemy.schema import CreateSchema, SetColumnComment
 
 from ..rules import UpsertResult
 
@@ -139,6 +139,15 @@ class Dialect:
             column["name"]: column["type"].compile(dialect=connection.dialect)
             for column in inspect(connection).get_columns(table, schema=schema)
         }
+
+    def add_column(self, connection: Connection, table: Table, column: Column, schema: str | None) -> None:
+        """Add the model's `column` to the database's `table`, which lacks it (upgrades.py)."""
+        quote = connection.dialect.identifier_preparer.quote
+        name = f"{quote(schema)}.{quote(table.name)}" if schema else quote(table.name)
+        sql_type = column.type.compile(dialect=connection.dialect)
+        connection.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {quote(column.name)} {sql_type}")
+        if column.comment and self.comments:
+            connection.execute(SetColumnComment(column))
 
     def primary_key(self, connection: Connection, table: str, schema: str | None) -> list[str]:
         """The columns of the database's table's primary key, in order."""

@@ -46,6 +46,7 @@ from sqlalchemy import (
     URL,
     BigInteger,
     Boolean,
+    Column,
     Connection,
     DateTime,
     Engine,
@@ -125,6 +126,18 @@ class BigQuery(Dialect):
     def column_types(self, connection: Connection, table: str, schema: str | None) -> dict[str, str]:
         # From the table's schema: sqlalchemy-bigquery's reflection does not know JSON.
         return {field.name: field.field_type for field in _client(connection).get_table(f"{_dataset(connection)}.{table}").schema}
+
+    def add_column(self, connection: Connection, table: Table, column: Column, schema: str | None) -> None:
+        # Through the table API, as tables are made: its type and description as a new table's
+        # (sqlalchemy-bigquery would compile the description as COMMENT ON, which BigQuery lacks).
+        from google.cloud import bigquery
+
+        client = _client(connection)
+        made = client.get_table(f"{_dataset(connection)}.{table.name}")
+        [field] = _schema(connection, [column])
+        # NULLABLE whatever the model says: the rows already there have no value (BigQuery refuses a REQUIRED one).
+        made.schema = [*made.schema, bigquery.SchemaField(field.name, field.field_type, mode="NULLABLE", description=field.description)]
+        client.update_table(made, ["schema"])
 
     def primary_key(self, connection: Connection, table: str, schema: str | None) -> list[str]:
         return []  # no BigQuery table predates 0.7's key (id, _account), BigQuery came later: nothing to rekey
