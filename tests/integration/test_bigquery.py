@@ -146,7 +146,11 @@ def test_a_table_made_before_a_field_existed_gains_its_column(bigquery_emulator,
 
     url, state_url = f"bigquery://{PROJECT}/{bigquery_dataset}", f"sqlite:///{tmp_path / 'state.db'}"
     table, added = StripeCustomer.__table__, ("email", "tax_ids")
-    older = sa.Table(table.name, sa.MetaData(), *(column.copy() for column in table.columns if column.name not in added))
+    older = sa.Table(
+        table.name,
+        sa.MetaData(),
+        *(sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable) for c in table.columns if c.name not in added),
+    )
     now = datetime(2026, 1, 2, tzinfo=UTC)
     row = {"id": "cus_1", "_account": "", "_raw": {"id": "cus_1"}, "_synced_at": now, "_observed_at": now, "name": "Old"}
     before = Warehouse(url, state_url=state_url)

@@ -14,8 +14,17 @@ anonymously.
   newer one). A statement per row would cost a DML job each and hit BigQuery's DML quotas.
 - A flush's deletions are one load job and one MERGE too (`mark_deleted`); objects that failed
   to sync are a MERGE each in `_stripe_sync_errors` (`_MergeInsert`): few per run.
+- The portable upsert (`upsert`, which only a caller asking for it takes) and the sync errors
+  run their MERGE a row each: the DB-API's executemany is a job a row.
+- A new field's column is added through the table API too (`add_column`): typed and described as
+  a new table's, NULLABLE (BigQuery takes no REQUIRED column on a table holding rows).
+- The metric tables are replaced by one load job that truncates (`replace_table`): pandas'
+  multi-row INSERTs would bind past BigQuery's 10,000 query parameters, a DML job a chunk.
+- JSON paths (the metrics') are JSON_VALUE, cast to INT64 or BOOL, and JSON_QUERY for JSON.
 - The sync's own state cannot live here (a row update per API request, locks): a BigQuery
   warehouse requires STATE_URL (Dialect.keeps_state, checked in warehouse.py).
+- google-cloud-bigquery's DB-API cannot bind a JSON parameter (it knows no JSON scalar type):
+  JSON values go as text through PARSE_JSON (`_MergeInsert`), or in a load job.
 
 Gaps of the emulator the tests run against (bqemulator 1.4), and what the code does about them:
 - `CREATE TABLE` DDL loses JSON (made STRING), descriptions, partitioning and clustering: the
@@ -28,6 +37,11 @@ Gaps of the emulator the tests run against (bqemulator 1.4), and what the code d
   statement changed, which the emulator's query results omit, are taken from the job's statistics.
 - A job's `dml_stats` (inserted and updated rows) is empty: the new keys are counted with a
   SELECT on the staging table first; real BigQuery could spare that query.
+- A table's schema update (tables.patch) that adds fields changes the emulator's catalog but not
+  its DuckDB table, and `ALTER TABLE … ADD COLUMN` the reverse: its launcher
+  (tests/emulators/bqemulator_server.py) adds the new fields' columns to the DuckDB table too.
+- Each statement costs the emulator ~0.2-0.5 s: the contract tests give BigQuery smaller data
+  (test_metrics' account, test_warehouse's concurrent writers and portable upserts).
 """
 
 from __future__ import annotations
