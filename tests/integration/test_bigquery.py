@@ -174,3 +174,32 @@ def test_a_table_made_before_a_field_existed_gains_its_column(bigquery_emulator,
         assert (stored["name"], stored["email"], stored["tax_ids"]) == ("Old", "a@example.com", [{"type": "eu_vat"}])
     finally:
         warehouse.close()
+
+
+def test_the_metrics_read_from_bigquery_equal_those_read_from_sqlite(bigquery_dataset, make_emulator, client_for, tmp_path):
+    """The JSON paths (an invoice line's period, parent, pricing) and the types read back from
+    BigQuery make the same tables as SQLite's; the tables written back read as they were."""
+    import pandas as pd
+
+    from stripe_pipeline.actions import StripeInvoiceAction, StripePriceAction, StripeSubscriptionAction
+    from stripe_pipeline.metrics import build_all, write
+
+    emulator = make_emulator(stories=40, random_seed=5)
+    bigquery = Warehouse(f"bigquery://{PROJECT}/{bigquery_dataset}", state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    sqlite = Warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    try:
+        for warehouse in (sqlite, bigquery):
+            for action in (StripePriceAction, StripeSubscriptionAction, StripeInvoiceAction):
+                action(client=client_for(emulator), warehouse=warehouse).sync_incremental()
+        expected, tables = build_all(sqlite), build_all(bigquery)
+        assert len(expected["mrr_by_customer"]) > 20 and expected["mrr_by_customer"]["movement"].nunique() > 2
+        for name, table in tables.items():
+            pd.testing.assert_frame_equal(table, expected[name], check_dtype=False, obj=name)
+        write(bigquery, "churn_monthly", tables["churn_monthly"])
+        with bigquery.engine.connect() as connection:
+            written = pd.DataFrame(connection.execute(sa.text("SELECT * FROM churn_monthly ORDER BY currency, month")).mappings().all())
+        ordered = tables["churn_monthly"].sort_values(["currency", "month"], ignore_index=True)
+        pd.testing.assert_frame_equal(written, ordered, check_dtype=False)
+    finally:
+        bigquery.close()
+        sqlite.close()

@@ -20,7 +20,8 @@ anonymously.
   a new table's, NULLABLE (BigQuery takes no REQUIRED column on a table holding rows).
 - The metric tables are replaced by one load job that truncates (`replace_table`): pandas'
   multi-row INSERTs would bind past BigQuery's 10,000 query parameters, a DML job a chunk.
-- JSON paths (the metrics') are JSON_VALUE, cast to INT64 or BOOL, and JSON_QUERY for JSON.
+- JSON paths (the metrics'): JSON_VALUE for text, LAX_INT64 and LAX_BOOL of JSON_QUERY for numbers
+  and booleans, JSON_QUERY for JSON.
 - The sync's own state cannot live here (a row update per API request, locks): a BigQuery
   warehouse requires STATE_URL (Dialect.keeps_state, checked in warehouse.py).
 - google-cloud-bigquery's DB-API cannot bind a JSON parameter (it knows no JSON scalar type):
@@ -69,7 +70,6 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     bindparam,
-    cast,
     func,
     text,
 )
@@ -158,10 +158,13 @@ class BigQuery(Dialect):
 
     def json_value(self, column: Any, *path: str, kind: str = "string") -> Any:
         where = "$." + ".".join(path)
+        if kind == "string":
+            return func.json_value(column, where)
+        found = func.json_query(column, where)
         if kind == "json":
-            return func.json_query(column, where)
-        value = func.json_value(column, where)
-        return value if kind == "string" else cast(value, {"integer": BigInteger, "boolean": Boolean}[kind])
+            return found
+        # LAX_: a value of another JSON type converts, or is NULL, where CAST would fail the query.
+        return func.lax_int64(found, type_=BigInteger) if kind == "integer" else func.lax_bool(found, type_=Boolean)
 
     def insert(self, table: Table) -> Any:
         # Taken by `_stripe_sync_errors` (errors.py), the one table still written this way: a
