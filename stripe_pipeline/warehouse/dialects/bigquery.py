@@ -14,8 +14,8 @@ anonymously.
   newer one). A statement per row would cost a DML job each and hit BigQuery's DML quotas.
 - A flush's deletions are one load job and one MERGE too (`mark_deleted`); objects that failed
   to sync are a MERGE each in `_stripe_sync_errors` (`_MergeInsert`): few per run.
-- The portable upsert (`upsert`, which only a caller asking for it takes) and the sync errors
-  run their MERGE a row each: the DB-API's executemany is a job a row.
+- The portable upsert (`upsert`), which only a caller asking for it takes, is a MERGE a row too:
+  the DB-API runs an executemany as a job a row.
 - A new field's column is added through the table API too (`add_column`): typed and described as
   a new table's, NULLABLE (BigQuery takes no REQUIRED column on a table holding rows).
 - The metric tables are replaced by one load job that truncates (`replace_table`): pandas'
@@ -41,8 +41,10 @@ Gaps of the emulator the tests run against (bqemulator 1.4), and what the code d
 - A table's schema update (tables.patch) that adds fields changes the emulator's catalog but not
   its DuckDB table, and `ALTER TABLE … ADD COLUMN` the reverse: its launcher
   (tests/emulators/bqemulator_server.py) adds the new fields' columns to the DuckDB table too.
-- Each statement costs the emulator ~0.2-0.5 s: the contract tests give BigQuery smaller data
-  (test_metrics' account, test_warehouse's concurrent writers and portable upserts).
+- A statement naming a dataset that does not exist fails as DuckDB's `Catalog Error: Schema …
+  does not exist` (400 invalidQuery), where BigQuery answers 404 notFound; nothing here depends on it.
+- A MERGE costs the emulator 0.2-0.5 s (a query ~20 ms): the contract tests give BigQuery smaller
+  data (test_metrics' account, test_warehouse's concurrent writers and portable upserts).
 """
 
 from __future__ import annotations
@@ -216,9 +218,8 @@ def _frame_type(values: Any) -> str:
     if pd.api.types.is_datetime64_any_dtype(values):
         return "TIMESTAMP"
     inferred = pd.api.types.infer_dtype(values, skipna=True)
-    return {"date": "DATE", "datetime": "TIMESTAMP", "integer": "INT64", "floating": "FLOAT64", "boolean": "BOOL"}.get(
-        inferred, "FLOAT64" if inferred == "mixed-integer-float" else "STRING"
-    )
+    types = {"date": "DATE", "datetime": "TIMESTAMP", "integer": "INT64", "floating": "FLOAT64", "mixed-integer-float": "FLOAT64"}
+    return types.get(inferred, "BOOL" if inferred == "boolean" else "STRING")
 
 
 def _isoformat(value: Any) -> Any:
