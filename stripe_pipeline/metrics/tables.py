@@ -67,4 +67,4 @@ def build_all(warehouse: Warehouse) -> dict[str, pd.DataFrame]:
 def write(warehouse: Warehouse, name: str, frame: pd.DataFrame) -> None:
     """Replace the metric table `name` (in the warehouse's schema) with `frame`."""
     with warehouse.engine.begin() as connection:
-        frame.to_sql(name, connection, schema=warehouse.schema, if_exists="replace", index=False, chunksize=10_000)
+        warehouse.database.dialect.replace_table(connection, name, warehouse.schema, frame)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import Connection, Table
-from sqlalchemy.schema import SetColumnComment
 
 from .dialects import Dialect
 from .rules import key_columns
@@ -38,12 +37,7 @@ def add_missing_columns(dialect: Dialect, connection: Connection, tables: list[T
         for column in table.columns:
             if column.name in existing:
                 continue
-            quote = connection.dialect.identifier_preparer.quote
-            name = f"{quote(schema)}.{quote(table.name)}" if schema else quote(table.name)
-            sql_type = column.type.compile(dialect=connection.dialect)
-            connection.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {quote(column.name)} {sql_type}")
-            if column.comment and dialect.comments:
-                connection.execute(SetColumnComment(column))
+            dialect.add_column(connection, table, column, schema)
             added.append(f"{table.name}.{column.name}")
     return added
 

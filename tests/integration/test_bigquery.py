@@ -137,3 +137,69 @@ def test_objects_that_failed_are_kept_and_resolved(bigquery_dataset, tmp_path):
         assert warehouse.open_errors("customers") == 1
     finally:
         warehouse.close()
+
+
+def test_a_table_made_before_a_field_existed_gains_its_column(bigquery_emulator, bigquery_dataset, tmp_path):
+    """A `stripe` upgrade adds fields: the table an older version made gains their columns, typed
+    and described as a new table's would be, and keeps its rows."""
+    from datetime import UTC, datetime
+
+    url, state_url = f"bigquery://{PROJECT}/{bigquery_dataset}", f"sqlite:///{tmp_path / 'state.db'}"
+    table, added = StripeCustomer.__table__, ("email", "tax_ids")
+    older = sa.Table(
+        table.name,
+        sa.MetaData(),
+        *(sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable) for c in table.columns if c.name not in added),
+    )
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    row = {"id": "cus_1", "_account": "", "_raw": {"id": "cus_1"}, "_synced_at": now, "_observed_at": now, "name": "Old"}
+    before = Warehouse(url, state_url=state_url)
+    try:
+        dialect = before.database.dialect
+        with before.engine.begin() as connection, dialect.creating_tables(connection, None):
+            dialect.create_tables(connection, older.metadata, [older])
+            dialect.fast_upsert(connection, older, [dict.fromkeys(older.columns.keys()) | row])  # as the older version wrote it
+    finally:
+        before.close()
+
+    warehouse = Warehouse(url, state_url=state_url)
+    try:
+        later = row | {"email": "a@example.com", "tax_ids": [{"type": "eu_vat"}], "_observed_at": now.replace(day=3)}
+        assert warehouse.upsert(table, [dict.fromkeys(table.columns.keys()) | later]).updated == 1
+        fields = {f.name: f for f in bigquery_client(bigquery_emulator).get_table(f"{PROJECT}.{bigquery_dataset}.customers").schema}
+        assert [name for name in fields] == [column.name for column in older.columns] + list(added)  # added at the end
+        assert (fields["email"].field_type, fields["tax_ids"].field_type) == ("STRING", "JSON")
+        assert fields["email"].description == table.c.email.comment and fields["email"].mode == "NULLABLE"
+        stored = table_rows(warehouse, table)["cus_1"]
+        assert (stored["name"], stored["email"], stored["tax_ids"]) == ("Old", "a@example.com", [{"type": "eu_vat"}])
+    finally:
+        warehouse.close()
+
+
+def test_the_metrics_read_from_bigquery_equal_those_read_from_sqlite(bigquery_dataset, make_emulator, client_for, tmp_path):
+    """The JSON paths (an invoice line's period, parent, pricing) and the types read back from
+    BigQuery make the same tables as SQLite's; the tables written back read as they were."""
+    import pandas as pd
+
+    from stripe_pipeline.actions import StripeInvoiceAction, StripePriceAction, StripeSubscriptionAction
+    from stripe_pipeline.metrics import build_all, write
+
+    emulator = make_emulator(stories=40, random_seed=5)
+    bigquery = Warehouse(f"bigquery://{PROJECT}/{bigquery_dataset}", state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    sqlite = Warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    try:
+        for warehouse in (sqlite, bigquery):
+            for action in (StripePriceAction, StripeSubscriptionAction, StripeInvoiceAction):
+                action(client=client_for(emulator), warehouse=warehouse).sync_incremental()
+        expected, tables = build_all(sqlite), build_all(bigquery)
+        assert len(expected["mrr_by_customer"]) > 20 and expected["mrr_by_customer"]["movement"].nunique() > 2
+        for name, table in tables.items():
+            pd.testing.assert_frame_equal(table, expected[name], check_dtype=False, obj=name)
+        write(bigquery, "churn_monthly", tables["churn_monthly"])
+        with bigquery.engine.connect() as connection:
+            written = pd.DataFrame(connection.execute(sa.text("SELECT * FROM churn_monthly ORDER BY currency, month")).mappings().all())
+        ordered = tables["churn_monthly"].sort_values(["currency", "month"], ignore_index=True)
+        pd.testing.assert_frame_equal(written, ordered, check_dtype=False)
+    finally:
+        bigquery.close()
+        sqlite.close()

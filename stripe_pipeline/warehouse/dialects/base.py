@@ -28,8 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from sqlalchemy import URL, Connection, Engine, MetaData, Table, inspect
-from sqlalchemy.schema import CreateSchema
+from sqlalchemy import URL, Column, Connection, Engine, MetaData, Table, inspect
+from sqlalchemy.schema import CreateSchema, SetColumnComment
 
 from ..rules import UpsertResult
 
@@ -148,6 +148,15 @@ class Dialect:
             for column in inspect(connection).get_columns(table, schema=schema)
         }
 
+    def add_column(self, connection: Connection, table: Table, column: Column, schema: str | None) -> None:
+        """Add the model's `column` to the database's `table`, which lacks it (upgrades.py)."""
+        quote = connection.dialect.identifier_preparer.quote
+        name = f"{quote(schema)}.{quote(table.name)}" if schema else quote(table.name)
+        sql_type = column.type.compile(dialect=connection.dialect)
+        connection.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {quote(column.name)} {sql_type}")
+        if column.comment and self.comments:
+            connection.execute(SetColumnComment(column))
+
     def primary_key(self, connection: Connection, table: str, schema: str | None) -> list[str]:
         """The columns of the database's table's primary key, in order."""
         return list(inspect(connection).get_pk_constraint(table, schema=schema)["constrained_columns"])
@@ -195,6 +204,10 @@ class Dialect:
         """Flag the tombstones' rows deleted its own faster way (upsert.py's rules), returning how
         many it flagged; None: upsert.py's UPDATE for each."""
         return None
+
+    def replace_table(self, connection: Connection, name: str, schema: str | None, frame: Any) -> None:
+        """Replace the table `name` with a pandas frame's rows (the metric tables, rebuilt whole)."""
+        frame.to_sql(name, connection, schema=schema, if_exists="replace", index=False, chunksize=10_000)
 
     def session_lock(self, engine: Engine, name: str) -> Any | None:
         """A lock held on a connection of its own (try_acquire, check, release: see locks.py);
