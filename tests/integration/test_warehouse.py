@@ -22,7 +22,7 @@ WRITERS = 4
 ROWS_PER_WRITER = 2_000
 
 
-def _rows(writer: int) -> list[dict]:
+def _rows(writer: int, count: int) -> list[dict]:
     """Every writer writes the same IDs, half of them in the opposite order: the worst case for locks."""
     now = datetime.now(UTC)
     rows = [
@@ -33,18 +33,19 @@ def _rows(writer: int) -> list[dict]:
             "_synced_at": now,
             "email": f"{n}@w{writer}.example",
         }
-        for n in range(ROWS_PER_WRITER)
+        for n in range(count)
     ]
     return rows[::-1] if writer % 2 else rows
 
 
-def _write(url: str, schema: str | None, writer: int, start) -> None:
+def _write(url: str, schema: str | None, writer: int, start, count: int) -> None:
     warehouse = Warehouse(url, schema)
     start.wait()  # every process creates tables and writes at the same moment
     table = StripeCustomer.__table__
-    rows = [dict.fromkeys(c.name for c in table.columns) | row for row in _rows(writer)]
-    for offset in range(0, len(rows), 250):
-        warehouse.upsert(table, rows[offset : offset + 250])
+    rows = [dict.fromkeys(c.name for c in table.columns) | row for row in _rows(writer, count)]
+    batch = count // 8
+    for offset in range(0, len(rows), batch):
+        warehouse.upsert(table, rows[offset : offset + batch])
 
 
 def test_several_processes_create_and_write_at_once(warehouse_config):
@@ -53,14 +54,17 @@ def test_several_processes_create_and_write_at_once(warehouse_config):
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(WRITERS)
     schema = warehouse_config["schema"] or None
-    processes = [context.Process(target=_write, args=(warehouse_config["url"], schema, writer, start)) for writer in range(WRITERS)]
+    # fakesnow runs the rows of an array binding one by one (about 10 ms each): fewer rows there,
+    # in as many upserts.
+    count = ROWS_PER_WRITER // 20 if warehouse_config["url"].startswith("snowflake") else ROWS_PER_WRITER
+    processes = [context.Process(target=_write, args=(warehouse_config["url"], schema, writer, start, count)) for writer in range(WRITERS)]
     for process in processes:
         process.start()
     for process in processes:
         process.join(timeout=120)
     assert [process.exitcode for process in processes] == [0] * WRITERS
     warehouse = Warehouse(warehouse_config["url"], schema)
-    assert warehouse.count(StripeCustomer.__table__) == ROWS_PER_WRITER
+    assert warehouse.count(StripeCustomer.__table__) == count
 
 
 def test_sqlite_is_in_wal_mode(tmp_path):
@@ -266,6 +270,8 @@ def _as_made_by_0_6(table: sa.Table, metadata: sa.MetaData) -> sa.Table:
 def test_a_warehouse_made_by_0_6_is_keyed_by_account_on_its_first_run(warehouse, make_emulator, client_for):
     """0.6 keyed rows by `id` alone, with NULL `_account` for the platform. The first run keys
     them by (id, _account), '' for the platform, keeping every row and column, a user's too."""
+    if warehouse.dialect == "snowflake":
+        pytest.skip("Snowflake came after 0.7: no Snowflake table is keyed by id alone (Snowflake.primary_key)")
     emulator = make_emulator({"customer": 5, "invoice": 4})
     old = sa.MetaData()
     customers, lines = (_as_made_by_0_6(model.__table__, old) for model in (StripeCustomer, StripeInvoiceLineItem))
