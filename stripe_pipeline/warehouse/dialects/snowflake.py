@@ -12,9 +12,13 @@ TIMESTAMP_TZ, keys VARCHAR.
   rule as everywhere (rules.py). The other two keep the staging table: CREATE TEMPORARY TABLE IF
   NOT EXISTS and DELETE. The MERGE reports the rows it inserted and updated: no query
   for the new keys beforehand.
-- JSON and timestamps are staged as text (an array binding carries no VARIANT, and would bind
-  an aware datetime as a zoneless one) and converted in the MERGE: PARSE_JSON and
-  CAST(… AS TIMESTAMP_TZ), which keeps the offset ISO 8601 gives.
+- A flush's deletions (`mark_deleted`) are staged the same way and applied by ONE MERGE with
+  no insert clause, under upsert.py's conditions: a statement each would cost a round trip each.
+- Every value is staged as text and converted in the MERGE: JSON by PARSE_JSON (an array
+  binding carries no VARIANT; None is JSON null, as the portable statement writes it),
+  timestamps by CAST(… AS TIMESTAMP_TZ), which keeps the offset ISO 8601 gives (a datetime
+  would be bound zoneless), numbers and booleans by CAST (fakesnow fails an array binding with
+  a NULL number or boolean; Snowflake takes both forms).
 - The sync's own state (sync state, locks, the request budget) cannot live here: a row update
   per API request, or a lock held on a session, would cost a running warehouse all day. A
   Snowflake warehouse needs STATE_URL (`keeps_state`, checked in warehouse.py); hence no session lock, no slot
@@ -25,7 +29,8 @@ TIMESTAMP_TZ, keys VARCHAR.
 
 What fakesnow 0.12.1 (tests/integration/test_snowflake.py) lacks, and how this module and the
 tests live with it: no temporary table in a named schema (unqualified, above); no COMMENT ON
-COLUMN (comments inline, `configure`); no TO_TIMESTAMP_TZ (CAST, the same in Snowflake); a NULL
+COLUMN (comments inline, `configure`); no TO_TIMESTAMP_TZ (CAST, the same in Snowflake); no
+NULL in an array binding of a number or boolean (all staged as text, above); a NULL
 TIMESTAMP_TZ is sent without its null mask, and its login answer lacks fields connector 5 needs
 (tests/emulators/fakesnow_server.py corrects both answers); every offset reads back as UTC; no
 DROP DATABASE (the tests drop the schema). And it runs an array binding row by row, inline (its CLIENT_STAGE_ARRAY_BINDING_THRESHOLD
@@ -61,7 +66,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import table as table_clause
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.schema import CreateColumn
+from sqlalchemy.schema import CreateColumn, CreateTable
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from ...models.base import KeyText
@@ -103,11 +108,13 @@ class Snowflake(Dialect):
         # Without their indexes: a standard Snowflake table has none (it prunes by micro-partition
         # instead), and snowflake-sqlalchemy refuses to create one that declares any. Copies, so
         # that the models' tables keep theirs for the other warehouses of the process.
+        # CREATE TABLE IF NOT EXISTS, not create_all's look then CREATE: processes that start
+        # at once would both find a table missing, and the second CREATE would fail.
         bare = MetaData()
         for table in tables:
             copy = table.to_metadata(bare)
             copy.indexes.clear()
-        bare.create_all(connection, tables=[bare.tables[table.key] for table in tables])
+            connection.execute(CreateTable(copy, if_not_exists=True))
 
     def primary_key(self, connection: Connection, table: str, schema: str | None) -> list[str]:
         # No Snowflake table predates 0.7's key (id, _account): nothing to rekey, and no SHOW
