@@ -189,13 +189,14 @@ def test_the_state_row_records_the_cursor_per_object_type_and_account(emulator, 
     StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental()
     emulator.store.create("customer", name="After the backfill")
     StripeCustomerAction(client=client, warehouse=warehouse).sync_incremental()
-    with warehouse.engine.connect() as connection:
+    state_engine = warehouse.state.database.engine  # the warehouse's, or STATE_URL's (Snowflake keeps none)
+    with state_engine.connect() as connection:
         [state] = connection.execute(sa.select(SyncState.__table__)).mappings().all()
     newest_event = max(emulator.store.events.objects.values(), key=lambda e: (e["created"], e["id"]))
     assert (state["object_type"], state["account"]) == ("customers", "")
     assert state["backfill"] is None and state["backfill_completed_at"] is not None
     assert (state["events_cursor_created"], state["events_cursor_id"]) == (newest_event["created"], newest_event["id"])
-    with warehouse.engine.connect() as connection:  # SQL NULL, as the query in docs/tables.md expects
+    with state_engine.connect() as connection:  # SQL NULL, as the query in docs/tables.md expects
         assert connection.scalar(sa.select(sa.func.count()).select_from(SyncState.__table__).where(SyncState.backfill.is_(None))) == 1
 
 
@@ -221,7 +222,9 @@ import sys
 from stripe_pipeline.actions import StripeCustomerAction
 from stripe_pipeline.warehouse import Warehouse
 base_url, url, schema = sys.argv[1:]
-action = StripeCustomerAction(api_key="sk_test_emulator", api_base=base_url, warehouse=Warehouse(url, schema or None), concurrency=4)
+warehouse = Warehouse(url, schema or None)
+warehouse.database.dialect.least_flush = 0  # a checkpoint every flush_every rows, where a dialect's flushes are larger (Snowflake's)
+action = StripeCustomerAction(api_key="sk_test_emulator", api_base=base_url, warehouse=warehouse, concurrency=4)
 action.sync_all()
 """
 
