@@ -22,7 +22,8 @@ TIMESTAMP_TZ, keys VARCHAR.
 - The sync's own state (sync state, locks, the request budget) cannot live here: a row update
   per API request, or a lock held on a session, would cost a running warehouse all day. A
   Snowflake warehouse needs STATE_URL (`keeps_state`, checked in warehouse.py); hence no session lock, no slot
-  store and no lock around table creation (CREATE TABLE IF NOT EXISTS is atomic in Snowflake).
+  store and no lock around table creation: each table is one CREATE TABLE IF NOT EXISTS, atomic
+  in Snowflake (`create_tables`).
 - The staging table is temporary, so it needs the session's current database and schema: the
   URL names them (`/database/schema`). It is created unqualified because fakesnow, the emulator
   the tests run against, refuses a temporary table in a named schema (Snowflake takes both).
@@ -33,11 +34,17 @@ COLUMN (comments inline, `configure`); no TO_TIMESTAMP_TZ (CAST, the same in Sno
 NULL in an array binding of a number or boolean (all staged as text, above); a NULL
 TIMESTAMP_TZ is sent without its null mask, and its login answer lacks fields connector 5 needs
 (tests/emulators/fakesnow_server.py corrects both answers); every offset reads back as UTC; no
-DROP DATABASE (the tests drop the schema). And it runs an array binding row by row, inline (its CLIENT_STAGE_ARRAY_BINDING_THRESHOLD
-is 0, where Snowflake's connector stages anything past 65,280 values): a flush of 1,000
-customers takes it 10 s, one of 10,000 outlasts the connector's request timeout, whose retry of
-the same request then collides with the first. So the tests write flushes of tens of rows, and
-a 10,000-row flush, one statement in Snowflake, has not run here.
+DROP DATABASE (the tests drop the schema). Two MERGEs of other sessions inserting the same key:
+DuckDB refuses the second (Snowflake takes them in turn, and enforces no primary key); fakesnow
+answers HTTP 500, which the connector retries (the test of processes writing at once passes
+through such retries). And it rewrites each statement with sqlglot
+(up to a second for a MERGE of a wide table) and runs an array binding row by row (its
+CLIENT_STAGE_ARRAY_BINDING_THRESHOLD is 0, where Snowflake's connector stages anything past
+65,280 values): the launcher keeps rewritten DML statements by their text, which brings a
+staged row to about 2 ms, but the portable statement (a MERGE per row, each of its own text)
+stays slow. So the tests write flushes of tens to hundreds of rows (the metrics' a smaller
+account, the portable path's a few rows), and a 10,000-row flush, one statement in Snowflake,
+has not run here.
 """
 
 from __future__ import annotations
