@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
 from collections import OrderedDict
 
 import fakesnow.arrow
@@ -72,29 +73,34 @@ def timestamp_struct_with_nulls(ts: pa.Array | pa.ChunkedArray) -> pa.Array:
 # Statements whose rewriting depends only on their text and the session's database and schema:
 # no DDL, session or variable statements (their rewriting acts), nor IDENTIFIER(?) or $variables.
 _CACHED = re.compile(r"\s*(INSERT|MERGE|UPDATE|DELETE|SELECT)\b", re.IGNORECASE)
-_KEPT = 500  # statements: the last ones run, a flush's among them
+_KEPT = 64  # the statements run last (a flush is three of them); each a tree of sqlglot objects
 _rewritten: OrderedDict[tuple, list] = OrderedDict()
+_lock = threading.Lock()  # the server runs statements on a pool of threads
 _execute = FakeSnowflakeCursor.execute
 _transform = FakeSnowflakeCursor._transform
 
 
 def execute_rewritten_once(self, command, params=None, *args, **kwargs):
+    """FakeSnowflakeCursor.execute, for a DML statement the server runs: rewritten once, kept."""
     key = (command, self._conn.database, self._conn.schema)
     if not kwargs.get("server") or not _CACHED.match(command) or "IDENTIFIER(" in command.upper() or "$" in command:
         return _execute(self, command, params, *args, **kwargs)
     params = kwargs.get("binding_params")
     params = list(params) if isinstance(params, tuple) else params
-    if (statements := _rewritten.get(key)) is None:
+    with _lock:
+        if (statements := _rewritten.get(key)) is not None:
+            _rewritten.move_to_end(key)
+    if statements is None:
         self._rewriting = []
         try:
             _execute(self, command, *args, **kwargs)
-            _rewritten[key] = self._rewriting
-            if len(_rewritten) > _KEPT:
-                _rewritten.popitem(last=False)
+            with _lock:
+                _rewritten[key] = self._rewriting
+                if len(_rewritten) > _KEPT:
+                    _rewritten.popitem(last=False)
         finally:
             del self._rewriting
         return self
-    _rewritten.move_to_end(key)
     try:
         self._sqlstate = None
         for transformed in statements:  # as FakeSnowflakeCursor.execute runs them
@@ -106,6 +112,7 @@ def execute_rewritten_once(self, command, params=None, *args, **kwargs):
 
 
 def transform_kept(self, expression, params):
+    """FakeSnowflakeCursor._transform, noting each statement it makes of one it is to keep."""
     transformed = _transform(self, expression, params)
     if hasattr(self, "_rewriting"):
         self._rewriting.append(transformed)
