@@ -236,7 +236,7 @@ def test_upsert_paths_store_the_same_values(warehouse, action):
     mapper = action(warehouse=warehouse, api_key="sk_test_x")
     # The portable statement is a MERGE per row on Snowflake, which fakesnow takes up to a second
     # to rewrite (a wide table's): fewer rows there.
-    count = 8 if warehouse.dialect == "snowflake" else 60
+    count = 4 if warehouse.dialect == "snowflake" else 60
     objects = [obj for obj in generate({action.object_name(): count}, seed=3, now=1767225600) if obj["object"] == action.object_name()]
     rows = [dict.fromkeys(c.name for c in table.columns) | mapper.set_default(obj) for obj in objects]
     later = [row | {"_synced_at": row["_synced_at"] + timedelta(hours=1)} for row in rows]
