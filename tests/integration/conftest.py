@@ -5,6 +5,7 @@ Snowflake and BigQuery through their own clients against local emulators (wareho
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -119,6 +120,10 @@ def mysql_database(mysql_engine) -> str:
 @pytest.fixture(scope="session")
 def fakesnow_port(tmp_path_factory) -> int:
     """fakesnow's server, one per test process: the port of a local Snowflake."""
+    # The connector warns of the proxy settings it reads and of the telemetry the emulator does
+    # not take: records that tests reading the sync's log would find among its own. Set before
+    # its first connection, which reads the level once.
+    logging.getLogger("snowflake.connector").setLevel(logging.ERROR)
     with warehouse_emulators.fakesnow(tmp_path_factory.mktemp("fakesnow")) as port:
         yield port
 

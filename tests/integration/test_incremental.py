@@ -223,7 +223,7 @@ from stripe_pipeline.actions import StripeCustomerAction
 from stripe_pipeline.warehouse import Warehouse
 base_url, url, schema = sys.argv[1:]
 warehouse = Warehouse(url, schema or None)
-# A flush of flush_every rows, where a cloud warehouse's would take them all (least_flush: BigQuery's 20,000).
+# A flush of flush_every rows, where a cloud warehouse's would take them all (least_flush: Snowflake's 10,000, BigQuery's 20,000).
 warehouse.database.dialect.least_flush = 0
 action = StripeCustomerAction(api_key="sk_test_emulator", api_base=base_url, warehouse=warehouse, concurrency=4)
 action.sync_all()

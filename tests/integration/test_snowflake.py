@@ -27,15 +27,15 @@ def warehouse(snowflake_url, tmp_path):
 
 
 class Statements:
-    """The statements the warehouse's engine sends, by their first word."""
+    """The statements the warehouse's engine sends, by their first word. An executemany counts
+    as one statement per row: the connector runs any but an array-bound INSERT row by row."""
 
     def __init__(self, engine: sa.Engine):
         self.sent: list[str] = []
-        self.rows: list[int] = []
         sa.event.listen(engine, "before_cursor_execute", self._seen)
 
     def _seen(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        self.sent.append(statement.split(None, 1)[0].upper())
+        self.sent += [statement.split(None, 1)[0].upper()] * (len(parameters) if executemany else 1)
 
     def count(self, word: str) -> int:
         return self.sent.count(word)
@@ -119,6 +119,38 @@ def test_an_older_observation_never_replaces_a_newer_one(warehouse):
     newest = newer | {"name": "newest", "_observed_at": now + timedelta(minutes=1)}
     assert warehouse.upsert(table, [newest]).updated == 1
     assert table_rows(warehouse, table)["cus_x"]["name"] == "newest"
+
+
+def test_a_flush_of_deletions_is_one_merge(warehouse):
+    """Tombstones are staged and applied by ONE MERGE, under the rules of every warehouse: a
+    deletion observed before the row's data never applies, an unknown ID makes no row, and a row
+    already deleted is not rewritten."""
+    from datetime import UTC, datetime, timedelta
+
+    table = StripeCustomer.__table__
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    later = now + timedelta(hours=1)
+    base = {c.name: None for c in table.columns} | {"_account": "", "_synced_at": now, "_observed_at": now, "_raw": {}}
+    warehouse.upsert(table, [base | {"id": f"cus_{n}", "_raw": {"id": f"cus_{n}"}} for n in range(6)])
+
+    def tombstone(id_: str, at: datetime, observed_at: datetime) -> dict:
+        return {"id": id_, "_account": "", "_deleted_at": at, "_synced_at": at, "_observed_at": observed_at}
+
+    assert warehouse.write(table, [], [tombstone("cus_5", now, now)])[1] == 1
+    statements = Statements(warehouse.engine)
+    tombstones = [tombstone(f"cus_{n}", later, later) for n in range(4)]
+    tombstones += [
+        tombstone("cus_4", later, now - timedelta(minutes=5)),  # observed before its row's data
+        tombstone("cus_5", later, later),  # deleted already
+        tombstone("cus_unknown", later, later),
+    ]
+    assert warehouse.write(table, [], tombstones)[1] == 4
+    assert statements.count("MERGE") == 1 and statements.count("UPDATE") == 0, statements.sent
+
+    with warehouse.engine.connect() as connection:
+        deleted = dict(connection.execute(sa.select(table.c.id, table.c._deleted_at).where(table.c._deleted_at.is_not(None))).all())
+    assert deleted == {"cus_0": later, "cus_1": later, "cus_2": later, "cus_3": later, "cus_5": now}
+    assert warehouse.count(table) == 6
 
 
 def test_invoices_with_their_lines(warehouse, emulator, client_for):

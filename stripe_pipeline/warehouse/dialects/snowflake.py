@@ -12,27 +12,39 @@ TIMESTAMP_TZ, keys VARCHAR.
   rule as everywhere (rules.py). The other two keep the staging table: CREATE TEMPORARY TABLE IF
   NOT EXISTS and DELETE. The MERGE reports the rows it inserted and updated: no query
   for the new keys beforehand.
-- JSON and timestamps are staged as text (an array binding carries no VARIANT, and would bind
-  an aware datetime as a zoneless one) and converted in the MERGE: PARSE_JSON and
-  CAST(… AS TIMESTAMP_TZ), which keeps the offset ISO 8601 gives.
+- A flush's deletions (`mark_deleted`) are staged the same way and applied by ONE MERGE with
+  no insert clause, under upsert.py's conditions: a statement each would cost a round trip each.
+- Every value is staged as text and converted in the MERGE: JSON by PARSE_JSON (an array
+  binding carries no VARIANT; None is JSON null, as the portable statement writes it),
+  timestamps by CAST(… AS TIMESTAMP_TZ), which keeps the offset ISO 8601 gives (a datetime
+  would be bound zoneless), numbers and booleans by CAST (fakesnow fails an array binding with
+  a NULL number or boolean; Snowflake takes both forms).
 - The sync's own state (sync state, locks, the request budget) cannot live here: a row update
   per API request, or a lock held on a session, would cost a running warehouse all day. A
   Snowflake warehouse needs STATE_URL (`keeps_state`, checked in warehouse.py); hence no session lock, no slot
-  store and no lock around table creation (CREATE TABLE IF NOT EXISTS is atomic in Snowflake).
+  store and no lock around table creation: each table is one CREATE TABLE IF NOT EXISTS, atomic
+  in Snowflake (`create_tables`).
 - The staging table is temporary, so it needs the session's current database and schema: the
   URL names them (`/database/schema`). It is created unqualified because fakesnow, the emulator
   the tests run against, refuses a temporary table in a named schema (Snowflake takes both).
 
 What fakesnow 0.12.1 (tests/integration/test_snowflake.py) lacks, and how this module and the
 tests live with it: no temporary table in a named schema (unqualified, above); no COMMENT ON
-COLUMN (comments inline, `configure`); no TO_TIMESTAMP_TZ (CAST, the same in Snowflake); a NULL
+COLUMN (comments inline, `configure`); no TO_TIMESTAMP_TZ (CAST, the same in Snowflake); no
+NULL in an array binding of a number or boolean (all staged as text, above); a NULL
 TIMESTAMP_TZ is sent without its null mask, and its login answer lacks fields connector 5 needs
 (tests/emulators/fakesnow_server.py corrects both answers); every offset reads back as UTC; no
-DROP DATABASE (the tests drop the schema). And it runs an array binding row by row, inline (its CLIENT_STAGE_ARRAY_BINDING_THRESHOLD
-is 0, where Snowflake's connector stages anything past 65,280 values): a flush of 1,000
-customers takes it 10 s, one of 10,000 outlasts the connector's request timeout, whose retry of
-the same request then collides with the first. So the tests write flushes of tens of rows, and
-a 10,000-row flush, one statement in Snowflake, has not run here.
+DROP DATABASE (the tests drop the schema). Two MERGEs of other sessions inserting the same key:
+DuckDB refuses the second (Snowflake takes them in turn, and enforces no primary key); fakesnow
+answers HTTP 500, which the connector retries (the test of processes writing at once passes
+through such retries). And it rewrites each statement with sqlglot
+(up to a second for a MERGE of a wide table) and runs an array binding row by row (its
+CLIENT_STAGE_ARRAY_BINDING_THRESHOLD is 0, where Snowflake's connector stages anything past
+65,280 values): the launcher keeps rewritten DML statements by their text, which brings a
+staged row to about 2 ms, but the portable statement (a MERGE per row, each of its own text)
+stays slow. So the tests write flushes of tens to hundreds of rows (the metrics' a smaller
+account, the portable path's a few rows), and a 10,000-row flush, one statement in Snowflake,
+has not run here.
 """
 
 from __future__ import annotations
@@ -41,15 +53,32 @@ import functools
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, URL, Connection, DateTime, Engine, MetaData, String, Table, bindparam, cast, column, func, select
+from sqlalchemy import (
+    JSON,
+    URL,
+    BigInteger,
+    Boolean,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    column,
+    func,
+    select,
+)
 from sqlalchemy import table as table_clause
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.schema import CreateColumn
+from sqlalchemy.schema import CreateColumn, CreateTable
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from ...models.base import KeyText
 from ...settings import Settings
-from ..rules import UpsertResult, key_columns, replaces
+from ..rules import TOMBSTONE_VALUES, UpsertResult, key_columns, not_older, replaces
 from .base import Dialect
 
 
@@ -100,11 +129,24 @@ class Snowflake(Dialect):
         # Without their indexes: a standard Snowflake table has none (it prunes by micro-partition
         # instead), and snowflake-sqlalchemy refuses to create one that declares any. Copies, so
         # that the models' tables keep theirs for the other warehouses of the process.
+        # CREATE TABLE IF NOT EXISTS, not create_all's look then CREATE: processes that start
+        # at once would both find a table missing, and the second CREATE would fail.
         bare = MetaData()
         for table in tables:
             copy = table.to_metadata(bare)
             copy.indexes.clear()
-        bare.create_all(connection, tables=[bare.tables[table.key] for table in tables])
+            connection.execute(CreateTable(copy, if_not_exists=True))
+
+    def primary_key(self, connection: Connection, table: str, schema: str | None) -> list[str]:
+        # No Snowflake table predates 0.7's key (id, _account): nothing to rekey, and no SHOW
+        # PRIMARY KEYS round trip for each table a process first writes.
+        return []
+
+    def json_value(self, column: Any, *path: str, kind: str = "string") -> Any:
+        # GET_PATH(variant, 'a.b'): a VARIANT, cast to the kind (a VARIANT string casts to its
+        # text, without the quotes). snowflake-sqlalchemy compiles no JSON subscript.
+        value = func.get_path(column, ".".join(path), type_=column.type)
+        return value if kind == "json" else cast(value, {"string": String, "integer": BigInteger, "boolean": Boolean}[kind])
 
     def insert(self, table: Table) -> Any:
         return _MergeInsert(table)
@@ -116,56 +158,72 @@ class Snowflake(Dialect):
 
     def fast_upsert(self, connection: Connection, table: Table, rows: list[dict]) -> UpsertResult | None:
         try:
-            staged = [tuple(_staged_value(column, row[column.name]) for column in table.columns) for row in rows]
+            _stage(connection, table, list(table.columns), rows)
         except KeyError:
             return None  # rows without some columns: the portable statement decides what that means
-        stage = _stage_name(table)
-        # IF NOT EXISTS, then DELETE: a pooled session keeps its temporary table, and DELETE,
-        # unlike CREATE OR REPLACE or TRUNCATE, is DML that stays in this transaction. The DDL
-        # comes first in the flush's transaction, so Snowflake's implicit commit before DDL
-        # commits nothing of it.
-        connection.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ({_stage_columns(connection, table)})")
-        connection.exec_driver_sql(f"DELETE FROM {stage}")
-        # Array binding: the connector binds an INSERT's rows apart from its text only with the
-        # qmark paramstyle, while snowflake-sqlalchemy sets pyformat for the connection, which
-        # would write every value into the SQL text; `_force_qmark_paramstyle` is the
-        # connector's switch for one call.
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            marks = ", ".join("?" for _ in table.columns)
-            cursor.executemany(f"INSERT INTO {stage} VALUES ({marks})", staged, _force_qmark_paramstyle=True)
-        finally:
-            cursor.close()
         inserted, updated = connection.execute(_merge_from_stage(table)).one()[:2]
         return UpsertResult(inserted=inserted, updated=updated, unchanged=len(rows) - inserted - updated)
+
+    def mark_deleted(self, connection: Connection, table: Table, tombstones: list[dict]) -> int | None:
+        # A flush's deletions staged like its rows, then ONE MERGE that only updates (upsert.py's
+        # conditions): an UPDATE per tombstone would cost a statement each. One tombstone a key:
+        # Snowflake refuses a MERGE that two source rows update the same target row by.
+        unique = list({(t["id"], t["_account"]): t for t in tombstones}.values())
+        _stage(connection, table, [table.c[name] for name in TOMBSTONE_VALUES], unique)
+        return connection.execute(_tombstone_merge(table)).scalar() or 0
+
+
+def _stage(connection: Connection, table: Table, columns: list[Any], rows: list[dict]) -> None:
+    """`rows`' values of `columns` in the session's temporary staging table for them."""
+    staged = [tuple(_staged_value(column, row[column.name]) for column in columns) for row in rows]
+    stage = _stage_name(table, columns)
+    # IF NOT EXISTS, then DELETE: a pooled session keeps its temporary table, and DELETE,
+    # unlike CREATE OR REPLACE or TRUNCATE, is DML that stays in this transaction. The DDL
+    # comes first in the flush's transaction, so Snowflake's implicit commit before DDL
+    # commits nothing of it.
+    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ({_stage_columns(connection, columns)})")
+    connection.exec_driver_sql(f"DELETE FROM {stage}")
+    # Array binding: the connector binds an INSERT's rows apart from its text only with the
+    # qmark paramstyle, while snowflake-sqlalchemy sets pyformat for the connection, which
+    # would write every value into the SQL text; `_force_qmark_paramstyle` is the
+    # connector's switch for one call.
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        marks = ", ".join("?" for _ in columns)
+        cursor.executemany(f"INSERT INTO {stage} VALUES ({marks})", staged, _force_qmark_paramstyle=True)
+    finally:
+        cursor.close()
 
 
 _CONNECTION_PARAMETERS = ("host", "port", "protocol")
 
 
-def _stage_name(table: Table) -> str:
-    return f"stripe_pipeline_stage_{table.name}"
+def _stage_name(table: Table, columns: list[Any]) -> str:
+    # The tombstones' stage (fewer columns) is a table apart from the rows'.
+    return f"stripe_pipeline_stage_{table.name}" + ("" if len(columns) == len(table.columns) else "_deleted")
 
 
-def _stage_columns(connection: Connection, table: Table) -> str:
+def _stage_columns(connection: Connection, columns: list[Any]) -> str:
     quote = connection.dialect.identifier_preparer.quote
-    return ", ".join(f"{quote(c.name)} {_stage_type(c, connection)}" for c in table.columns)
+    return ", ".join(f"{quote(c.name)} {_stage_type(c, connection)}" for c in columns)
 
 
 def _stage_type(column: Any, connection: Connection) -> str:
-    if isinstance(column.type, (JSON, DateTime)):
-        return "VARCHAR"  # converted in the MERGE (the module's docstring says why)
-    return column.type.compile(dialect=connection.dialect)
+    return "VARCHAR"  # every value staged as text, converted in the MERGE (the module's docstring says why)
 
 
-def _staged_value(column: Any, value: Any) -> Any:
+def _staged_value(column: Any, value: Any) -> str | None:
+    if isinstance(column.type, JSON):
+        # None as JSON null, as the portable statement writes it (SQLAlchemy's JSON does): the
+        # two paths must store the same value, or each would find the other's rows changed.
+        return None if value is None and column.type.none_as_null else orjson.dumps(value).decode()
     if value is None:
         return None
-    if isinstance(column.type, JSON):
-        return orjson.dumps(value).decode()
     if isinstance(column.type, DateTime):
         return value.isoformat()
-    return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)  # an integer's digits; a float's shortest text that reads back the same
 
 
 def _converted(column: Any, value: Any) -> Any:
@@ -176,14 +234,30 @@ def _converted(column: Any, value: Any) -> Any:
         # CAST (TIMESTAMP_TZ, compiled below), not TO_TIMESTAMP_TZ: the same in Snowflake, and
         # fakesnow knows only the CAST.
         return cast(value, DateTime(timezone=True))
-    return value
+    if isinstance(column.type, String):
+        return value
+    return cast(value, column.type)  # numbers, booleans
+
+
+def _from_stage(table: Table, columns: list[Any]) -> Any:
+    """The staged rows, converted to their columns' types."""
+    stage = table_clause(_stage_name(table, columns), *(column(c.name) for c in columns))
+    return select(*(_converted(c, stage.c[c.name]).label(c.name) for c in columns))
 
 
 @functools.cache
 def _merge_from_stage(table: Table) -> Merge:
-    stage = table_clause(_stage_name(table), *(column(c.name) for c in table.columns))
-    source = select(*(_converted(c, stage.c[c.name]).label(c.name) for c in table.columns))
-    return _merge(table, source)
+    return _merge(table, _from_stage(table, list(table.columns)))
+
+
+@functools.cache
+def _tombstone_merge(table: Table) -> Merge:
+    """Flag the staged tombstones' rows deleted where upsert.py's UPDATE would: rows the table
+    holds (no insert), not yet deleted, observed no later than the deletion."""
+    s = _from_stage(table, [table.c[name] for name in TOMBSTONE_VALUES]).subquery("s")
+    set_ = {name: s.c[name] for name in ("_deleted_at", "_synced_at", "_observed_at")}
+    where = and_(table.c._deleted_at.is_(None), not_older(table, s.c))
+    return Merge(table, s, key_columns(table), set_, where, inserts=False)
 
 
 def _merge(table: Table, source: Any, set_: dict[str, Any] | None = None, where: Any = None, rule: bool = True) -> Merge:
@@ -202,7 +276,8 @@ class Merge(Executable, ClauseElement):
 
     inherit_cache = False  # compiled each time: once per flush
 
-    def __init__(self, table: Table, source: Any, keys: list, set_: dict[str, Any], where: Any):
+    def __init__(self, table: Table, source: Any, keys: list, set_: dict[str, Any], where: Any, inserts: bool = True):
+        self.inserts = inserts  # False: WHEN NOT MATCHED is left out (a key the table lacks makes no row)
         self.table = table
         self.source = source
         self.keys = keys
@@ -222,7 +297,8 @@ def _compile_merge(merge: Merge, compiler: Any, **kw: Any) -> str:
     columns = ", ".join(quote(n) for n in names)
     values = ", ".join(f"s.{quote(n)}" for n in names)
     update = f" WHEN MATCHED{matched} THEN UPDATE SET {sets}" if merge.set_ else ""
-    return f"MERGE INTO {target} USING {source} ON {on}{update} WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})"
+    insert = f" WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})" if merge.inserts else ""
+    return f"MERGE INTO {target} USING {source} ON {on}{update}{insert}"
 
 
 class _MergeInsert:
@@ -241,7 +317,9 @@ class _MergeInsert:
         if self._values is not None:
             value = self._values[column.name]
             return bindparam(f"v_{column.name}", value, type_=column.type) if not isinstance(value, ClauseElement) else value
-        return bindparam(column.name, type_=column.type)
+        # Not required: a row without some columns writes them NULL, as an INSERT of those
+        # columns alone would.
+        return bindparam(column.name, None, type_=column.type, required=False)
 
     def values(self, *args: Any, **kwargs: Any) -> _MergeInsert:
         return _MergeInsert(self.table, {**(args[0] if args else {}), **kwargs})
