@@ -43,8 +43,8 @@ CLIENT_STAGE_ARRAY_BINDING_THRESHOLD is 0, where Snowflake's connector stages an
 65,280 values): the launcher keeps rewritten DML statements by their text, which brings a
 staged row to about 2 ms, but the portable statement (a MERGE per row, each of its own text)
 stays slow. So the tests write flushes of tens to hundreds of rows (the metrics' a smaller
-account, the portable path's a few rows), and a 10,000-row flush, one statement in Snowflake,
-has not run here.
+account, the portable path's a few rows); the benchmark (`benchmarks/backfill.py --targets
+snowflake`) runs full 10,000-row flushes.
 """
 
 from __future__ import annotations
