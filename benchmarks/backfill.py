@@ -178,13 +178,9 @@ class _warehouse:
         type(self).env = {"STATE_URL": f"sqlite:///{folder / 'state.db'}"}
         if self.target == "snowflake":
             port = self.stack.enter_context(warehouse_emulators.fakesnow(folder))
-            import snowflake.connector
-
-            with snowflake.connector.connect(user="b", password="b", account="fakesnow", host="127.0.0.1", port=port, protocol="http") as c:
-                c.cursor().execute("CREATE DATABASE bench")
-                c.cursor().execute("CREATE SCHEMA bench.stripe")
+            url = warehouse_emulators.new_snowflake_database(port, "bench")
             wire = type(self).wire = self.stack.enter_context(WireCounter(port, snowflake_statement))
-            return f"snowflake://b:b@fakesnow/bench/stripe?warehouse=w&role=r&host=127.0.0.1&port={wire.port}&protocol=http", "stripe"
+            return url.replace(f"port={port}", f"port={wire.port}"), "stripe"  # through the wire counter
         address = self.stack.enter_context(warehouse_emulators.bqemulator(folder))
         wire = type(self).wire = self.stack.enter_context(WireCounter(int(address.rsplit(":", 1)[1]), bigquery_statement))
         type(self).env["BIGQUERY_EMULATOR_HOST"] = f"127.0.0.1:{wire.port}"

@@ -128,22 +128,13 @@ def fakesnow_port(tmp_path_factory) -> int:
         yield port
 
 
-def _snowflake_connection(port: int):
-    import snowflake.connector
-
-    return snowflake.connector.connect(user="fake", password="snow", account="fakesnow", host="127.0.0.1", port=port, protocol="http")
-
-
 @pytest.fixture
 def snowflake_url(fakesnow_port) -> str:
     """A Snowflake database of the test's own, with the tables' schema `stripe` in it; the schema
     is dropped afterwards (fakesnow cannot DROP DATABASE; its in-memory databases end with it)."""
     database = f"test_{uuid.uuid4().hex[:12]}"
-    with _snowflake_connection(fakesnow_port) as connection:
-        connection.cursor().execute(f"CREATE DATABASE {database}")
-        connection.cursor().execute(f"CREATE SCHEMA {database}.stripe")
-    yield f"snowflake://fake:snow@fakesnow/{database}/stripe?warehouse=test&role=test&host=127.0.0.1&port={fakesnow_port}&protocol=http"
-    with _snowflake_connection(fakesnow_port) as connection:
+    yield warehouse_emulators.new_snowflake_database(fakesnow_port, database)
+    with warehouse_emulators.snowflake_connection(fakesnow_port) as connection:
         connection.cursor().execute(f"DROP SCHEMA IF EXISTS {database}.stripe CASCADE")
 
 

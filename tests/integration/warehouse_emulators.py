@@ -83,6 +83,21 @@ def fakesnow(folder: Path) -> Iterator[int]:
         yield port
 
 
+def snowflake_connection(port: int):
+    """A connection of the real connector to fakesnow on `port`."""
+    import snowflake.connector
+
+    return snowflake.connector.connect(user="fake", password="snow", account="fakesnow", host="127.0.0.1", port=port, protocol="http")
+
+
+def new_snowflake_database(port: int, database: str) -> str:
+    """A new database on fakesnow with the tables' schema `stripe` in it; its WAREHOUSE_URL."""
+    with snowflake_connection(port) as connection:
+        connection.cursor().execute(f"CREATE DATABASE {database}")
+        connection.cursor().execute(f"CREATE SCHEMA {database}.stripe")
+    return f"snowflake://fake:snow@fakesnow/{database}/stripe?warehouse=test&role=test&host=127.0.0.1&port={port}&protocol=http"
+
+
 @contextmanager
 def bqemulator(folder: Path) -> Iterator[str]:
     """bqemulator on free ports, its home in `folder`; its address (host:port), for
