@@ -43,7 +43,9 @@ class Database:
         self.role = role
         self.variable = variable
         self.reconnect_seconds = reconnect_seconds
-        schema = schema if schema is not None else settings.warehouse_schema()  # as create_warehouse_engine reads it
+        # The settings given (a resource's) or else the environment's, as create_warehouse_engine reads them.
+        config = config if config is not None else settings.load()
+        schema = schema if schema is not None else config.warehouse_schema
         self.engine = create_warehouse_engine(url, schema, config)
         self.dialect = dialect_of(self.engine.dialect.name)
         self.schema = self.dialect.schema(schema)

@@ -54,10 +54,11 @@ def create_warehouse_engine(url: str, schema: str | None = None, config: setting
         raise WarehouseError(f"Unsupported warehouse {safe_url(url)}: WAREHOUSE_URL must be a {names} URL (see the README).")
     if dialect.driver and "+" not in parsed.drivername:
         parsed = parsed.set(drivername=dialect.driver)
-    schema = dialect.schema(schema if schema is not None else settings.warehouse_schema())
+    config = config if config is not None else settings.load()
+    schema = dialect.schema(schema if schema is not None else config.warehouse_schema)
     try:  # a dialect's connect_args may need its driver's package already (BigQuery's client)
         parsed, connect_args = dialect.connection_url(parsed)
-        connect_args = {**connect_args, **dialect.credentials(config or settings.load())}
+        connect_args = {**connect_args, **dialect.credentials(config)}
         options = dialect.engine_options()
         if connect_args:
             options["connect_args"] = {**options.get("connect_args", {}), **connect_args}

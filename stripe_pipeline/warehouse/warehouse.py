@@ -75,6 +75,7 @@ class Warehouse:
                 variable="STATE_URL",
                 reconnect_seconds=reconnect_seconds,
                 held_locks=self.database.held_locks,
+                config=config,
             )
             self.state = StateStore(state, scope, owner=f"{safe_url(self.url)} (schema {self.schema or 'none'})")
 

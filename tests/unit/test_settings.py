@@ -70,3 +70,17 @@ def test_a_warehouse_url_in_logs_masks_its_password_and_secret_query_parameters(
     shown = safe_url(url)
     assert shown == "snowflake://me:***@account/db/stripe?private_key_file_pwd=***&role=r&token=***&warehouse=w"
     assert safe_url("postgresql://u@h/analytics?sslmode=require") == "postgresql://u@h/analytics?sslmode=require"
+
+
+def test_a_warehouse_made_from_given_settings_reads_the_environment_no_more(tmp_path, monkeypatch):
+    """A Dagster resource's settings are validated once; the engines of the warehouse and of its
+    state database take them as given, and do not trip over the environment again."""
+    from stripe_pipeline.warehouse import Warehouse
+
+    config = settings.load(warehouse_url=f"sqlite:///{tmp_path / 'w.db'}", state_url=f"sqlite:///{tmp_path / 's.db'}")
+    monkeypatch.setenv("STRIPE_EVENTS_POLL_SECONDS", "not a number")
+    warehouse = Warehouse(config=config)
+    try:
+        assert warehouse.state_apart and warehouse.schema is None
+    finally:
+        warehouse.close()
